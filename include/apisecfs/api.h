@@ -1,0 +1,81 @@
+/* api.h - typed access to the platform's REST API.
+ *
+ * GETs go through the cache; lists follow nextToken to the end, a page at a
+ * time, so memory holds one parsed page however long the list. Every call
+ * carries the credential from auth.c and, on a 401 with a renewable
+ * credential, renews once and retries once. Actions (POST/PUT/PATCH/DELETE)
+ * are never cached and expire the cache entries they touch.
+ */
+#ifndef APISECFS_API_H
+#define APISECFS_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "apisecfs/cache.h"
+#include "apisecfs/errmap.h"
+
+/* Items per list page: the contract's maximum, so a listing of N items
+ * costs ceil(N / 500) requests. */
+#define API_PAGE_LIMIT 500
+/* Longest request path we build (ids and tokens are short). */
+#define API_PATH_MAX 1024
+
+struct api_opts {
+	const char *base_url; /* "https://platform.example", no trailing / */
+};
+
+int api_init(const struct api_opts *opts)
+	__attribute__((warn_unused_result));
+void api_cleanup(void);
+/* The fetch callback cache_init needs (GET with credential). */
+enum api_err api_fetch(const char *path, const char *etag,
+		       struct http_resp *rs);
+
+/* GET /v1/me without the cache and without logging the failure as a
+ * warning (the preflight reports it). Caller frees *out. */
+enum api_err api_me(cJSON **out, struct api_status *st)
+	__attribute__((warn_unused_result));
+
+/* Cached GET of path; the document is the caller's to release. */
+enum api_err api_get_doc(const char *path, struct cache_doc *doc,
+			 struct api_status *st)
+	__attribute__((warn_unused_result));
+/* Cached GET parsed as JSON; caller frees *out with cJSON_Delete. A body
+ * that is not valid JSON is API_E_BAD_RESPONSE. */
+enum api_err api_get_json(const char *path, cJSON **out,
+			  struct api_status *st)
+	__attribute__((warn_unused_result));
+
+/* Called once per list item, in order; the item is borrowed for the call.
+ * Return 0 to go on, non-zero to stop (api_list returns API_E_NOMEM). */
+typedef int (*api_item_fn)(const cJSON *item, void *ud);
+
+/* Walk every page of the list at path (which may carry a query). *sig
+ * receives a signature of the pages' bytes. If known_sig is non-zero and
+ * equals the new signature, nothing is called back and *unchanged is set:
+ * the caller's view of the list is still right. */
+enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
+		      void *ud, uint64_t *sig, bool *unchanged,
+		      struct api_status *st)
+	__attribute__((warn_unused_result));
+
+/* An action. body may be NULL; idem_key (POST) may be NULL. On success
+ * *out (if out is non-NULL) is the parsed response body or NULL when it
+ * is empty; caller frees. */
+enum api_err api_send(const char *method, const char *path,
+		      const char *content_type, const char *body,
+		      size_t body_len, const char *idem_key, cJSON **out,
+		      struct api_status *st)
+	__attribute__((warn_unused_result));
+
+/* Expire every cached GET so the next read revalidates (ETag). */
+void api_expire_cached(void);
+
+/* Percent-encode s for a query value into out; returns out. */
+const char *api_escape(const char *s, char *out, size_t outsz);
+
+#endif

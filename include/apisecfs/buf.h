@@ -1,0 +1,47 @@
+/* buf.h - capped growable byte buffer, and refcounted immutable blobs.
+ *
+ * struct buf collects bytes (HTTP bodies, control-file input, renders) and
+ * refuses to grow past the cap it was given, so hostile input cannot exhaust
+ * memory. struct blob is what a file's content is once rendered: immutable,
+ * shared by the node that lists it and every open handle reading it, so
+ * getattr's size and read's bytes always come from the same bytes.
+ */
+#ifndef APISECFS_BUF_H
+#define APISECFS_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct buf {
+	char *data; /* always NUL-terminated when non-NULL */
+	size_t len;
+	size_t alloc;
+	size_t cap; /* hard limit on len */
+};
+
+void buf_init(struct buf *b, size_t cap);
+/* Append; returns 0, or -1 (and appends nothing) if the cap would be passed
+ * or memory is short. */
+int buf_append(struct buf *b, const void *data, size_t len)
+	__attribute__((warn_unused_result));
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), warn_unused_result));
+void buf_reset(struct buf *b);
+/* Free the data; wipes it first if wipe is true (secrets). */
+void buf_free(struct buf *b, bool wipe);
+
+struct blob {
+	int refs; /* atomic */
+	size_t len;
+	char data[]; /* len bytes plus a NUL */
+};
+
+/* New blob holding a copy of data (refs = 1); NULL on allocation failure. */
+struct blob *blob_new(const void *data, size_t len);
+/* Take over a buf's bytes as a blob; the buf is reset. */
+struct blob *blob_from_buf(struct buf *b);
+struct blob *blob_ref(struct blob *bl);
+void blob_unref(struct blob *bl); /* NULL is fine */
+bool blob_equal(const struct blob *a, const struct blob *b);
+
+#endif

@@ -1,0 +1,75 @@
+/* cache.h - TTL and ETag cache of API GET responses.
+ *
+ * Keys are request paths with their query ("/v1/scans?limit=500"). An entry
+ * holds the body as an immutable blob, its ETag and when it was fetched.
+ * Within the TTL a hit costs no request; past it the entry is revalidated
+ * with If-None-Match (a 304 keeps the bytes). Concurrent misses on one key
+ * wait for the first request (single flight). When the platform fails with
+ * a transport error, a timeout or a 5xx, an expired entry is served stale
+ * and a warning is logged once per outage. Total body bytes are capped: the
+ * least recently used entries are evicted past the cap.
+ *
+ * The fetch itself is a callback (api.c supplies it, adding the credential),
+ * so this module never sees a secret. One mutex guards the table; it is
+ * never held across a fetch.
+ */
+#ifndef APISECFS_CACHE_H
+#define APISECFS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apisecfs/buf.h"
+#include "apisecfs/errmap.h"
+#include "apisecfs/http.h"
+
+/* Fetch key; etag is the cached ETag to send as If-None-Match, or NULL.
+ * Fills rs like http_do (the caller frees it). */
+typedef enum api_err (*cache_fetch_fn)(const char *key, const char *etag,
+				       struct http_resp *rs);
+/* Monotonic milliseconds; replaceable so unit tests can fake time. */
+typedef long long (*cache_clock_fn)(void);
+
+struct cache_opts {
+	long long ttl_ms;   /* freshness lifetime of an entry */
+	size_t max_bytes;   /* cap on the sum of cached bodies */
+	cache_fetch_fn fetch;
+	cache_clock_fn clock; /* NULL: CLOCK_MONOTONIC */
+};
+
+/* A cached document, shared read-only with the caller. */
+struct cache_doc {
+	struct blob *body;
+	char etag[160];
+	char content_type[96];
+	uint64_t version; /* grows each time the bytes change */
+	bool stale;	  /* served past its TTL because the platform failed */
+};
+
+int cache_init(const struct cache_opts *opts)
+	__attribute__((warn_unused_result));
+void cache_cleanup(void);
+
+/* Get key, fetching or revalidating as needed. On API_OK *out holds a doc
+ * the caller releases with cache_doc_release. On error st says why and
+ * *out is untouched. */
+enum api_err cache_get(const char *key, struct cache_doc *out,
+		       struct api_status *st)
+	__attribute__((warn_unused_result));
+void cache_doc_release(struct cache_doc *doc);
+
+/* Expire (not drop) every entry whose key starts with prefix, so the next
+ * get revalidates it; "" expires everything. Used after the user's own
+ * actions and by the refresh control. */
+void cache_expire_prefix(const char *prefix);
+/* Drop every entry (memory back). */
+void cache_clear(void);
+
+struct cache_stats {
+	size_t entries, bytes;
+	unsigned long hits, misses, revalidated, stale_served, evictions;
+};
+void cache_get_stats(struct cache_stats *out);
+
+#endif

@@ -1,0 +1,80 @@
+/* http.h - the only door to the network: pooled libcurl handles, deadlines,
+ * bounded retries with backoff, Retry-After and rate-limit pacing.
+ *
+ * Handles are lent from a bounded pool, one thread at a time, and keep their
+ * connections alive between requests (HTTP/2 over TLS when the server offers
+ * it). No header value, request body or response body is ever logged here:
+ * Authorization values and auth-call bodies are secrets.
+ */
+#ifndef APISECFS_HTTP_H
+#define APISECFS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "apisecfs/buf.h"
+#include "apisecfs/errmap.h"
+
+struct http_opts {
+	long timeout_ms;	 /* whole-request deadline, per attempt */
+	long connect_timeout_ms; /* TCP+TLS connect deadline */
+	const char *ca_file;	 /* NULL: system store */
+	bool insecure;		 /* skip TLS verification (logged) */
+	int retries;		 /* extra attempts for retryable requests */
+	int pool_size;		 /* max concurrent requests */
+};
+
+/* Response bodies larger than this are refused (hostile server). */
+#define HTTP_MAX_BODY (64u << 20)
+
+struct http_req {
+	const char *method; /* "GET", "POST", "PATCH", "PUT", "DELETE" */
+	const char *url;    /* absolute */
+	const char *authorization; /* header value, secret; may be NULL */
+	const char *if_none_match; /* ETag or NULL */
+	const char *idempotency_key; /* POST only; enables retries */
+	const char *content_type;    /* of body */
+	const char *body;
+	size_t body_len;
+	bool retryable; /* GETs, DELETE, and POSTs with an idempotency key */
+	bool quiet;	/* failure is expected (preflight): log at debug */
+};
+
+struct http_resp {
+	long status;
+	struct buf body;
+	char etag[160];
+	char content_type[96];
+	long retry_after; /* seconds, -1 if absent */
+	long attempts;
+	long elapsed_ms;
+	struct api_status st;
+};
+
+/* Once, before any thread starts. Returns 0 or -1. */
+int http_global_init(void);
+void http_global_cleanup(void);
+/* libcurl's version line, for --version. */
+const char *http_version_string(void);
+
+/* Configure and create the handle pool. Call after fork (daemonize). */
+int http_init(const struct http_opts *opts)
+	__attribute__((warn_unused_result));
+void http_cleanup(void);
+
+/* Perform rq with retries. rs must be freed with http_resp_free even on
+ * error. A 304 is API_OK with status 304 and an empty body. Non-2xx/304 map
+ * through errmap, with the API's {"code","message","requestId"} copied into
+ * rs->st. Thread-safe; blocks at most about (retries + 1) * timeout plus
+ * backoff. */
+enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
+	__attribute__((warn_unused_result));
+void http_resp_free(struct http_resp *rs);
+
+/* Counters for tests and the stats file. */
+struct http_counters {
+	unsigned long requests, retries, failures;
+};
+void http_get_counters(struct http_counters *out);
+
+#endif

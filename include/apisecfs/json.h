@@ -1,0 +1,36 @@
+/* json.h - typed, NULL-safe cJSON getters and renderers.
+ *
+ * API objects are untrusted: any field may be missing or of the wrong type.
+ * These getters return a default instead of crashing, so renderers and the
+ * tree never dereference a field they did not check.
+ */
+#ifndef APISECFS_JSON_H
+#define APISECFS_JSON_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "apisecfs/buf.h"
+
+/* Borrowed string value of obj[key], or NULL if absent or not a string.
+ * Valid as long as obj is. */
+const char *json_str(const cJSON *obj, const char *key);
+/* Number value of obj[key], or dflt. */
+double json_num(const cJSON *obj, const char *key, double dflt);
+/* RFC 3339 UTC ("2026-11-22T10:00:00Z", fractional seconds and offsets
+ * accepted) to time_t; 0 if absent or malformed. */
+time_t json_time(const cJSON *obj, const char *key);
+time_t json_parse_time(const char *s);
+/* Parse len bytes (need not be NUL-terminated). NULL if invalid, if nested
+ * deeper than cJSON's limit, or if trailing garbage follows. Caller frees. */
+cJSON *json_parse(const char *data, size_t len);
+/* Pretty render with a trailing newline, appended to out: 0 or -1. */
+int json_render_pretty(const cJSON *obj, struct buf *out)
+	__attribute__((warn_unused_result));
+/* One-line render with a trailing newline (JSON Lines). */
+int json_render_line(const cJSON *obj, struct buf *out)
+	__attribute__((warn_unused_result));
+
+#endif

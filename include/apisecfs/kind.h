@@ -1,0 +1,87 @@
+/* kind.h - what a node is: the contract between the tree engine (tree.c)
+ * and the resource rows (restab.c).
+ *
+ * A kind is a row of callbacks, like redis's dictType: directories list
+ * their children, lazily rendered files render their bytes, control files
+ * act. The engine never tests resource names; to add a resource, add kinds
+ * and their small helpers in restab.c.
+ *
+ * Callbacks run without any lock held and may make API requests. They get
+ * a struct kind_ctx, a snapshot of the node's immutable fields, and return
+ * 0 or -errno.
+ */
+#ifndef APISECFS_KIND_H
+#define APISECFS_KIND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <fuse_lowlevel.h>
+
+#include "apisecfs/buf.h"
+
+enum kind_type { KIND_DIR, KIND_FILE, KIND_LINK, KIND_CTL };
+
+struct kind_ctx {
+	fuse_ino_t ino;
+	const char *name;
+	const char *id;	  /* API id the node is about, or NULL */
+	const char *ctx;  /* second id / filter value, or NULL */
+	struct blob *obj; /* compact JSON of the object shown, or NULL */
+	uint64_t list_sig; /* dirs: signature of the current listing */
+};
+
+struct listing_entry {
+	char *name;
+	const struct kind *kind;
+	char *id, *ctx;
+	struct blob *content; /* files: bytes known now; links: target */
+	struct blob *obj;     /* the API object a child directory shows */
+	time_t mtime;
+};
+
+struct listing {
+	struct listing_entry *v;
+	size_t n, alloc;
+	uint64_t sig;	/* signature of the API data behind it (0: static) */
+	bool unchanged; /* same data as ctx->list_sig: keep the children */
+};
+
+struct ctl_handle; /* ctl.h */
+
+/* Control-file behaviour: collect input, act once, keep the reply. */
+struct ctl_ops {
+	/* Is the collected input complete (act now, so write() reports)? */
+	bool (*complete)(const char *data, size_t len);
+	/* Act on the input; fill reply (read back from the same fd). */
+	int (*act)(const struct kind_ctx *c, const char *data, size_t len,
+		   const char *idem_key, struct buf *reply);
+	bool readable; /* the reply can be read back (tokens/new) */
+	bool blocking_read; /* read waits (scans/<id>/wait), no write */
+	bool refresh_all;   /* success drops every cache, kernel's too */
+};
+
+struct kind {
+	const char *name; /* for logs */
+	enum kind_type type;
+	const char *scope;	 /* needed to read or enter; NULL: none */
+	const char *write_scope; /* needed to write; NULL: read-only */
+	int (*list)(const struct kind_ctx *c, struct listing *out);
+	int (*render)(const struct kind_ctx *c, struct buf *out,
+		      time_t *mtime);
+	/* rm of this node (tokens/<name>.json revokes). */
+	int (*remove)(const struct kind_ctx *c);
+	const char *remove_scope;
+	const struct ctl_ops *ctl;
+};
+
+/* Add an entry to out; takes the references content and obj (also on
+ * failure). Returns 0 or -ENOMEM. */
+int listing_add(struct listing *out, const char *name, const struct kind *k,
+		const char *id, const char *ctx, struct blob *content,
+		struct blob *obj, time_t mtime)
+	__attribute__((warn_unused_result));
+void listing_free(struct listing *l);
+
+#endif

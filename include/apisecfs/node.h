@@ -1,0 +1,95 @@
+/* node.h - the inode table: what the kernel knows by number.
+ *
+ * A node is one file, directory or symlink of the tree. It is found by
+ * inode number or by (parent, name), and lives while it is linked into its
+ * parent's listing, while the kernel holds lookups on it (nlookup mirrors
+ * the kernel's count: lookup +1, forget -n) or while an operation has it
+ * pinned. Inode numbers are never reused, so no generation games.
+ *
+ * One mutex (node_lock) guards the table and every mutable field. Fields
+ * marked "immutable" may be read without it while the node is pinned.
+ * Never hold the lock across a request or a fuse_reply_*.
+ */
+#ifndef APISECFS_NODE_H
+#define APISECFS_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <fuse_lowlevel.h>
+#include <uthash.h>
+
+#include "apisecfs/buf.h"
+
+struct kind; /* what a node is: tree.h */
+
+struct node {
+	fuse_ino_t ino;		 /* immutable */
+	fuse_ino_t parent;	 /* immutable; 0 for the root */
+	char *name;		 /* immutable */
+	const struct kind *kind; /* immutable */
+	char *id;		 /* immutable: API id it is about, or NULL */
+	char *ctx;		 /* immutable: second id / filter value */
+
+	uint64_t nlookup; /* kernel lookups */
+	int pins;	  /* operations in progress */
+	bool linked;	  /* present in the parent's listing */
+
+	mode_t mode;	     /* type and permission bits */
+	time_t mtime;
+	struct blob *content; /* file bytes or link target; NULL: unknown */
+	struct blob *obj;     /* compact JSON of the API object it shows */
+	long long expires_ms; /* content (files) or listing (dirs) */
+	uint64_t list_sig;    /* dirs: signature of the applied listing */
+	bool listed;	      /* dirs: children are known */
+	bool opened_before;   /* content was handed to the kernel before */
+	bool mark;	      /* scratch for tree.c's reconcile */
+
+	struct node *children; /* by name (hh_child) */
+	UT_hash_handle hh_ino, hh_child;
+};
+
+/* Create the table with its root directory (ino 1) of root_kind. */
+int node_init(const struct kind *root_kind)
+	__attribute__((warn_unused_result));
+void node_cleanup(void);
+
+void node_lock(void);
+void node_unlock(void);
+
+/* The node for ino, pinned; NULL if unknown. Release with node_put. */
+struct node *node_get(fuse_ino_t ino);
+void node_put(struct node *n);
+/* Lock held: pin/unpin without taking the lock again. */
+void node_pin_locked(struct node *n);
+void node_put_locked(struct node *n);
+
+/* Lock held: the child of dir called name, or NULL. Borrowed. */
+struct node *node_child_locked(struct node *dir, const char *name);
+/* Lock held: a new linked child (copies name, id, ctx). NULL on ENOMEM. */
+struct node *node_add_child_locked(struct node *dir, const char *name,
+				   const struct kind *k, const char *id,
+				   const char *ctx, mode_t mode);
+/* Lock held: take n (and its subtree) out of the listing. Nodes nobody
+ * references are freed at once; n must not be used after this unless
+ * pinned. */
+void node_unlink_locked(struct node *n);
+
+/* Lock held: the kernel learned of n through a reply. */
+void node_lookup_locked(struct node *n);
+/* The kernel forgot nlookup references to ino. */
+void node_forget(fuse_ino_t ino, uint64_t nlookup);
+
+/* Lock held: attributes of n for the kernel. */
+void node_stat_locked(const struct node *n, struct stat *st);
+
+/* Replace n's content (takes the reference); lock held. Returns true if
+ * the bytes changed. */
+bool node_set_content_locked(struct node *n, struct blob *content);
+bool node_set_obj_locked(struct node *n, struct blob *obj);
+
+size_t node_count(void);
+
+#endif

@@ -1,0 +1,28 @@
+/* notify.h - kernel cache invalidations, sent from a thread of their own.
+ *
+ * When data behind an inode or a directory entry changes (a listing found
+ * it different, or the user's own action touched it), the kernel's page,
+ * attribute and dentry caches must forget it. Sending the notification from
+ * inside the FUSE operation that caused it can deadlock (fuse_lowlevel.h),
+ * so callers only queue it here and one thread delivers.
+ */
+#ifndef APISECFS_NOTIFY_H
+#define APISECFS_NOTIFY_H
+
+#include <fuse_lowlevel.h>
+
+/* Start the delivery thread for session se. Returns 0 or -1. */
+int notify_start(struct fuse_session *se)
+	__attribute__((warn_unused_result));
+/* Deliver what is queued, then stop the thread. */
+void notify_stop(void);
+
+/* Queue: forget ino's cached data and attributes. */
+void notify_inval_inode(fuse_ino_t ino);
+/* Queue: forget the dentry name in directory parent. */
+void notify_inval_entry(fuse_ino_t parent, const char *name);
+/* Wait until everything queued before this call was delivered (tests and
+ * actions that must be visible when the syscall returns). */
+void notify_flush(void);
+
+#endif

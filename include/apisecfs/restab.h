@@ -1,0 +1,75 @@
+/* restab.h - resource rows: how an API list becomes a directory.
+ *
+ * A struct res_row says which list to page through, which fields give the
+ * id, the name and the mtime, and what each item becomes (a directory
+ * holding the object, a pretty JSON file, or a symlink to the item's home).
+ * The resource modules (res_*.c) define their kinds with rows like these
+ * and a few small render/act helpers; nothing else knows resource names.
+ */
+#ifndef APISECFS_RESTAB_H
+#define APISECFS_RESTAB_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "apisecfs/errmap.h"
+#include "apisecfs/kind.h"
+
+enum res_shape {
+	RES_DIR,  /* a directory per item, its object kept for its files */
+	RES_FILE, /* a file per item: the object, pretty-printed */
+	RES_LINK, /* a symlink per item to link_to + name */
+};
+
+struct res_row {
+	const char *path;   /* list path: "/v1/vulnerabilities" */
+	const char *filter; /* query parameter taking the node's value */
+	bool filter_from_id; /* value is the node's id (else its ctx) */
+	const char *id_field;
+	const char *name_field; /* NULL: the id names the item */
+	const char *ext;	/* ".json" or "" */
+	enum res_shape shape;
+	const struct kind *child;
+	const char *link_to; /* RES_LINK: "../../vulns/" */
+	const char *const *reserved; /* names the item may not take */
+};
+
+/* Page through row's list and add an entry per item to out. */
+int restab_list(const struct kind_ctx *c, const struct res_row *row,
+		struct listing *out) __attribute__((warn_unused_result));
+/* Add a fixed entry (no API data). */
+int restab_add(struct listing *out, const char *name, const struct kind *k,
+	       const char *id, const char *ctx)
+	__attribute__((warn_unused_result));
+
+/* mtime of an API object: updatedAt, else completedAt, else createdAt. */
+time_t restab_mtime(const cJSON *obj);
+/* Pretty JSON (with a final newline) and one-line JSON as blobs. */
+struct blob *restab_pretty(const cJSON *obj);
+struct blob *restab_compact(const cJSON *obj);
+/* Parse a node's object; NULL if it has none or it is not JSON. */
+cJSON *restab_obj(const struct kind_ctx *c);
+/* -errno for an API outcome; st's details were logged by http.c. */
+int restab_errno(enum api_err err, const struct api_status *st);
+/* Turn an API document into file bytes, as they are. */
+int restab_append_doc(struct buf *out, const char *path, time_t *mtime)
+	__attribute__((warn_unused_result));
+
+/* res_apps.c: the application whose file name under apps/ (or whose id)
+ * is word, and its primary instance; caller frees both. -ENOENT if none. */
+int res_apps_resolve(const char *word, char **app_id, char **inst_id)
+	__attribute__((warn_unused_result));
+/* res_apps.c: start a scan (body NULL: every endpoint); reply gets the
+ * scan object. */
+int res_apps_start_scan(const char *app, const char *inst, const char *body,
+			size_t len, const char *idem, struct buf *reply)
+	__attribute__((warn_unused_result));
+
+/* The kinds other modules refer to. */
+extern const struct kind restab_root_kind;
+extern const struct kind res_apps_kind, res_scans_kind, res_vulns_kind,
+	res_teams_kind, res_tokens_kind;
+
+#endif

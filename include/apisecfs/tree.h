@@ -1,0 +1,91 @@
+/* tree.h - what exists: names, listings, attributes and contents.
+ *
+ * The engine behind the FUSE operations. It keeps each directory's listing
+ * fresh (TTL, revalidated through the API cache), reconciles it with the
+ * inode table, tells the kernel about changes through notify, and decides
+ * modes from the credential's scopes. All functions return 0 or -errno
+ * and are safe to call from any FUSE thread.
+ */
+#ifndef APISECFS_TREE_H
+#define APISECFS_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include <fuse_lowlevel.h>
+
+#include "apisecfs/buf.h"
+
+struct kind;
+struct ctl_handle;
+
+struct tree_opts {
+	double ttl_s; /* listing and content lifetime; kernel timeouts */
+};
+
+int tree_init(const struct tree_opts *opts)
+	__attribute__((warn_unused_result));
+void tree_cleanup(void);
+
+/* Kernel timeout for entries and attributes (the TTL). */
+double tree_timeout(void);
+
+int tree_lookup(fuse_ino_t parent, const char *name,
+		struct fuse_entry_param *e)
+	__attribute__((warn_unused_result));
+void tree_forget(fuse_ino_t ino, uint64_t nlookup);
+int tree_getattr(fuse_ino_t ino, struct stat *st)
+	__attribute__((warn_unused_result));
+/* Symlink target; caller unrefs. */
+int tree_readlink(fuse_ino_t ino, struct blob **target)
+	__attribute__((warn_unused_result));
+
+/* A directory's entries as they were at opendir, so that offsets stay
+ * stable across readdir calls while the listing changes. */
+struct tree_dirent {
+	char *name;
+	fuse_ino_t ino;
+	mode_t mode;
+};
+struct tree_dir {
+	struct tree_dirent *v;
+	size_t n;
+};
+int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
+	__attribute__((warn_unused_result));
+void tree_dir_free(struct tree_dir *d);
+
+/* An open file: regular content pinned at open, or a control handle. */
+struct tree_file {
+	fuse_ino_t ino;
+	const struct kind *kind;
+	struct blob *content;	 /* regular files and symlinks */
+	struct ctl_handle *ctl;	 /* control files */
+};
+/* keep_cache: the kernel's cached pages are still right. */
+int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
+	      bool *keep_cache, bool *direct_io)
+	__attribute__((warn_unused_result));
+void tree_file_free(struct tree_file *f);
+
+/* rm parent/name: the kind's remove action (revoke a token, ...). */
+int tree_unlink(fuse_ino_t parent, const char *name)
+	__attribute__((warn_unused_result));
+
+/* Control files: collect input and act once (ctl.h). A successful
+ * action expires every listing so its effect shows at once. Returns bytes
+ * or -errno. */
+int tree_write(struct tree_file *f, const char *data, size_t len, off_t off)
+	__attribute__((warn_unused_result));
+int tree_flush(struct tree_file *f) __attribute__((warn_unused_result));
+/* Bytes at off: the pinned content, or a control file's reply. */
+int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
+	__attribute__((warn_unused_result));
+/* May ino be opened for writing (truncate is then accepted)? */
+bool tree_is_writable(fuse_ino_t ino);
+
+/* Forget every listing and content now, ours and the kernel's. */
+void tree_refresh_all(void);
+
+#endif

@@ -1,0 +1,272 @@
+/* api.c - the platform's REST API: credentialed requests, cached GETs,
+ * paged lists, actions.
+ *
+ * Calls auth (the Authorization value and renewal), cache and http. Holds
+ * no lock of its own: the base URL is set once before any thread starts.
+ * Secrets pass through stack buffers that are wiped after each request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apisecfs/api.h"
+#include "apisecfs/auth.h"
+#include "apisecfs/json.h"
+#include "apisecfs/log.h"
+
+static char *base_url;
+
+int api_init(const struct api_opts *opts)
+{
+	size_t n = strlen(opts->base_url);
+	while (n && opts->base_url[n - 1] == '/')
+		n--;
+	base_url = strndup(opts->base_url, n);
+	return base_url ? 0 : -1;
+}
+
+void api_cleanup(void)
+{
+	free(base_url);
+	base_url = NULL;
+}
+
+void api_expire_cached(void)
+{
+	cache_expire_prefix("");
+}
+
+const char *api_escape(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (; *s && o + 4 < outsz; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Perform rq against path with the credential; on a 401 from a credential
+ * that can be renewed, renew once and retry once. */
+static enum api_err authed_do(struct http_req *rq, const char *path,
+			      struct http_resp *rs)
+{
+	char url[API_PATH_MAX + 512];
+	char authz[AUTH_SECRET_MAX + 16];
+	unsigned gen = 0;
+	enum api_err result;
+
+	memset(rs, 0, sizeof(*rs));
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", base_url, path) >=
+	    sizeof(url))
+		return API_E_BAD_REQUEST;
+	rq->url = url;
+	for (int attempt = 0;; attempt++) {
+		if (auth_authorization(authz, sizeof(authz), &gen)) {
+			explicit_bzero(authz, sizeof(authz));
+			return API_E_UNAUTH;
+		}
+		rq->authorization = authz;
+		result = http_do(rq, rs);
+		explicit_bzero(authz, sizeof(authz));
+		rq->authorization = NULL;
+		if (result != API_E_UNAUTH || attempt > 0 || auth_renew(gen))
+			break;
+		http_resp_free(rs);
+	}
+	return result;
+}
+
+enum api_err api_fetch(const char *path, const char *etag,
+		       struct http_resp *rs)
+{
+	struct http_req rq = { .method = "GET", .if_none_match = etag,
+			       .retryable = true };
+	return authed_do(&rq, path, rs);
+}
+
+enum api_err api_me(cJSON **out, struct api_status *st)
+{
+	struct http_req rq = { .method = "GET", .retryable = true,
+			       .quiet = true };
+	struct http_resp rs;
+	enum api_err result = authed_do(&rq, "/v1/me", &rs);
+	*out = NULL;
+	if (result == API_OK) {
+		*out = json_parse(rs.body.data ? rs.body.data : "",
+				  rs.body.len);
+		if (!cJSON_IsObject(*out)) {
+			cJSON_Delete(*out);
+			*out = NULL;
+			result = API_E_BAD_RESPONSE;
+		}
+	}
+	if (st)
+		*st = rs.st;
+	http_resp_free(&rs);
+	return result;
+}
+
+enum api_err api_get_doc(const char *path, struct cache_doc *doc,
+			 struct api_status *st)
+{
+	return cache_get(path, doc, st);
+}
+
+enum api_err api_get_json(const char *path, cJSON **out,
+			  struct api_status *st)
+{
+	struct cache_doc doc;
+	enum api_err result = cache_get(path, &doc, st);
+	*out = NULL;
+	if (result)
+		return result;
+	*out = json_parse(doc.body->data, doc.body->len);
+	cache_doc_release(&doc);
+	if (!*out) {
+		log_warn("GET %s: response is not valid JSON", path);
+		return API_E_BAD_RESPONSE;
+	}
+	return API_OK;
+}
+
+/* ---- lists -------------------------------------------------------- */
+
+/* FNV-1a over the page versions: equal iff every page kept its bytes. */
+static uint64_t sig_mix(uint64_t h, uint64_t v)
+{
+	if (!h)
+		h = 1469598103934665603ULL;
+	for (int i = 0; i < 8; i++) {
+		h ^= (v >> (i * 8)) & 0xff;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int page_key(char *key, size_t keysz, const char *path,
+		    const char *next)
+{
+	char esc[API_PATH_MAX];
+	const char *sep = strchr(path, '?') ? "&" : "?";
+	int n;
+	if (next)
+		n = snprintf(key, keysz, "%s%slimit=%d&nextToken=%s", path,
+			     sep, API_PAGE_LIMIT,
+			     api_escape(next, esc, sizeof(esc)));
+	else
+		n = snprintf(key, keysz, "%s%slimit=%d", path, sep,
+			     API_PAGE_LIMIT);
+	return (n < 0 || (size_t)n >= keysz) ? -1 : 0;
+}
+
+/* One pass over the pages. With fn NULL only the signature is computed. */
+static enum api_err walk(const char *path, api_item_fn fn, void *ud,
+			 uint64_t *sig, struct api_status *st)
+{
+	char key[API_PATH_MAX];
+	char *next = NULL;
+	enum api_err result = API_OK;
+	uint64_t h = 0;
+
+	for (int page = 0;; page++) {
+		if (page_key(key, sizeof(key), path, next)) {
+			result = API_E_BAD_RESPONSE;
+			break;
+		}
+		free(next);
+		next = NULL;
+		struct cache_doc doc;
+		result = cache_get(key, &doc, st);
+		if (result)
+			break;
+		h = sig_mix(h, doc.version);
+		cJSON *body = json_parse(doc.body->data, doc.body->len);
+		cache_doc_release(&doc);
+		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body,
+								      "items");
+		if (!cJSON_IsArray(items)) {
+			log_warn("GET %s: not a list response", key);
+			cJSON_Delete(body);
+			result = API_E_BAD_RESPONSE;
+			break;
+		}
+		const cJSON *it;
+		cJSON_ArrayForEach(it, items) {
+			if (fn && fn(it, ud)) {
+				result = API_E_NOMEM;
+				break;
+			}
+		}
+		const char *nt = json_str(body, "nextToken");
+		if (nt && *nt && !result)
+			next = strdup(nt);
+		cJSON_Delete(body);
+		if (result || !next)
+			break;
+	}
+	free(next);
+	*sig = h ? h : 1;
+	return result;
+}
+
+enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
+		      void *ud, uint64_t *sig, bool *unchanged,
+		      struct api_status *st)
+{
+	*unchanged = false;
+	if (!known_sig)
+		return walk(path, fn, ud, sig, st);
+	enum api_err result = walk(path, NULL, NULL, sig, st);
+	if (result)
+		return result;
+	if (*sig == known_sig) {
+		*unchanged = true;
+		return API_OK;
+	}
+	/* Changed: the pages are now in the cache, so this pass is local. */
+	return walk(path, fn, ud, sig, st);
+}
+
+/* ---- actions ------------------------------------------------------ */
+
+enum api_err api_send(const char *method, const char *path,
+		      const char *content_type, const char *body,
+		      size_t body_len, const char *idem_key, cJSON **out,
+		      struct api_status *st)
+{
+	bool is_post = strcmp(method, "POST") == 0;
+	struct http_req rq = {
+		.method = method,
+		.content_type = body ? content_type : NULL,
+		.body = body,
+		.body_len = body_len,
+		.idempotency_key = idem_key,
+		/* A POST is safe to repeat only under its Idempotency-Key;
+		 * PUT, PATCH and DELETE are idempotent by definition. */
+		.retryable = !is_post || idem_key,
+	};
+	struct http_resp rs;
+	enum api_err result = authed_do(&rq, path, &rs);
+	if (out)
+		*out = NULL;
+	if (result == API_OK && out && rs.body.len) {
+		*out = json_parse(rs.body.data, rs.body.len);
+		if (!*out)
+			result = API_E_BAD_RESPONSE;
+	}
+	if (st)
+		*st = rs.st;
+	http_resp_free(&rs);
+	return result;
+}

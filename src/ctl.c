@@ -1,0 +1,212 @@
+/* ctl.c - control-file handles: exactly-once actions behind write(2).
+ *
+ * Owns the handles; each is guarded by its own mutex because the kernel
+ * may send write, flush and read for one descriptor from several threads.
+ * Calls the kind's ctl_ops (restab's res_*.c) and json; never logs input
+ * or replies (a reply may be a token's secret).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <cjson/cJSON.h>
+
+#include "apisecfs/auth.h"
+#include "apisecfs/buf.h"
+#include "apisecfs/ctl.h"
+#include "apisecfs/json.h"
+#include "apisecfs/log.h"
+
+struct ctl_handle {
+	pthread_mutex_t lock;
+	const struct kind *kind;
+	fuse_ino_t ino;
+	char *name, *id, *ctx;
+	struct blob *obj;
+	struct buf in;
+	struct buf reply;
+	bool acted; /* the action ran (successfully or not) */
+	int act_rc;
+	char idem_key[40];
+};
+
+static void mint_key(char *out, size_t outsz)
+{
+	unsigned char r[16];
+	static const char hex[] = "0123456789abcdef";
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* Uniqueness per handle is what matters; fall back to time
+		 * and address, which never repeat within 24 hours. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(out, outsz, "t%lx%lx%lx", (long)ts.tv_sec,
+			 ts.tv_nsec, (long)(uintptr_t)out);
+		return;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < sizeof(r) && o + 2 < outsz; i++) {
+		out[o++] = hex[r[i] >> 4];
+		out[o++] = hex[r[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
+	     struct ctl_handle **out)
+{
+	int acc = flags & O_ACCMODE;
+	const struct ctl_ops *ops = k->ctl;
+	*out = NULL;
+	if (ops->blocking_read) {
+		if (acc != O_RDONLY)
+			return -EACCES;
+		if (k->scope && !auth_has_scope(k->scope))
+			return -EACCES;
+	} else {
+		if (acc == O_RDONLY)
+			return -EACCES; /* nothing to read before acting */
+		if (acc == O_RDWR && !ops->readable)
+			return -EACCES;
+		if (k->write_scope && !auth_has_scope(k->write_scope)) {
+			log_info("%s: the credential lacks %s", c->name,
+				 k->write_scope);
+			return -EACCES;
+		}
+	}
+	struct ctl_handle *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_init(&h->lock, NULL);
+	h->kind = k;
+	h->ino = c->ino;
+	h->name = strdup(c->name ? c->name : "");
+	h->id = c->id ? strdup(c->id) : NULL;
+	h->ctx = c->ctx ? strdup(c->ctx) : NULL;
+	h->obj = blob_ref(c->obj);
+	buf_init(&h->in, CTL_INPUT_MAX);
+	buf_init(&h->reply, CTL_INPUT_MAX);
+	mint_key(h->idem_key, sizeof(h->idem_key));
+	if (!h->name || (c->id && !h->id) || (c->ctx && !h->ctx)) {
+		ctl_close(h);
+		return -ENOMEM;
+	}
+	*out = h;
+	return 0;
+}
+
+/* Run the action (handle lock held). */
+static int act(struct ctl_handle *h, bool *acted)
+{
+	struct kind_ctx c = { .ino = h->ino, .name = h->name, .id = h->id,
+			      .ctx = h->ctx, .obj = h->obj };
+	h->acted = true;
+	h->act_rc = h->kind->ctl->act(&c, h->in.data ? h->in.data : "",
+				      h->in.len, h->idem_key, &h->reply);
+	if (h->act_rc == 0)
+		*acted = true;
+	else
+		buf_free(&h->reply, true);
+	return h->act_rc;
+}
+
+int ctl_write(struct ctl_handle *h, const char *data, size_t len, off_t off,
+	      bool *acted)
+{
+	int rc;
+	*acted = false;
+	pthread_mutex_lock(&h->lock);
+	if (h->acted || h->kind->ctl->blocking_read) {
+		rc = -EINVAL; /* one action per open file */
+	} else if (off >= 0 && (size_t)off != h->in.len && off != 0) {
+		rc = -EINVAL; /* only appending writes make sense here */
+	} else if (buf_append(&h->in, data, len)) {
+		rc = -EFBIG;
+	} else if (h->kind->ctl->complete(h->in.data, h->in.len)) {
+		rc = act(h, acted);
+		if (rc == 0)
+			rc = (int)len;
+	} else {
+		rc = (int)len;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+int ctl_flush(struct ctl_handle *h, bool *acted)
+{
+	int rc = 0;
+	*acted = false;
+	pthread_mutex_lock(&h->lock);
+	if (!h->acted && h->in.len && !h->kind->ctl->blocking_read)
+		rc = act(h, acted);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
+	     bool *acted)
+{
+	int rc = 0;
+	*acted = false;
+	pthread_mutex_lock(&h->lock);
+	if (h->kind->ctl->blocking_read && !h->acted)
+		rc = act(h, acted);
+	else if (h->acted && h->act_rc)
+		rc = h->act_rc;
+	if (rc == 0 && off >= 0 && (size_t)off < h->reply.len) {
+		size_t n = h->reply.len - (size_t)off;
+		if (n > size)
+			n = size;
+		memcpy(out, h->reply.data + off, n);
+		rc = (int)n;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+void ctl_close(struct ctl_handle *h)
+{
+	if (!h)
+		return;
+	buf_free(&h->in, true);
+	buf_free(&h->reply, true);
+	free(h->name);
+	free(h->id);
+	free(h->ctx);
+	blob_unref(h->obj);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+char *ctl_word(const char *data, size_t len)
+{
+	while (len && (*data == ' ' || *data == '\t' || *data == '\n' ||
+		       *data == '\r')) {
+		data++;
+		len--;
+	}
+	while (len && (data[len - 1] == ' ' || data[len - 1] == '\t' ||
+		       data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
+	return len ? strndup(data, len) : NULL;
+}
+
+bool ctl_complete_line_or_json(const char *data, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (data[i] == ' ' || data[i] == '\t' ||
+			   data[i] == '\n' || data[i] == '\r'))
+		i++;
+	if (i < len && (data[i] == '{' || data[i] == '[')) {
+		/* JSON may span lines: complete only once it parses. */
+		cJSON *v = json_parse(data, len);
+		bool ok = v != NULL;
+		cJSON_Delete(v);
+		return ok;
+	}
+	return len && data[len - 1] == '\n';
+}

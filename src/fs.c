@@ -1,0 +1,268 @@
+/* fs.c - the FUSE lowlevel operations: thin handlers over tree.c.
+ *
+ * Each fs_<op> unpacks the request, calls the tree, and replies exactly
+ * once. No state lives here; handles are struct tree_dir / tree_file in
+ * fi->fh. Errors are -errno from the tree, passed to the kernel unchanged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "apisecfs/fs.h"
+#include "apisecfs/log.h"
+#include "apisecfs/tree.h"
+
+_Static_assert(sizeof(uint64_t) >= sizeof(void *),
+	       "fi->fh must hold a pointer");
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Parallel lookups and readdirs of one directory are safe here:
+	 * the tree serializes what needs it. */
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* Our files never change through the page cache; let it serve
+	 * repeated reads (keep_cache decides per open). */
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->max_readahead = 1 << 20;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int rc = tree_lookup(parent, name, &e);
+	if (rc == -ENOENT) {
+		/* Negative entry with a zero timeout: a name that appears
+		 * later (a new scan) is seen at once. */
+		memset(&e, 0, sizeof(e));
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	tree_forget(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		tree_forget(forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	(void)fi;
+	int rc = tree_getattr(ino, &st);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, tree_timeout());
+}
+
+/* Only truncation is meaningful, and only on files opened to write (the
+ * shell's "> file"): the new content arrives through write(). */
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct stat st;
+	(void)attr;
+	(void)fi;
+	int rc = tree_getattr(ino, &st);
+	if (!rc && (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+			       FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+			       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
+		rc = -EPERM;
+	if (!rc && (to_set & FUSE_SET_ATTR_SIZE) && !tree_is_writable(ino))
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct blob *target;
+	int rc = tree_readlink(ino, &target);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_readlink(req, target->data);
+	blob_unref(target);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct tree_dir *d;
+	int rc = tree_opendir(ino, &d);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		tree_dir_free(d); /* interrupted: no releasedir will come */
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	struct tree_dir *d = (struct tree_dir *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; off >= 0 && i < d->n; i++) {
+		struct stat st = { .st_ino = d->v[i].ino,
+				   .st_mode = d->v[i].mode };
+		size_t need = fuse_add_direntry(req, buf + used, size - used,
+						d->v[i].name, &st,
+						(off_t)(i + 1));
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	tree_dir_free((struct tree_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct tree_file *f;
+	bool keep, direct;
+	int rc = tree_open(ino, fi->flags, &f, &keep, &direct);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->keep_cache = keep;
+	fi->direct_io = direct;
+	/* Control files act on each write; no page cache in between. */
+	fi->nonseekable = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		tree_file_free(f);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
+	(void)ino;
+	if (f->content) {
+		/* Regular file: point into the pinned blob, no copy. */
+		size_t len = f->content->len;
+		size_t n = off < 0 || (size_t)off >= len ? 0 : len - (size_t)off;
+		fuse_reply_buf(req, n ? f->content->data + off : NULL,
+			       n < size ? n : size);
+		return;
+	}
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int rc = tree_read(f, buf, size, off);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
+	(void)ino;
+	int rc = tree_write(f, data, size, off);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, (size_t)rc);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
+	(void)ino;
+	fuse_reply_err(req, -tree_flush(f));
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
+	(void)ino;
+	/* Pending input acts at the last chance, but an error here reaches
+	 * nobody (fuse_lowlevel.h): flush already reported it. */
+	int rc = tree_flush(f);
+	if (rc)
+		log_debug("release: action failed: %s", strerror(-rc));
+	tree_file_free(f);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -tree_unlink(parent, name));
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096,
+			      .f_namemax = 255 };
+	(void)ino;
+	fuse_reply_statfs(req, &sv);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.unlink = fs_unlink,
+	.statfs = fs_statfs,
+};

@@ -1,0 +1,96 @@
+/* log.c - leveled logging to stderr or syslog, shared with libfuse.
+ *
+ * A leaf: calls nothing of ours. Thread-safe because each message is
+ * formatted into one buffer and written with a single call.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fuse_log.h>
+
+#include "apisecfs/log.h"
+
+static enum log_level threshold = LOG_LVL_INFO;
+static bool to_syslog;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static void emit(enum log_level level, const char *msg)
+{
+	if (to_syslog) {
+		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
+					    LOG_DEBUG };
+		syslog(prio[level], "%s", msg);
+		return;
+	}
+	char line[2200];
+	int n = snprintf(line, sizeof(line), "apisecfs: %s: %s\n",
+			 level_names[level], msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	/* One write() per line keeps lines from threads whole. */
+	ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+	(void)w;
+}
+
+static void fuse_log_hook(enum fuse_log_level level, const char *fmt,
+			  va_list ap)
+{
+	enum log_level ours = level <= FUSE_LOG_ERR	? LOG_LVL_ERR
+			      : level <= FUSE_LOG_WARNING ? LOG_LVL_WARN
+			      : level <= FUSE_LOG_INFO	? LOG_LVL_INFO
+							: LOG_LVL_DEBUG;
+	if (ours > threshold)
+		return;
+	char msg[2048];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t len = strlen(msg);
+	while (len && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	emit(ours, msg);
+}
+
+void log_init(enum log_level level)
+{
+	threshold = level;
+	fuse_set_log_func(fuse_log_hook);
+}
+
+void log_use_syslog(void)
+{
+	openlog("apisecfs", LOG_PID, LOG_DAEMON);
+	to_syslog = true;
+}
+
+int log_level_parse(const char *word)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(*level_names); i++)
+		if (strcmp(word, level_names[i]) == 0)
+			return (int)i;
+	if (strcmp(word, "warning") == 0)
+		return LOG_LVL_WARN;
+	return -1;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level <= threshold;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level > threshold)
+		return;
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit(level, msg);
+}

@@ -1,0 +1,256 @@
+/* main.c - apisecfs: set up, check the platform, mount, serve, tear down.
+ *
+ * Like sshfs, everything that can fail for a reason the user can fix (bad
+ * options, a missing or readable credential file, a wrong URL, a refused
+ * token, a TLS problem) fails here, in the terminal, with a one-line reason
+ * and a distinct exit status, before the process daemonizes. Calls every
+ * module for setup and teardown only.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <fuse_lowlevel.h>
+
+#include "apisecfs/api.h"
+#include "apisecfs/auth.h"
+#include "apisecfs/cache.h"
+#include "apisecfs/fs.h"
+#include "apisecfs/http.h"
+#include "apisecfs/log.h"
+#include "apisecfs/notify.h"
+#include "apisecfs/opts.h"
+#include "apisecfs/tree.h"
+
+static void print_version(void)
+{
+	printf("apisecfs %s\nlibfuse %s\n%s\n", APISECFS_VERSION,
+	       fuse_pkgversion(), http_version_string());
+}
+
+/* Explain a failed GET /v1/me in one line; returns the exit status. */
+static int preflight_failure(const char *url, enum api_err err,
+			     const struct api_status *st)
+{
+	const char *msg = st->message[0] ? st->message : errmap_str(err);
+	switch (err) {
+	case API_E_UNAUTH:
+		fprintf(stderr,
+			"apisecfs: the platform refused the credential (%s): "
+			"%s\n",
+			st->code[0] ? st->code : "unauthenticated", msg);
+		return EXIT_CREDENTIAL;
+	case API_E_FORBIDDEN:
+		if (strcmp(st->code, "sso_required") == 0)
+			fprintf(stderr,
+				"apisecfs: this account must sign in through "
+				"SSO; use an API token or OAuth client "
+				"credentials instead\n");
+		else
+			fprintf(stderr,
+				"apisecfs: the platform refused access (%s): "
+				"%s\n",
+				st->code[0] ? st->code : "forbidden", msg);
+		return EXIT_CREDENTIAL;
+	case API_E_TLS:
+		fprintf(stderr,
+			"apisecfs: TLS verification of %s failed: %s (trust "
+			"its CA with -o ca_file=PATH)\n",
+			url, st->detail);
+		return EXIT_PLATFORM;
+	case API_E_TRANSPORT:
+	case API_E_TIMEOUT:
+		fprintf(stderr, "apisecfs: cannot reach %s: %s\n", url,
+			st->detail[0] ? st->detail : errmap_str(err));
+		return EXIT_PLATFORM;
+	case API_E_BAD_RESPONSE:
+	case API_E_NOT_FOUND:
+		fprintf(stderr,
+			"apisecfs: %s does not look like the platform's API "
+			"(GET /v1/me: %s)\n",
+			url, errmap_str(err));
+		return EXIT_PLATFORM;
+	default:
+		fprintf(stderr, "apisecfs: GET %s/v1/me failed: %s (HTTP %ld)\n",
+			url, msg, st->http);
+		return EXIT_PLATFORM;
+	}
+}
+
+static int preflight(const char *url)
+{
+	cJSON *me = NULL;
+	struct api_status st = { 0 };
+	enum api_err result = api_me(&me, &st);
+	if (result)
+		return preflight_failure(url, result, &st);
+	auth_set_identity(me);
+	cJSON_Delete(me);
+	return 0;
+}
+
+static int setup_stack(const struct opts *o, char *err, size_t errsz)
+{
+	struct http_opts ho = {
+		.timeout_ms = (long)o->timeout * 1000,
+		.connect_timeout_ms = (long)(o->timeout < 10 ? o->timeout : 10) *
+				      1000,
+		.ca_file = o->ca_file,
+		.insecure = o->insecure,
+		.retries = (int)o->retries,
+		.pool_size = (int)o->pool_size,
+	};
+	struct auth_opts ao = {
+		.token_file = o->token_file,
+		.token_env = !o->token_file,
+	};
+	struct api_opts apo = { .base_url = o->url };
+	struct cache_opts co = {
+		.ttl_ms = (long long)o->cache_ttl * 1000,
+		.max_bytes = (size_t)o->cache_size << 20,
+		.fetch = api_fetch,
+	};
+	struct tree_opts to = { .ttl_s = o->cache_ttl };
+
+	if (http_init(&ho) || api_init(&apo) || cache_init(&co) ||
+	    tree_init(&to)) {
+		snprintf(err, errsz, "out of memory");
+		return EXIT_MOUNT;
+	}
+	if (auth_init(&ao, err, errsz))
+		return EXIT_CREDENTIAL;
+	return 0;
+}
+
+static void teardown_stack(void)
+{
+	tree_cleanup();
+	cache_cleanup();
+	api_cleanup();
+	auth_cleanup();
+	http_cleanup();
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *loop = NULL;
+	struct opts o;
+	char err[512];
+	int status = EXIT_USAGE;
+
+	/* libcurl runs with NOSIGNAL; a closed socket must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Keep the credential out of core dumps. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	if (opts_parse(&args, &o))
+		goto out_opts;
+	if (o.show_help) {
+		opts_usage(argv[0]);
+		status = 0;
+		goto out_opts;
+	}
+	if (o.show_version) {
+		print_version();
+		status = 0;
+		goto out_opts;
+	}
+	if (fuse_opt_add_arg(&args, "-osubtype=apisecfs") ||
+	    fuse_opt_add_arg(&args, "-odefault_permissions") ||
+	    fuse_parse_cmdline(&args, &cmd)) {
+		fprintf(stderr, "apisecfs: cannot parse options\n");
+		goto out_opts;
+	}
+	if (!cmd.mountpoint) {
+		fprintf(stderr, "apisecfs: missing MOUNTPOINT (see --help)\n");
+		goto out_opts;
+	}
+	{
+		/* Show the URL in mount(8) and df like sshfs shows host:path.
+		 * fsname is added after fuse_parse_cmdline, escaped. */
+		char *fsname = NULL;
+		if (fuse_opt_add_opt_escaped(&fsname, o.url) == 0) {
+			char *arg = NULL;
+			if (asprintf(&arg, "-ofsname=%s", fsname) > 0)
+				fuse_opt_add_arg(&args, arg);
+			free(arg);
+		}
+		free(fsname);
+	}
+
+	int level = o.log_level ? log_level_parse(o.log_level)
+				: LOG_LVL_INFO;
+	log_init(o.debug || cmd.debug ? LOG_LVL_DEBUG
+				       : (enum log_level)level);
+	if (o.insecure)
+		log_warn("TLS verification is off (-o insecure): anyone on "
+			 "the path can read the credential");
+
+	if (http_global_init()) {
+		fprintf(stderr, "apisecfs: cannot initialise libcurl\n");
+		status = EXIT_MOUNT;
+		goto out_opts;
+	}
+	/* Unknown options fail here, before any request is made. */
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
+	if (!se) {
+		status = EXIT_USAGE;
+		goto out_curl;
+	}
+	if ((status = setup_stack(&o, err, sizeof(err)))) {
+		fprintf(stderr, "apisecfs: %s\n", err);
+		goto out_stack;
+	}
+	if ((status = preflight(o.url)))
+		goto out_stack;
+	if (fuse_set_signal_handlers(se)) {
+		status = EXIT_MOUNT;
+		goto out_stack;
+	}
+	if (fuse_session_mount(se, cmd.mountpoint)) {
+		fprintf(stderr, "apisecfs: cannot mount on %s\n",
+			cmd.mountpoint);
+		status = EXIT_MOUNT;
+		goto out_signals;
+	}
+	fuse_daemonize(cmd.foreground);
+	if (!cmd.foreground)
+		log_use_syslog();
+	if (notify_start(se)) {
+		log_err("cannot start the invalidation thread");
+		status = EXIT_MOUNT;
+		goto out_unmount;
+	}
+	log_info("mounted %s on %s", o.url, cmd.mountpoint);
+
+	loop = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
+	fuse_loop_cfg_set_max_threads(loop, cmd.max_threads ? cmd.max_threads
+							   : 32);
+	fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+	int ret = fuse_session_loop_mt(se, loop);
+	status = (ret < 0 && ret != -EINTR) ? EXIT_MOUNT : 0;
+	fuse_loop_cfg_destroy(loop);
+	notify_stop();
+	log_info("unmounting %s", cmd.mountpoint);
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_stack:
+	teardown_stack();
+	fuse_session_destroy(se);
+out_curl:
+	http_global_cleanup();
+out_opts:
+	free(cmd.mountpoint);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+	return status;
+}

@@ -1,0 +1,193 @@
+/* names.c - API name -> safe, stable, bounded file name. A leaf.
+ *
+ * See names.h for the rules. Stability matters more than beauty: a script
+ * that found "payments-api" yesterday must find it today, whatever was
+ * added beside it, so the plain name goes to the exact match.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "apisecfs/names.h"
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+bool names_sanitize(const char *in, char *out, size_t outsz)
+{
+	const unsigned char *s = (const unsigned char *)(in ? in : "");
+	size_t max = outsz - 1 < NAMES_BASE_MAX ? outsz - 1 : NAMES_BASE_MAX;
+	size_t o = 0;
+	bool changed = false;
+
+	while (*s) {
+		size_t n = utf8_len(s);
+		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f || *s == '/'))) {
+			if (o + 1 > max) {
+				changed = true;
+				break;
+			}
+			out[o++] = '_';
+			s++;
+			changed = true;
+			continue;
+		}
+		if (o + n > max) {
+			changed = true;
+			break;
+		}
+		memcpy(out + o, s, n);
+		o += n;
+		s += n;
+	}
+	out[o] = '\0';
+	if (o == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0) {
+		memmove(out + 1, out, o + 1);
+		out[0] = '_';
+		changed = true;
+	}
+	return changed;
+}
+
+struct slot {
+	char *key; /* final name */
+	UT_hash_handle hh;
+};
+
+struct order {
+	size_t idx;
+	char base[NAMES_BASE_MAX + 3];
+	bool exact;
+};
+
+static int cmp_order(const void *pa, const void *pb, void *arg)
+{
+	const struct order *a = pa, *b = pb;
+	const struct names_entry *e = arg;
+	int c = strcmp(a->base, b->base);
+	if (c)
+		return c;
+	if (a->exact != b->exact)
+		return a->exact ? -1 : 1;
+	const char *ia = e[a->idx].id ? e[a->idx].id : "";
+	const char *ib = e[b->idx].id ? e[b->idx].id : "";
+	c = strcmp(ia, ib);
+	if (c)
+		return c;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static bool taken(struct slot *used, const char *name)
+{
+	struct slot *s;
+	HASH_FIND_STR(used, name, s);
+	return s != NULL;
+}
+
+static int claim(struct slot **used, char *name)
+{
+	struct slot *s = malloc(sizeof(*s));
+	if (!s)
+		return -1;
+	s->key = name;
+	HASH_ADD_KEYPTR(hh, *used, s->key, strlen(s->key), s);
+	return 0;
+}
+
+int names_assign(struct names_entry *e, size_t n, const char *ext,
+		 const char *const *reserved)
+{
+	struct slot *used = NULL, *s, *tmp;
+	struct order *ord = calloc(n ? n : 1, sizeof(*ord));
+	int rc = -1;
+	size_t done = 0;
+	static char *const none[] = { NULL };
+
+	if (!ord)
+		return -1;
+	if (!ext)
+		ext = "";
+	for (size_t i = 0; i < n; i++) {
+		const char *api = e[i].api_name ? e[i].api_name : e[i].id;
+		ord[i].idx = i;
+		ord[i].exact = !names_sanitize(api, ord[i].base,
+					       sizeof(ord[i].base));
+		e[i].name = NULL;
+	}
+	qsort_r(ord, n, sizeof(*ord), cmp_order, e);
+
+	/* Reserved names are claimed first with keys we do not own. */
+	if (!reserved)
+		reserved = (const char *const *)none;
+	for (const char *const *r = reserved; *r; r++)
+		if (!taken(used, *r) && claim(&used, (char *)*r))
+			goto out;
+
+	for (size_t k = 0; k < n; k++) {
+		struct names_entry *en = &e[ord[k].idx];
+		char name[NAMES_BASE_MAX + NAMES_ID_MAX + 32];
+		char idpart[NAMES_ID_MAX + 3];
+
+		snprintf(name, sizeof(name), "%s%s", ord[k].base, ext);
+		if (taken(used, name)) {
+			names_sanitize(en->id ? en->id : "", idpart,
+				       NAMES_ID_MAX + 1);
+			snprintf(name, sizeof(name), "%s~%s%s", ord[k].base,
+				 idpart, ext);
+			/* Duplicate ids (hostile data): count up. */
+			for (unsigned dup = 2; taken(used, name); dup++)
+				snprintf(name, sizeof(name), "%s~%s~%u%s",
+					 ord[k].base, idpart, dup, ext);
+		}
+		en->name = strdup(name);
+		if (!en->name || claim(&used, en->name))
+			goto out;
+		done++;
+	}
+	rc = 0;
+out:
+	HASH_ITER(hh, used, s, tmp) {
+		HASH_DEL(used, s);
+		free(s);
+	}
+	if (rc) {
+		for (size_t i = 0; i < n; i++) {
+			free(e[i].name);
+			e[i].name = NULL;
+		}
+	}
+	(void)done;
+	free(ord);
+	return rc;
+}

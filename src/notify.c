@@ -1,0 +1,135 @@
+/* notify.c - a queue and a thread delivering kernel invalidations.
+ *
+ * Owns the queue (protected by q.lock). Calls only libfuse and log. Errors
+ * ENOENT (the kernel no longer knows the inode), EBADF and ENODEV (the
+ * session is being unmounted) are expected and ignored.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apisecfs/log.h"
+#include "apisecfs/notify.h"
+
+struct item {
+	fuse_ino_t ino;	 /* inode, or the parent for an entry */
+	char *name;	 /* NULL: inode invalidation */
+	struct item *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more, done;
+	struct item *head, *tail;
+	unsigned long queued, delivered; /* for notify_flush */
+	bool running, stopping;
+	pthread_t thread;
+	struct fuse_session *se;
+} q = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	.more = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER };
+
+static void deliver(const struct item *it)
+{
+	int rc;
+	if (it->name)
+		rc = fuse_lowlevel_notify_inval_entry(q.se, it->ino, it->name,
+						      strlen(it->name));
+	else
+		rc = fuse_lowlevel_notify_inval_inode(q.se, it->ino, 0, 0);
+	if (rc && rc != -ENOENT && rc != -EBADF && rc != -ENODEV)
+		log_debug("kernel invalidation of inode %lu failed: %s",
+			  (unsigned long)it->ino, strerror(-rc));
+}
+
+static void *run(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&q.lock);
+	for (;;) {
+		while (!q.head && !q.stopping)
+			pthread_cond_wait(&q.more, &q.lock);
+		if (!q.head)
+			break;
+		struct item *it = q.head;
+		q.head = it->next;
+		if (!q.head)
+			q.tail = NULL;
+		pthread_mutex_unlock(&q.lock);
+		deliver(it);
+		free(it->name);
+		free(it);
+		pthread_mutex_lock(&q.lock);
+		q.delivered++;
+		pthread_cond_broadcast(&q.done);
+	}
+	pthread_mutex_unlock(&q.lock);
+	return NULL;
+}
+
+int notify_start(struct fuse_session *se)
+{
+	q.se = se;
+	q.stopping = false;
+	if (pthread_create(&q.thread, NULL, run, NULL))
+		return -1;
+	q.running = true;
+	return 0;
+}
+
+void notify_stop(void)
+{
+	if (!q.running)
+		return;
+	pthread_mutex_lock(&q.lock);
+	q.stopping = true;
+	pthread_cond_signal(&q.more);
+	pthread_mutex_unlock(&q.lock);
+	pthread_join(q.thread, NULL);
+	q.running = false;
+}
+
+static void push(fuse_ino_t ino, const char *name)
+{
+	struct item *it = calloc(1, sizeof(*it));
+	if (!it || (name && !(it->name = strdup(name)))) {
+		free(it);
+		return; /* the TTL still bounds how stale the kernel is */
+	}
+	it->ino = ino;
+	pthread_mutex_lock(&q.lock);
+	if (!q.running) {
+		pthread_mutex_unlock(&q.lock);
+		free(it->name);
+		free(it);
+		return;
+	}
+	if (q.tail)
+		q.tail->next = it;
+	else
+		q.head = it;
+	q.tail = it;
+	q.queued++;
+	pthread_cond_signal(&q.more);
+	pthread_mutex_unlock(&q.lock);
+}
+
+void notify_inval_inode(fuse_ino_t ino)
+{
+	push(ino, NULL);
+}
+
+void notify_inval_entry(fuse_ino_t parent, const char *name)
+{
+	push(parent, name);
+}
+
+void notify_flush(void)
+{
+	pthread_mutex_lock(&q.lock);
+	unsigned long target = q.queued;
+	while (q.running && q.delivered < target)
+		pthread_cond_wait(&q.done, &q.lock);
+	pthread_mutex_unlock(&q.lock);
+}

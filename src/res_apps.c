@@ -1,0 +1,450 @@
+/* res_apps.c - applications: apps/, apps/NAME/ and what they hold.
+ *
+ * apps/NAME/ shows the application object (app.json; rm deletes the app),
+ * its primary instance's endpoints and OpenAPI spec (writable: truncate,
+ * write, close uploads), a "scan" control, and link directories to its
+ * scans and findings. apps/new creates an application. Calls api, names,
+ * restab and ctl helpers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apisecfs/api.h"
+#include "apisecfs/ctl.h"
+#include "apisecfs/json.h"
+#include "apisecfs/log.h"
+#include "apisecfs/names.h"
+#include "apisecfs/restab.h"
+
+static const char *const apps_reserved[] = { "new", NULL };
+
+/* The first instance is the one apps/NAME/ shows and scans. */
+static const char *primary_instance(const cJSON *app)
+{
+	const cJSON *inst = cJSON_GetObjectItemCaseSensitive(app, "instances");
+	return json_str(cJSON_GetArrayItem(inst, 0), "instanceId");
+}
+
+static int instance_path(char *out, size_t outsz, const char *app,
+			 const char *inst, const char *tail)
+{
+	char ea[API_PATH_MAX / 4], ei[API_PATH_MAX / 4];
+	int n = snprintf(out, outsz, "/v1/applications/%s/instances/%s%s",
+			 api_escape(app, ea, sizeof(ea)),
+			 api_escape(inst, ei, sizeof(ei)), tail);
+	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
+}
+
+/* ---- files -------------------------------------------------------- */
+
+static int app_remove(const struct kind_ctx *c)
+{
+	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
+	struct api_status st;
+	snprintf(path, sizeof(path), "/v1/applications/%s",
+		 api_escape(c->id, esc, sizeof(esc)));
+	enum api_err result = api_send("DELETE", path, NULL, NULL, 0, NULL,
+				       NULL, &st);
+	if (result == API_OK)
+		log_info("application %s deleted", c->id);
+	return restab_errno(result, &st);
+}
+
+static const struct kind app_json_kind = {
+	.name = "app.json", .type = KIND_FILE, .scope = "apps:read",
+	.remove = app_remove, .remove_scope = "apps:delete",
+};
+
+/* endpoints: one "METHOD /path" line each. */
+static int endpoints_render(const struct kind_ctx *c, struct buf *out,
+			    time_t *mtime)
+{
+	char path[API_PATH_MAX];
+	(void)mtime;
+	int rc = instance_path(path, sizeof(path), c->id, c->ctx,
+			       "/endpoints?limit=500");
+	if (rc)
+		return rc;
+	cJSON *page;
+	struct api_status st;
+	/* Endpoints of one instance fit one page in practice; follow the
+	 * pages anyway so nothing is cut. */
+	char *next = NULL;
+	do {
+		char key[API_PATH_MAX * 2], esc[API_PATH_MAX];
+		if (next)
+			snprintf(key, sizeof(key), "%s&nextToken=%s", path,
+				 api_escape(next, esc, sizeof(esc)));
+		else
+			snprintf(key, sizeof(key), "%s", path);
+		free(next);
+		next = NULL;
+		enum api_err result = api_get_json(key, &page, &st);
+		if (result)
+			return restab_errno(result, &st);
+		const cJSON *e;
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(page,
+								       "items")) {
+			const char *m = json_str(e, "method");
+			const char *p = json_str(e, "path");
+			if (m && p && buf_printf(out, "%s %s\n", m, p))
+				rc = -EFBIG;
+		}
+		const char *nt = json_str(page, "nextToken");
+		if (nt && *nt && !rc)
+			next = strdup(nt);
+		cJSON_Delete(page);
+	} while (next && !rc);
+	free(next);
+	return rc;
+}
+
+static const struct kind endpoints_kind = {
+	.name = "endpoints", .type = KIND_FILE, .scope = "apps:read",
+	.render = endpoints_render,
+};
+
+/* spec.json / spec.yaml: truncate + write + close uploads (PUT). */
+static bool never_complete(const char *data, size_t len)
+{
+	(void)data, (void)len;
+	return false; /* a document is whole only at close */
+}
+
+static int spec_upload(const struct kind_ctx *c, const char *data,
+		       size_t len, const char *idem, struct buf *reply)
+{
+	char path[API_PATH_MAX];
+	struct api_status st;
+	(void)idem, (void)reply;
+	int rc = instance_path(path, sizeof(path), c->id, c->ctx, "/spec");
+	if (rc)
+		return rc;
+	size_t i = 0;
+	while (i < len && (data[i] == ' ' || data[i] == '\n'))
+		i++;
+	const char *ctype = i < len && data[i] == '{' ? "application/json"
+						      : "application/yaml";
+	enum api_err result = api_send("PUT", path, ctype, data, len, NULL,
+				       NULL, &st);
+	if (result == API_OK)
+		log_info("spec of application %s uploaded (%zu bytes)", c->id,
+			 len);
+	return restab_errno(result, &st);
+}
+
+static const struct ctl_ops spec_ops = {
+	.complete = never_complete, .act = spec_upload,
+};
+
+static const struct kind spec_kind = {
+	.name = "spec", .type = KIND_FILE, .scope = "apps:read",
+	.write_scope = "apps:write", .ctl = &spec_ops,
+};
+
+/* ---- controls ----------------------------------------------------- */
+
+int res_apps_start_scan(const char *app, const char *inst, const char *body,
+			size_t len, const char *idem, struct buf *reply)
+{
+	char path[API_PATH_MAX];
+	struct api_status st;
+	cJSON *resp = NULL;
+	int rc = instance_path(path, sizeof(path), app, inst, "/scans");
+	if (rc)
+		return rc;
+	enum api_err result = api_send("POST", path, "application/json",
+				       body ? body : "{}", body ? len : 2,
+				       idem, &resp, &st);
+	rc = restab_errno(result, &st);
+	const char *id = json_str(resp, "scanId");
+	if (!rc && !id)
+		rc = -EIO;
+	if (!rc) {
+		log_info("scan %s of application %s started", id, app);
+		if (buf_printf(reply, "%s\n", id))
+			rc = -ENOMEM;
+	}
+	cJSON_Delete(resp);
+	return rc;
+}
+
+/* Input: nothing in particular (scan everything) or a JSON object with
+ * "endpointIds". */
+static int app_scan_act(const struct kind_ctx *c, const char *data,
+			size_t len, const char *idem, struct buf *reply)
+{
+	bool json = false;
+	size_t i = 0;
+	while (i < len && (data[i] == ' ' || data[i] == '\n'))
+		i++;
+	if (i < len && data[i] == '{') {
+		cJSON *in = json_parse(data, len);
+		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(
+			in, "endpointIds");
+		json = in && (!ids || cJSON_IsArray(ids));
+		cJSON_Delete(in);
+		if (!json) {
+			log_warn("%s: expected {\"endpointIds\": [...]}",
+				 c->name);
+			return -EINVAL;
+		}
+	}
+	return res_apps_start_scan(c->id, c->ctx, json ? data : NULL, len,
+				   idem, reply);
+}
+
+static const struct ctl_ops app_scan_ops = {
+	.complete = ctl_complete_line_or_json, .act = app_scan_act,
+	.readable = true,
+};
+static const struct kind app_scan_kind = {
+	.name = "scan", .type = KIND_CTL, .write_scope = "scans:write",
+	.ctl = &app_scan_ops,
+};
+
+/* apps/new: {"applicationName","hostUrl","teamId"?,"oas"?,"oasUrl"?} */
+static int app_new_act(const struct kind_ctx *c, const char *data,
+		       size_t len, const char *idem, struct buf *reply)
+{
+	(void)c;
+	cJSON *in = json_parse(data, len);
+	cJSON *resp = NULL;
+	struct api_status st;
+	int rc = 0;
+	if (!json_str(in, "applicationName") || !json_str(in, "hostUrl")) {
+		log_warn("apps/new: expected JSON {\"applicationName\": ..., "
+			 "\"hostUrl\": ...}");
+		rc = -EINVAL;
+	}
+	if (!rc) {
+		enum api_err result = api_send("POST", "/v1/applications",
+					       "application/json", data, len,
+					       idem, &resp, &st);
+		rc = restab_errno(result, &st);
+	}
+	const char *id = json_str(resp, "applicationId");
+	if (!rc && !id)
+		rc = -EIO;
+	if (!rc) {
+		log_info("application %s created", id);
+		if (buf_printf(reply, "%s\n", id))
+			rc = -ENOMEM;
+	}
+	cJSON_Delete(resp);
+	cJSON_Delete(in);
+	return rc;
+}
+
+static const struct ctl_ops app_new_ops = {
+	.complete = ctl_complete_line_or_json, .act = app_new_act,
+	.readable = true,
+};
+static const struct kind app_new_kind = {
+	.name = "apps/new", .type = KIND_CTL, .write_scope = "apps:write",
+	.ctl = &app_new_ops,
+};
+
+/* ---- link directories --------------------------------------------- */
+
+static const struct kind scan_link_kind = {
+	.name = "scan link", .type = KIND_LINK,
+};
+static const struct kind vuln_link_kind = {
+	.name = "vuln link", .type = KIND_LINK,
+};
+
+static const struct res_row app_scans_row = {
+	.path = "/v1/scans", .filter = "applicationId",
+	.filter_from_id = true, .id_field = "scanId", .ext = "",
+	.shape = RES_LINK, .child = &scan_link_kind,
+	.link_to = "../../../scans/",
+};
+static const struct res_row app_vulns_row = {
+	.path = "/v1/vulnerabilities", .filter = "applicationId",
+	.filter_from_id = true, .id_field = "vulnerabilityId",
+	.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
+	.link_to = "../../../vulns/",
+};
+
+static int app_scans_list(const struct kind_ctx *c, struct listing *out)
+{
+	return restab_list(c, &app_scans_row, out);
+}
+
+static int app_vulns_list(const struct kind_ctx *c, struct listing *out)
+{
+	return restab_list(c, &app_vulns_row, out);
+}
+
+static const struct kind app_scans_kind = {
+	.name = "app scans", .type = KIND_DIR, .scope = "scans:read",
+	.list = app_scans_list,
+};
+static const struct kind app_vulns_kind = {
+	.name = "app vulns", .type = KIND_DIR, .scope = "vulns:read",
+	.list = app_vulns_list,
+};
+
+/* ---- apps/NAME/ --------------------------------------------------- */
+
+/* Add spec.json or spec.yaml, named after what the platform serves. */
+static int add_spec(struct listing *out, const char *app, const char *inst)
+{
+	char path[API_PATH_MAX];
+	struct cache_doc doc;
+	struct api_status st;
+	if (instance_path(path, sizeof(path), app, inst, "/spec"))
+		return 0;
+	enum api_err result = api_get_doc(path, &doc, &st);
+	if (result == API_E_NOT_FOUND)
+		return 0; /* no spec uploaded */
+	if (result)
+		return restab_errno(result, &st);
+	const char *name = strstr(doc.content_type, "yaml") ? "spec.yaml"
+							    : "spec.json";
+	int rc = listing_add(out, name, &spec_kind, app, inst,
+			     blob_ref(doc.body), NULL, 0);
+	cache_doc_release(&doc);
+	return rc;
+}
+
+static int app_list(const struct kind_ctx *c, struct listing *out)
+{
+	cJSON *app = restab_obj(c);
+	if (!app)
+		return -EIO;
+	const char *inst = primary_instance(app);
+	time_t mt = restab_mtime(app);
+	int rc = listing_add(out, "app.json", &app_json_kind, c->id, NULL,
+			     restab_pretty(app), NULL, mt);
+	if (!rc)
+		rc = restab_add(out, "scans", &app_scans_kind, c->id, NULL);
+	if (!rc)
+		rc = restab_add(out, "vulns", &app_vulns_kind, c->id, NULL);
+	if (!rc && inst) {
+		rc = restab_add(out, "endpoints", &endpoints_kind, c->id,
+				inst);
+		if (!rc)
+			rc = restab_add(out, "scan", &app_scan_kind, c->id,
+					inst);
+		if (!rc)
+			rc = add_spec(out, c->id, inst);
+	}
+	cJSON_Delete(app);
+	return rc;
+}
+
+static const struct kind app_kind = {
+	.name = "app", .type = KIND_DIR, .scope = "apps:read",
+	.list = app_list,
+};
+
+/* ---- apps/ -------------------------------------------------------- */
+
+static const struct res_row apps_row = {
+	.path = "/v1/applications", .id_field = "applicationId",
+	.name_field = "applicationName", .ext = "", .shape = RES_DIR,
+	.child = &app_kind, .reserved = apps_reserved,
+};
+
+static int apps_list(const struct kind_ctx *c, struct listing *out)
+{
+	int rc = restab_add(out, "new", &app_new_kind, NULL, NULL);
+	return rc ? rc : restab_list(c, &apps_row, out);
+}
+
+const struct kind res_apps_kind = {
+	.name = "apps", .type = KIND_DIR, .scope = "apps:read",
+	.list = apps_list,
+};
+
+/* ---- name resolution for scans/new -------------------------------- */
+
+struct app_ref {
+	char *id, *inst, *api_name;
+};
+
+struct resolve {
+	struct app_ref *v;
+	size_t n, alloc;
+};
+
+static int resolve_item(const cJSON *it, void *ud)
+{
+	struct resolve *r = ud;
+	const char *id = json_str(it, "applicationId");
+	const char *inst = primary_instance(it);
+	const char *name = json_str(it, "applicationName");
+	if (!id)
+		return 0;
+	if (r->n == r->alloc) {
+		size_t na = r->alloc ? r->alloc * 2 : 64;
+		struct app_ref *v = realloc(r->v, na * sizeof(*v));
+		if (!v)
+			return -1;
+		r->v = v;
+		r->alloc = na;
+	}
+	struct app_ref *a = &r->v[r->n++];
+	a->id = strdup(id);
+	a->inst = inst ? strdup(inst) : NULL;
+	a->api_name = name ? strdup(name) : NULL;
+	return 0;
+}
+
+/* The application whose file name under apps/ (or whose id) is word. */
+int res_apps_resolve(const char *word, char **app_id, char **inst_id)
+{
+	struct resolve r = { 0 };
+	struct api_status st;
+	struct names_entry *ne = NULL;
+	uint64_t sig;
+	bool unchanged;
+	int rc;
+
+	*app_id = *inst_id = NULL;
+	enum api_err result = api_list("/v1/applications", 0, resolve_item,
+				       &r, &sig, &unchanged, &st);
+	if (result) {
+		rc = restab_errno(result, &st);
+		goto out;
+	}
+	rc = -ENOMEM;
+	ne = calloc(r.n ? r.n : 1, sizeof(*ne));
+	if (!ne)
+		goto out;
+	for (size_t i = 0; i < r.n; i++) {
+		ne[i].id = r.v[i].id;
+		ne[i].api_name = r.v[i].api_name;
+	}
+	if (names_assign(ne, r.n, "", apps_reserved))
+		goto out;
+	rc = -ENOENT;
+	for (size_t i = 0; i < r.n && rc == -ENOENT; i++) {
+		const struct app_ref *a = &r.v[i];
+		if (!a->id || (strcmp(ne[i].name, word) && strcmp(a->id, word)))
+			continue;
+		if (!a->inst) {
+			log_warn("application %s has no instance to scan",
+				 a->id);
+			continue;
+		}
+		*app_id = strdup(a->id);
+		*inst_id = strdup(a->inst);
+		rc = (*app_id && *inst_id) ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; i < r.n; i++)
+		free(ne[i].name);
+out:
+	free(ne);
+	for (size_t i = 0; i < r.n; i++) {
+		free(r.v[i].id);
+		free(r.v[i].inst);
+		free(r.v[i].api_name);
+	}
+	free(r.v);
+	return rc;
+}

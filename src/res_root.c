@@ -1,0 +1,301 @@
+/* res_root.c - the mount's top level: README, whoami.json, teams/, tokens/.
+ *
+ * Kinds for the root directory and the two small resources that have no
+ * children of their own worth a module (teams, tokens). Calls api, auth,
+ * restab and ctl helpers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apisecfs/api.h"
+#include "apisecfs/auth.h"
+#include "apisecfs/ctl.h"
+#include "apisecfs/json.h"
+#include "apisecfs/log.h"
+#include "apisecfs/restab.h"
+
+/* ---- README ------------------------------------------------------- */
+
+static const char readme_text[] =
+	"apisecfs - the API-security platform as files\n"
+	"\n"
+	"whoami.json           who this mount is: identity, auth way, scopes\n"
+	"apps/NAME/            app.json, endpoints, spec.json|spec.yaml,\n"
+	"                      scan (write to start a scan), scans/ and vulns/\n"
+	"                      (links), delete (write the app's name to delete)\n"
+	"apps/new              write JSON {applicationName, hostUrl, ...}\n"
+	"scans/new             write an app's file name or JSON to scan it\n"
+	"scans/ID/             scan.json, status, report.json, report.sarif,\n"
+	"                      cancel (write to cancel), wait (read blocks\n"
+	"                      until the scan ends), vulns/ (links)\n"
+	"vulns/ID.json         one finding; vulns/all.jsonl: all, a line each\n"
+	"vulns/by-severity/S/  links, S = critical high medium low info\n"
+	"vulns/by-status/S/    links, S = ACTIVE DISMISSED RISK_ACCEPTED "
+	"RESOLVED\n"
+	"vulns/triage          write \"ID STATUS[: comment]\" to triage\n"
+	"teams/NAME/           team.json, members\n"
+	"tokens/NAME.json      token metadata; rm revokes the token\n"
+	"tokens/new            open read-write, write JSON {name, scopes},\n"
+	"                      read the new secret back from the same fd\n"
+	".refresh              write anything to drop every cache now\n"
+	"\n"
+	"Names: '/', control characters and invalid UTF-8 become '_';\n"
+	"clashes get \"~ID\" before the extension. See apisecfs(1).\n";
+
+static int readme_render(const struct kind_ctx *c, struct buf *out,
+			 time_t *mtime)
+{
+	(void)c;
+	(void)mtime;
+	return buf_append(out, readme_text, sizeof(readme_text) - 1) ? -ENOMEM
+								     : 0;
+}
+
+static const struct kind readme_kind = {
+	.name = "README", .type = KIND_FILE, .render = readme_render,
+};
+
+/* ---- whoami.json -------------------------------------------------- */
+
+static int whoami_render(const struct kind_ctx *c, struct buf *out,
+			 time_t *mtime)
+{
+	cJSON *me;
+	struct api_status st;
+	(void)c;
+	enum api_err result = api_get_json("/v1/me", &me, &st);
+	if (result)
+		return restab_errno(result, &st);
+	auth_set_identity(me); /* scopes may have changed */
+	cJSON_Delete(me);
+	cJSON *w = auth_whoami_new();
+	if (!w)
+		return -ENOMEM;
+	*mtime = 0;
+	int rc = json_render_pretty(w, out) ? -ENOMEM : 0;
+	cJSON_Delete(w);
+	return rc;
+}
+
+static const struct kind whoami_kind = {
+	.name = "whoami", .type = KIND_FILE, .render = whoami_render,
+};
+
+/* ---- .refresh ----------------------------------------------------- */
+
+static bool any_input(const char *data, size_t len)
+{
+	(void)data;
+	return len > 0;
+}
+
+static int refresh_act(const struct kind_ctx *c, const char *data,
+		       size_t len, const char *idem, struct buf *reply)
+{
+	(void)c, (void)data, (void)len, (void)idem, (void)reply;
+	log_info("refresh requested: dropping cached data");
+	return 0; /* tree.c drops the caches (refresh_all) */
+}
+
+static const struct ctl_ops refresh_ops = {
+	.complete = any_input, .act = refresh_act, .refresh_all = true,
+};
+static const struct kind refresh_kind = {
+	.name = ".refresh", .type = KIND_CTL, .ctl = &refresh_ops,
+};
+
+/* ---- teams -------------------------------------------------------- */
+
+static const struct kind team_file_kind = {
+	.name = "team file", .type = KIND_FILE, .scope = "teams:read",
+};
+
+/* members: one "email<TAB>role<TAB>userId" line per member. */
+static struct blob *members_blob(const cJSON *team)
+{
+	struct buf m;
+	const cJSON *mem;
+	buf_init(&m, HTTP_MAX_BODY);
+	cJSON_ArrayForEach(mem, cJSON_GetObjectItemCaseSensitive(team,
+								 "members")) {
+		const char *email = json_str(mem, "email");
+		const char *role = json_str(mem, "role");
+		const char *uid = json_str(mem, "userId");
+		if (buf_printf(&m, "%s\t%s\t%s\n", email ? email : "-",
+			       role ? role : "-", uid ? uid : "-")) {
+			buf_free(&m, false);
+			return NULL;
+		}
+	}
+	struct blob *bl = blob_from_buf(&m);
+	buf_free(&m, false);
+	return bl;
+}
+
+static int team_list(const struct kind_ctx *c, struct listing *out)
+{
+	cJSON *t = restab_obj(c);
+	if (!t)
+		return -EIO;
+	time_t mt = restab_mtime(t);
+	struct blob *members = members_blob(t);
+	int rc = members ? 0 : -ENOMEM;
+	if (!rc)
+		rc = listing_add(out, "team.json", &team_file_kind, NULL, NULL,
+				 restab_pretty(t), NULL, mt);
+	if (!rc)
+		rc = listing_add(out, "members", &team_file_kind, NULL, NULL,
+				 members, NULL, mt);
+	else
+		blob_unref(members);
+	cJSON_Delete(t);
+	return rc;
+}
+
+static const struct kind team_kind = {
+	.name = "team", .type = KIND_DIR, .scope = "teams:read",
+	.list = team_list,
+};
+
+static const struct res_row teams_row = {
+	.path = "/v1/teams", .id_field = "teamId", .name_field = "name",
+	.ext = "", .shape = RES_DIR, .child = &team_kind,
+};
+
+static int teams_list(const struct kind_ctx *c, struct listing *out)
+{
+	return restab_list(c, &teams_row, out);
+}
+
+const struct kind res_teams_kind = {
+	.name = "teams", .type = KIND_DIR, .scope = "teams:read",
+	.list = teams_list,
+};
+
+/* ---- tokens ------------------------------------------------------- */
+
+static int token_remove(const struct kind_ctx *c)
+{
+	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
+	struct api_status st;
+	snprintf(path, sizeof(path), "/v1/tokens/%s",
+		 api_escape(c->id, esc, sizeof(esc)));
+	enum api_err result = api_send("DELETE", path, NULL, NULL, 0, NULL,
+				       NULL, &st);
+	if (result == API_OK)
+		log_info("token %s revoked", c->id);
+	return restab_errno(result, &st);
+}
+
+static const struct kind token_kind = {
+	.name = "token", .type = KIND_FILE, .scope = "tokens:read",
+	.remove = token_remove, .remove_scope = "tokens:delete",
+};
+
+/* tokens/new: {"name","scopes":[...],"expiresAt"?,"allowedAddresses"?}.
+ * The reply, read back from the same descriptor, is the platform's answer
+ * including the one-time "token" secret. */
+static int token_new_act(const struct kind_ctx *c, const char *data,
+			 size_t len, const char *idem, struct buf *reply)
+{
+	(void)c;
+	cJSON *in = json_parse(data, len);
+	const cJSON *scopes = cJSON_GetObjectItemCaseSensitive(in, "scopes");
+	const cJSON *s;
+	int rc = 0;
+	if (!json_str(in, "name") || !cJSON_IsArray(scopes)) {
+		log_warn("tokens/new: expected JSON {\"name\": ..., "
+			 "\"scopes\": [...]}");
+		rc = -EINVAL;
+	}
+	cJSON_ArrayForEach(s, scopes) {
+		if (rc)
+			break;
+		if (!cJSON_IsString(s)) {
+			rc = -EINVAL;
+		} else if (!auth_has_scope(s->valuestring)) {
+			/* The platform would refuse it: do not ask. */
+			log_warn("tokens/new: scope %s is not held by this "
+				 "mount's credential", s->valuestring);
+			rc = -EACCES;
+		}
+	}
+	cJSON *resp = NULL;
+	struct api_status st;
+	if (!rc) {
+		enum api_err result = api_send("POST", "/v1/tokens",
+					       "application/json", data, len,
+					       idem, &resp, &st);
+		rc = restab_errno(result, &st);
+	}
+	if (!rc && json_render_pretty(resp, reply))
+		rc = -ENOMEM;
+	if (!rc)
+		log_info("token %s created", json_str(resp, "tokenId"));
+	if (resp) {
+		/* The secret lives on only in the reply buffer. */
+		cJSON *tok = cJSON_GetObjectItemCaseSensitive(resp, "token");
+		if (cJSON_IsString(tok))
+			explicit_bzero(tok->valuestring,
+				       strlen(tok->valuestring));
+	}
+	cJSON_Delete(resp);
+	cJSON_Delete(in);
+	return rc;
+}
+
+static const struct ctl_ops token_new_ops = {
+	.complete = ctl_complete_line_or_json, .act = token_new_act,
+	.readable = true,
+};
+static const struct kind token_new_kind = {
+	.name = "tokens/new", .type = KIND_CTL, .write_scope = "tokens:write",
+	.ctl = &token_new_ops,
+};
+
+static const char *const tokens_reserved[] = { "new", NULL };
+static const struct res_row tokens_row = {
+	.path = "/v1/tokens", .id_field = "tokenId", .name_field = "name",
+	.ext = ".json", .shape = RES_FILE, .child = &token_kind,
+	.reserved = tokens_reserved,
+};
+
+static int tokens_list(const struct kind_ctx *c, struct listing *out)
+{
+	int rc = restab_add(out, "new", &token_new_kind, NULL, NULL);
+	return rc ? rc : restab_list(c, &tokens_row, out);
+}
+
+const struct kind res_tokens_kind = {
+	.name = "tokens", .type = KIND_DIR, .scope = "tokens:read",
+	.list = tokens_list,
+};
+
+/* ---- root --------------------------------------------------------- */
+
+static int root_list(const struct kind_ctx *c, struct listing *out)
+{
+	(void)c;
+	int rc = restab_add(out, "README", &readme_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "whoami.json", &whoami_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, ".refresh", &refresh_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "apps", &res_apps_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "scans", &res_scans_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "vulns", &res_vulns_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "teams", &res_teams_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "tokens", &res_tokens_kind, NULL, NULL);
+	return rc;
+}
+
+const struct kind restab_root_kind = {
+	.name = "root", .type = KIND_DIR, .list = root_list,
+};

@@ -1,0 +1,300 @@
+/* res_scans.c - scans: scans/, scans/ID/ and the controls that act on them.
+ *
+ * scans/ID/ shows the scan object (scan.json, status), its reports once it
+ * has completed, a cancel control, a wait file whose read blocks until the
+ * scan ends, and links to its findings. scans/new starts a scan of an
+ * application named as under apps/. Calls api, restab and ctl helpers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apisecfs/api.h"
+#include "apisecfs/ctl.h"
+#include "apisecfs/json.h"
+#include "apisecfs/log.h"
+#include "apisecfs/restab.h"
+
+/* scans/ID/wait polls the platform (the API has no long poll) from this
+ * interval, doubling up to the maximum, and gives up with ETIMEDOUT after
+ * the deadline so no reader blocks forever. */
+#define SCAN_WAIT_FIRST_MS 500
+#define SCAN_WAIT_MAX_MS 5000
+#define SCAN_WAIT_DEADLINE_S (6 * 3600)
+
+static int scan_path(char *out, size_t outsz, const char *id,
+		     const char *tail)
+{
+	char esc[API_PATH_MAX / 2];
+	int n = snprintf(out, outsz, "/v1/scans/%s%s",
+			 api_escape(id, esc, sizeof(esc)), tail);
+	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
+}
+
+static bool finished(const char *status)
+{
+	return status && (strcmp(status, "Completed") == 0 ||
+			  strcmp(status, "Failed") == 0 ||
+			  strcmp(status, "Cancelled") == 0);
+}
+
+/* ---- files -------------------------------------------------------- */
+
+static const struct kind scan_file_kind = {
+	.name = "scan file", .type = KIND_FILE, .scope = "scans:read",
+};
+
+static int report_render(const struct kind_ctx *c, struct buf *out,
+			 time_t *mtime)
+{
+	char path[API_PATH_MAX];
+	char tail[32];
+	snprintf(tail, sizeof(tail), "/report?format=%s", c->ctx);
+	int rc = scan_path(path, sizeof(path), c->id, tail);
+	return rc ? rc : restab_append_doc(out, path, mtime);
+}
+
+static const struct kind report_kind = {
+	.name = "report", .type = KIND_FILE, .scope = "reports:read",
+	.render = report_render,
+};
+
+/* ---- controls ----------------------------------------------------- */
+
+static bool any_input(const char *data, size_t len)
+{
+	(void)data;
+	return len > 0;
+}
+
+static int cancel_act(const struct kind_ctx *c, const char *data,
+		      size_t len, const char *idem, struct buf *reply)
+{
+	char path[API_PATH_MAX];
+	struct api_status st;
+	cJSON *resp = NULL;
+	(void)data, (void)len;
+	int rc = scan_path(path, sizeof(path), c->id, "/cancel");
+	if (rc)
+		return rc;
+	enum api_err result = api_send("POST", path, "application/json", "{}",
+				       2, idem, &resp, &st);
+	rc = restab_errno(result, &st);
+	if (!rc) {
+		log_info("scan %s cancelled", c->id);
+		if (buf_printf(reply, "%s\n", json_str(resp, "status")
+						      ? json_str(resp, "status")
+						      : "Cancelled"))
+			rc = -ENOMEM;
+	}
+	cJSON_Delete(resp);
+	return rc;
+}
+
+static const struct ctl_ops cancel_ops = {
+	.complete = any_input, .act = cancel_act, .readable = true,
+};
+static const struct kind cancel_kind = {
+	.name = "cancel", .type = KIND_CTL, .write_scope = "scans:write",
+	.ctl = &cancel_ops,
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Read blocks until the scan is finished; the reply is its final status
+ * word. Polls with a fresh (uncached) GET and a growing interval. */
+static int wait_act(const struct kind_ctx *c, const char *data, size_t len,
+		    const char *idem, struct buf *reply)
+{
+	char path[API_PATH_MAX];
+	long interval = SCAN_WAIT_FIRST_MS;
+	time_t deadline = time(NULL) + SCAN_WAIT_DEADLINE_S;
+	(void)data, (void)len, (void)idem;
+	int rc = scan_path(path, sizeof(path), c->id, "");
+	while (!rc) {
+		cJSON *scan = NULL;
+		struct api_status st;
+		enum api_err result = api_send("GET", path, NULL, NULL, 0, NULL,
+					       &scan, &st);
+		rc = restab_errno(result, &st);
+		const char *status = json_str(scan, "status");
+		if (!rc && finished(status))
+			rc = buf_printf(reply, "%s\n", status) ? -ENOMEM : 1;
+		cJSON_Delete(scan);
+		if (rc)
+			break;
+		if (time(NULL) >= deadline) {
+			log_warn("scans/%s/wait: still not finished after %d s",
+				 c->id, SCAN_WAIT_DEADLINE_S);
+			rc = -ETIMEDOUT;
+			break;
+		}
+		sleep_ms(interval);
+		interval = interval * 2 > SCAN_WAIT_MAX_MS ? SCAN_WAIT_MAX_MS
+							   : interval * 2;
+	}
+	return rc == 1 ? 0 : rc;
+}
+
+static const struct ctl_ops wait_ops = {
+	.act = wait_act, .blocking_read = true,
+};
+static const struct kind wait_kind = {
+	.name = "wait", .type = KIND_CTL, .scope = "scans:read",
+	.ctl = &wait_ops,
+};
+
+/* scans/new: an application's file name (or id), or JSON
+ * {"applicationId", "instanceId"?, "endpointIds"?}. */
+static int json_target(const char *data, size_t len, char **app,
+		       char **inst, char **body)
+{
+	cJSON *in = json_parse(data, len);
+	const char *a = json_str(in, "applicationId");
+	const char *i = json_str(in, "instanceId");
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(in, "endpointIds");
+	int rc = 0;
+	if (!a || (ids && !cJSON_IsArray(ids))) {
+		log_warn("scans/new: expected an application name or JSON "
+			 "{\"applicationId\": ..., \"endpointIds\"?: [...]}");
+		rc = -EINVAL;
+	} else if (i) {
+		*app = strdup(a);
+		*inst = strdup(i);
+	} else {
+		rc = res_apps_resolve(a, app, inst);
+	}
+	if (!rc && ids) {
+		cJSON *b = cJSON_CreateObject();
+		cJSON_AddItemToObject(b, "endpointIds",
+				      cJSON_Duplicate(ids, true));
+		*body = cJSON_PrintUnformatted(b);
+		cJSON_Delete(b);
+	}
+	cJSON_Delete(in);
+	return rc;
+}
+
+static int scan_new_act(const struct kind_ctx *c, const char *data,
+			size_t len, const char *idem, struct buf *reply)
+{
+	char *app = NULL, *inst = NULL, *body = NULL;
+	char *word = ctl_word(data, len);
+	int rc;
+	(void)c;
+	if (!word)
+		rc = -EINVAL;
+	else if (word[0] == '{')
+		rc = json_target(word, strlen(word), &app, &inst, &body);
+	else if (strchr(word, '\n'))
+		rc = -EINVAL; /* one application per open */
+	else
+		rc = res_apps_resolve(word, &app, &inst);
+	if (rc == -ENOENT)
+		log_warn("scans/new: no application named %s", word);
+	if (!rc)
+		rc = res_apps_start_scan(app, inst, body,
+					 body ? strlen(body) : 0, idem, reply);
+	free(word);
+	free(app);
+	free(inst);
+	free(body);
+	return rc;
+}
+
+static const struct ctl_ops scan_new_ops = {
+	.complete = ctl_complete_line_or_json, .act = scan_new_act,
+	.readable = true,
+};
+static const struct kind scan_new_kind = {
+	.name = "scans/new", .type = KIND_CTL, .write_scope = "scans:write",
+	.ctl = &scan_new_ops,
+};
+
+/* ---- scans/ID/ ---------------------------------------------------- */
+
+static const struct kind vuln_link_kind = {
+	.name = "vuln link", .type = KIND_LINK,
+};
+static const struct res_row scan_vulns_row = {
+	.path = "/v1/vulnerabilities", .filter = "scanId",
+	.filter_from_id = true, .id_field = "vulnerabilityId",
+	.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
+	.link_to = "../../../vulns/",
+};
+
+static int scan_vulns_list(const struct kind_ctx *c, struct listing *out)
+{
+	return restab_list(c, &scan_vulns_row, out);
+}
+
+static const struct kind scan_vulns_kind = {
+	.name = "scan vulns", .type = KIND_DIR, .scope = "vulns:read",
+	.list = scan_vulns_list,
+};
+
+static int scan_list(const struct kind_ctx *c, struct listing *out)
+{
+	cJSON *scan = restab_obj(c);
+	if (!scan)
+		return -EIO;
+	const char *status = json_str(scan, "status");
+	time_t mt = restab_mtime(scan);
+	struct buf sb;
+	buf_init(&sb, 64);
+	int rc = buf_printf(&sb, "%s\n", status ? status : "Unknown")
+			 ? -ENOMEM
+			 : 0;
+	if (!rc)
+		rc = listing_add(out, "scan.json", &scan_file_kind, NULL, NULL,
+				 restab_pretty(scan), NULL, mt);
+	if (!rc)
+		rc = listing_add(out, "status", &scan_file_kind, NULL, NULL,
+				 blob_from_buf(&sb), NULL, mt);
+	if (!rc && status && strcmp(status, "Completed") == 0) {
+		rc = restab_add(out, "report.json", &report_kind, c->id,
+				"json");
+		if (!rc)
+			rc = restab_add(out, "report.sarif", &report_kind,
+					c->id, "sarif");
+	}
+	if (!rc && !finished(status))
+		rc = restab_add(out, "cancel", &cancel_kind, c->id, NULL);
+	if (!rc)
+		rc = restab_add(out, "wait", &wait_kind, c->id, NULL);
+	if (!rc)
+		rc = restab_add(out, "vulns", &scan_vulns_kind, c->id, NULL);
+	buf_free(&sb, false);
+	cJSON_Delete(scan);
+	return rc;
+}
+
+static const struct kind scan_kind = {
+	.name = "scan", .type = KIND_DIR, .scope = "scans:read",
+	.list = scan_list,
+};
+
+/* ---- scans/ ------------------------------------------------------- */
+
+static const char *const scans_reserved[] = { "new", NULL };
+static const struct res_row scans_row = {
+	.path = "/v1/scans", .id_field = "scanId", .ext = "",
+	.shape = RES_DIR, .child = &scan_kind, .reserved = scans_reserved,
+};
+
+static int scans_list(const struct kind_ctx *c, struct listing *out)
+{
+	int rc = restab_add(out, "new", &scan_new_kind, NULL, NULL);
+	return rc ? rc : restab_list(c, &scans_row, out);
+}
+
+const struct kind res_scans_kind = {
+	.name = "scans", .type = KIND_DIR, .scope = "scans:read",
+	.list = scans_list,
+};

@@ -1,0 +1,248 @@
+/* res_vulns.c - findings: vulns/ID.json, all.jsonl, by-severity/,
+ * by-status/ and the triage control.
+ *
+ * Every finding is one pretty JSON file; all.jsonl has them all, one per
+ * line, for grep and jq; the by-* directories hold symlinks from a filtered
+ * list each (independent queries, so each stays ceil(N/500) requests).
+ * Calls api, restab and ctl helpers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apisecfs/api.h"
+#include "apisecfs/ctl.h"
+#include "apisecfs/json.h"
+#include "apisecfs/log.h"
+#include "apisecfs/restab.h"
+
+static const char *const severities[] = { "critical", "high", "medium",
+					  "low", "info", NULL };
+static const char *const statuses[] = { "ACTIVE", "DISMISSED",
+					"RISK_ACCEPTED", "RESOLVED", NULL };
+
+static bool one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (strcmp(s, *set) == 0)
+			return true;
+	return false;
+}
+
+/* ---- files -------------------------------------------------------- */
+
+static const struct kind vuln_kind = {
+	.name = "vuln", .type = KIND_FILE, .scope = "vulns:read",
+};
+
+static int append_line(const cJSON *item, void *ud)
+{
+	return json_render_line(item, ud);
+}
+
+static int all_jsonl_render(const struct kind_ctx *c, struct buf *out,
+			    time_t *mtime)
+{
+	struct api_status st;
+	uint64_t sig;
+	bool unchanged;
+	(void)c, (void)mtime;
+	enum api_err result = api_list("/v1/vulnerabilities", 0, append_line,
+				       out, &sig, &unchanged, &st);
+	return restab_errno(result, &st);
+}
+
+static const struct kind all_jsonl_kind = {
+	.name = "all.jsonl", .type = KIND_FILE, .scope = "vulns:read",
+	.render = all_jsonl_render,
+};
+
+/* ---- triage ------------------------------------------------------- */
+
+/* "ID STATUS[: comment]" or {"vulnerabilityId","status","comment"?}. */
+static int parse_triage(const char *word, char **id, char **status,
+			char **comment)
+{
+	if (word[0] == '{') {
+		cJSON *in = json_parse(word, strlen(word));
+		const char *v = json_str(in, "vulnerabilityId");
+		const char *s = json_str(in, "status");
+		const char *m = json_str(in, "comment");
+		*id = v ? strdup(v) : NULL;
+		*status = s ? strdup(s) : NULL;
+		*comment = m ? strdup(m) : NULL;
+		cJSON_Delete(in);
+		return 0;
+	}
+	if (strchr(word, '\n'))
+		return -EINVAL; /* one finding per open: all or nothing */
+	const char *sp = strpbrk(word, " \t");
+	if (!sp)
+		return -EINVAL;
+	*id = strndup(word, (size_t)(sp - word));
+	while (*sp == ' ' || *sp == '\t')
+		sp++;
+	const char *colon = strchr(sp, ':');
+	*status = colon ? strndup(sp, (size_t)(colon - sp)) : strdup(sp);
+	if (colon) {
+		colon++;
+		while (*colon == ' ')
+			colon++;
+		*comment = strdup(colon);
+	}
+	return 0;
+}
+
+static int triage_act(const struct kind_ctx *c, const char *data,
+		      size_t len, const char *idem, struct buf *reply)
+{
+	char *word = ctl_word(data, len);
+	char *id = NULL, *status = NULL, *comment = NULL;
+	int rc = word ? parse_triage(word, &id, &status, &comment) : -EINVAL;
+	(void)c, (void)idem;
+	if (!rc && id) {
+		size_t n = strlen(id); /* the file name works too */
+		if (n > 5 && strcmp(id + n - 5, ".json") == 0)
+			id[n - 5] = '\0';
+	}
+	if (!rc && (!id || !*id || !status || !one_of(status, statuses)))
+		rc = -EINVAL;
+	if (rc) {
+		log_warn("vulns/triage: expected \"ID STATUS[: comment]\" "
+			 "with STATUS one of ACTIVE DISMISSED RISK_ACCEPTED "
+			 "RESOLVED");
+		goto out;
+	}
+	cJSON *body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "status", status);
+	if (comment)
+		cJSON_AddStringToObject(body, "comment", comment);
+	char *text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
+	snprintf(path, sizeof(path), "/v1/vulnerabilities/%s",
+		 api_escape(id, esc, sizeof(esc)));
+	struct api_status st;
+	enum api_err result = text ? api_send("PATCH", path,
+					      "application/json", text,
+					      strlen(text), NULL, NULL, &st)
+				   : API_E_NOMEM;
+	free(text);
+	rc = restab_errno(result, &st);
+	if (!rc) {
+		log_info("finding %s set to %s", id, status);
+		if (buf_printf(reply, "%s %s\n", id, status))
+			rc = -ENOMEM;
+	}
+out:
+	free(word);
+	free(id);
+	free(status);
+	free(comment);
+	return rc;
+}
+
+static const struct ctl_ops triage_ops = {
+	.complete = ctl_complete_line_or_json, .act = triage_act,
+	.readable = true,
+};
+static const struct kind triage_kind = {
+	.name = "vulns/triage", .type = KIND_CTL, .write_scope = "vulns:write",
+	.ctl = &triage_ops,
+};
+
+/* ---- by-severity/, by-status/ ------------------------------------- */
+
+static const struct kind vuln_link_kind = {
+	.name = "vuln link", .type = KIND_LINK,
+};
+
+static int filtered_list(const struct kind_ctx *c, struct listing *out,
+			 const char *param)
+{
+	const struct res_row row = {
+		.path = "/v1/vulnerabilities", .filter = param,
+		.id_field = "vulnerabilityId", .ext = ".json",
+		.shape = RES_LINK, .child = &vuln_link_kind,
+		.link_to = "../../",
+	};
+	return restab_list(c, &row, out);
+}
+
+static int sev_list(const struct kind_ctx *c, struct listing *out)
+{
+	return filtered_list(c, out, "severity");
+}
+
+static int status_list(const struct kind_ctx *c, struct listing *out)
+{
+	return filtered_list(c, out, "status");
+}
+
+static const struct kind sev_kind = {
+	.name = "severity", .type = KIND_DIR, .scope = "vulns:read",
+	.list = sev_list,
+};
+static const struct kind status_kind = {
+	.name = "status", .type = KIND_DIR, .scope = "vulns:read",
+	.list = status_list,
+};
+
+static int add_each(struct listing *out, const char *const *values,
+		    const struct kind *k)
+{
+	int rc = 0;
+	for (; *values && !rc; values++)
+		rc = restab_add(out, *values, k, NULL, *values);
+	return rc;
+}
+
+static int by_sev_list(const struct kind_ctx *c, struct listing *out)
+{
+	(void)c;
+	return add_each(out, severities, &sev_kind);
+}
+
+static int by_status_list(const struct kind_ctx *c, struct listing *out)
+{
+	(void)c;
+	return add_each(out, statuses, &status_kind);
+}
+
+static const struct kind by_sev_kind = {
+	.name = "by-severity", .type = KIND_DIR, .scope = "vulns:read",
+	.list = by_sev_list,
+};
+static const struct kind by_status_kind = {
+	.name = "by-status", .type = KIND_DIR, .scope = "vulns:read",
+	.list = by_status_list,
+};
+
+/* ---- vulns/ ------------------------------------------------------- */
+
+static const char *const vulns_reserved[] = {
+	"all.jsonl", "by-severity", "by-status", "triage", NULL
+};
+static const struct res_row vulns_row = {
+	.path = "/v1/vulnerabilities", .id_field = "vulnerabilityId",
+	.ext = ".json", .shape = RES_FILE, .child = &vuln_kind,
+	.reserved = vulns_reserved,
+};
+
+static int vulns_list(const struct kind_ctx *c, struct listing *out)
+{
+	int rc = restab_add(out, "all.jsonl", &all_jsonl_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "by-severity", &by_sev_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "by-status", &by_status_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, "triage", &triage_kind, NULL, NULL);
+	return rc ? rc : restab_list(c, &vulns_row, out);
+}
+
+const struct kind res_vulns_kind = {
+	.name = "vulns", .type = KIND_DIR, .scope = "vulns:read",
+	.list = vulns_list,
+};

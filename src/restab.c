@@ -1,0 +1,225 @@
+/* restab.c - the row engine: an API list becomes a directory listing.
+ *
+ * Calls api (paged, cached lists), names (safe file names) and json. Holds
+ * no state: everything it needs comes in the row and the node's context.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apisecfs/api.h"
+#include "apisecfs/json.h"
+#include "apisecfs/log.h"
+#include "apisecfs/names.h"
+#include "apisecfs/restab.h"
+
+time_t restab_mtime(const cJSON *obj)
+{
+	time_t t = json_time(obj, "updatedAt");
+	if (!t)
+		t = json_time(obj, "completedAt");
+	if (!t)
+		t = json_time(obj, "createdAt");
+	return t;
+}
+
+static struct blob *render_blob(const cJSON *obj, bool pretty)
+{
+	struct buf b;
+	buf_init(&b, HTTP_MAX_BODY);
+	int rc = pretty ? json_render_pretty(obj, &b)
+			: json_render_line(obj, &b);
+	struct blob *bl = rc ? NULL : blob_from_buf(&b);
+	buf_free(&b, false);
+	return bl;
+}
+
+struct blob *restab_pretty(const cJSON *obj)
+{
+	return render_blob(obj, true);
+}
+
+struct blob *restab_compact(const cJSON *obj)
+{
+	return render_blob(obj, false);
+}
+
+cJSON *restab_obj(const struct kind_ctx *c)
+{
+	return c->obj ? json_parse(c->obj->data, c->obj->len) : NULL;
+}
+
+int restab_errno(enum api_err err, const struct api_status *st)
+{
+	return -errmap_to_errno(err, st);
+}
+
+int restab_append_doc(struct buf *out, const char *path, time_t *mtime)
+{
+	struct cache_doc doc;
+	struct api_status st;
+	enum api_err result = api_get_doc(path, &doc, &st);
+	if (result)
+		return restab_errno(result, &st);
+	int rc = buf_append(out, doc.body->data, doc.body->len) ? -EFBIG : 0;
+	cache_doc_release(&doc);
+	if (mtime)
+		*mtime = 0;
+	return rc;
+}
+
+int restab_add(struct listing *out, const char *name, const struct kind *k,
+	       const char *id, const char *ctx)
+{
+	return listing_add(out, name, k, id, ctx, NULL, NULL, 0);
+}
+
+/* ---- rows --------------------------------------------------------- */
+
+struct item {
+	char *id;
+	char *api_name;
+	time_t mtime;
+	struct blob *payload; /* RES_DIR: compact object; RES_FILE: pretty */
+};
+
+struct collect {
+	const struct res_row *row;
+	struct item *v;
+	size_t n, alloc;
+	unsigned long skipped;
+};
+
+static int collect_item(const cJSON *it, void *ud)
+{
+	struct collect *cl = ud;
+	const struct res_row *row = cl->row;
+	const char *id = json_str(it, row->id_field);
+	const char *name = row->name_field ? json_str(it, row->name_field)
+					   : NULL;
+	if (!id || !*id) {
+		cl->skipped++; /* an item we cannot address */
+		return 0;
+	}
+	if (cl->n == cl->alloc) {
+		size_t na = cl->alloc ? cl->alloc * 2 : 64;
+		struct item *v = realloc(cl->v, na * sizeof(*v));
+		if (!v)
+			return -1;
+		cl->v = v;
+		cl->alloc = na;
+	}
+	struct item *x = &cl->v[cl->n];
+	memset(x, 0, sizeof(*x));
+	x->id = strdup(id);
+	x->api_name = name ? strdup(name) : NULL;
+	x->mtime = restab_mtime(it);
+	if (row->shape == RES_DIR)
+		x->payload = restab_compact(it);
+	else if (row->shape == RES_FILE)
+		x->payload = restab_pretty(it);
+	if (!x->id || (name && !x->api_name) ||
+	    (row->shape != RES_LINK && !x->payload)) {
+		free(x->id);
+		free(x->api_name);
+		blob_unref(x->payload);
+		return -1;
+	}
+	cl->n++;
+	return 0;
+}
+
+static void collect_free(struct collect *cl)
+{
+	for (size_t i = 0; i < cl->n; i++) {
+		free(cl->v[i].id);
+		free(cl->v[i].api_name);
+		blob_unref(cl->v[i].payload);
+	}
+	free(cl->v);
+}
+
+static int list_path(const struct kind_ctx *c, const struct res_row *row,
+		     char *path, size_t pathsz)
+{
+	int n;
+	if (row->filter) {
+		const char *v = row->filter_from_id ? c->id : c->ctx;
+		char esc[API_PATH_MAX / 2];
+		n = snprintf(path, pathsz, "%s?%s=%s", row->path, row->filter,
+			     api_escape(v ? v : "", esc, sizeof(esc)));
+	} else {
+		n = snprintf(path, pathsz, "%s", row->path);
+	}
+	return (n < 0 || (size_t)n >= pathsz) ? -ENAMETOOLONG : 0;
+}
+
+/* Turn the collected items into listing entries with safe names. */
+static int add_items(struct collect *cl, struct listing *out)
+{
+	const struct res_row *row = cl->row;
+	struct names_entry *ne = calloc(cl->n ? cl->n : 1, sizeof(*ne));
+	int rc = -ENOMEM;
+	if (!ne)
+		return rc;
+	for (size_t i = 0; i < cl->n; i++) {
+		ne[i].api_name = cl->v[i].api_name;
+		ne[i].id = cl->v[i].id;
+	}
+	if (names_assign(ne, cl->n, row->ext, row->reserved))
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < cl->n && !rc; i++) {
+		struct item *x = &cl->v[i];
+		struct blob *content = NULL, *obj = NULL;
+		if (row->shape == RES_LINK) {
+			char target[NAMES_BASE_MAX * 2 + 64];
+			char safe[NAMES_BASE_MAX + 1];
+			names_sanitize(x->id, safe, sizeof(safe));
+			int n = snprintf(target, sizeof(target), "%s%s%s",
+					 row->link_to, safe, row->ext);
+			content = blob_new(target, (size_t)n);
+			if (!content) {
+				rc = -ENOMEM;
+				break;
+			}
+		} else if (row->shape == RES_FILE) {
+			content = x->payload;
+		} else {
+			obj = x->payload;
+		}
+		x->payload = NULL;
+		rc = listing_add(out, ne[i].name, row->child, x->id, NULL,
+				 content, obj, x->mtime);
+	}
+	for (size_t i = 0; i < cl->n; i++)
+		free(ne[i].name);
+out:
+	free(ne);
+	return rc;
+}
+
+int restab_list(const struct kind_ctx *c, const struct res_row *row,
+		struct listing *out)
+{
+	char path[API_PATH_MAX];
+	struct collect cl = { .row = row };
+	struct api_status st = { 0 };
+	int rc = list_path(c, row, path, sizeof(path));
+	if (rc)
+		return rc;
+	enum api_err result = api_list(path, c->list_sig, collect_item, &cl,
+				       &out->sig, &out->unchanged, &st);
+	if (result) {
+		rc = restab_errno(result, &st);
+	} else {
+		if (cl.skipped)
+			log_warn("GET %s: %lu items without %s skipped", path,
+				 cl.skipped, row->id_field);
+		if (!out->unchanged)
+			rc = add_items(&cl, out);
+	}
+	collect_free(&cl);
+	return rc;
+}

@@ -1,0 +1,620 @@
+/* tree.c - the tree engine: fresh listings reconciled with the inode table.
+ *
+ * Owns nothing but the TTL; the nodes belong to node.c and are touched
+ * only under node_lock. Calls node, the kinds' callbacks (restab.c, which
+ * make the API requests, always with no lock held), auth for scopes,
+ * notify for kernel invalidations and ctl for control-file handles.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apisecfs/api.h"
+#include "apisecfs/auth.h"
+#include "apisecfs/ctl.h"
+#include "apisecfs/kind.h"
+#include "apisecfs/log.h"
+#include "apisecfs/node.h"
+#include "apisecfs/notify.h"
+#include "apisecfs/tree.h"
+
+extern const struct kind restab_root_kind;
+
+/* Largest file a kind may render (a SARIF report of a huge scan). */
+#define TREE_FILE_MAX (256u << 20)
+
+static struct tree_opts topts;
+
+static void expire_all(bool kernel);
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static long long ttl_ms(void)
+{
+	return (long long)(topts.ttl_s * 1000.0);
+}
+
+int tree_init(const struct tree_opts *opts)
+{
+	topts = *opts;
+	return node_init(&restab_root_kind);
+}
+
+void tree_cleanup(void)
+{
+	node_cleanup();
+}
+
+double tree_timeout(void)
+{
+	return topts.ttl_s;
+}
+
+/* ---- listings ----------------------------------------------------- */
+
+int listing_add(struct listing *out, const char *name, const struct kind *k,
+		const char *id, const char *ctx, struct blob *content,
+		struct blob *obj, time_t mtime)
+{
+	if (out->n == out->alloc) {
+		size_t na = out->alloc ? out->alloc * 2 : 16;
+		struct listing_entry *v = realloc(out->v, na * sizeof(*v));
+		if (!v)
+			goto nomem;
+		out->v = v;
+		out->alloc = na;
+	}
+	struct listing_entry *e = &out->v[out->n];
+	e->name = strdup(name);
+	e->id = id ? strdup(id) : NULL;
+	e->ctx = ctx ? strdup(ctx) : NULL;
+	if (!e->name || (id && !e->id) || (ctx && !e->ctx)) {
+		free(e->name);
+		free(e->id);
+		free(e->ctx);
+		goto nomem;
+	}
+	e->kind = k;
+	e->content = content;
+	e->obj = obj;
+	e->mtime = mtime;
+	out->n++;
+	return 0;
+nomem:
+	blob_unref(content);
+	blob_unref(obj);
+	return -ENOMEM;
+}
+
+void listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].id);
+		free(l->v[i].ctx);
+		blob_unref(l->v[i].content);
+		blob_unref(l->v[i].obj);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Mode bits tell the truth about the credential's scopes: no read scope,
+ * no r/x bits; no write scope, no w bit. */
+static mode_t kind_mode(const struct kind *k)
+{
+	bool r = !k->scope || auth_has_scope(k->scope);
+	bool w = k->write_scope && auth_has_scope(k->write_scope);
+	switch (k->type) {
+	case KIND_DIR:
+		return S_IFDIR | (r ? 0555 : 0);
+	case KIND_LINK:
+		return S_IFLNK | 0777;
+	case KIND_CTL:
+		if (k->ctl && k->ctl->blocking_read)
+			return S_IFREG | (r ? 0444 : 0);
+		return S_IFREG | (w ? (k->ctl && k->ctl->readable ? 0600
+								  : 0200)
+				    : 0);
+	case KIND_FILE:
+		break;
+	}
+	return S_IFREG | (r ? 0444 : 0) | (w ? 0200 : 0);
+}
+
+static bool may_read(const struct kind *k)
+{
+	return !k->scope || auth_has_scope(k->scope);
+}
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void ctx_of(const struct node *n, struct kind_ctx *c)
+{
+	c->ino = n->ino;
+	c->name = n->name;
+	c->id = n->id;
+	c->ctx = n->ctx;
+	c->obj = blob_ref(n->obj);
+	c->list_sig = n->list_sig;
+}
+
+/* Reconcile dir's children with l (lock held). */
+static int apply(struct node *dir, struct listing *l)
+{
+	struct node *c, *tmp;
+	dir->expires_ms = now_ms() + ttl_ms();
+	if (l->unchanged && dir->listed)
+		return 0;
+	HASH_ITER(hh_child, dir->children, c, tmp) {
+		c->mark = false;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		struct listing_entry *e = &l->v[i];
+		c = node_child_locked(dir, e->name);
+		if (c && (c->kind != e->kind || !same(c->id, e->id) ||
+			  !same(c->ctx, e->ctx))) {
+			/* Same name, different thing: a new inode. */
+			if (c->nlookup)
+				notify_inval_entry(dir->ino, c->name);
+			node_unlink_locked(c);
+			c = NULL;
+		}
+		if (!c) {
+			c = node_add_child_locked(dir, e->name, e->kind, e->id,
+						  e->ctx, kind_mode(e->kind));
+			if (!c)
+				return -ENOMEM;
+		}
+		c->mark = true;
+		c->mode = kind_mode(e->kind);
+		if (e->mtime)
+			c->mtime = e->mtime;
+		if (e->obj && node_set_obj_locked(c, e->obj))
+			c->expires_ms = 0; /* re-derive its children */
+		e->obj = NULL;
+		if (e->content) {
+			if (node_set_content_locked(c, e->content) &&
+			    c->opened_before) {
+				c->opened_before = false;
+				notify_inval_inode(c->ino);
+			}
+			/* Content from a listing lives as long as it. */
+			c->expires_ms = dir->expires_ms;
+			e->content = NULL;
+		}
+	}
+	HASH_ITER(hh_child, dir->children, c, tmp) {
+		if (c->mark)
+			continue;
+		if (c->nlookup)
+			notify_inval_entry(dir->ino, c->name);
+		node_unlink_locked(c);
+	}
+	dir->list_sig = l->sig;
+	dir->listed = true;
+	return 0;
+}
+
+/* Make dir's listing fresh (dir pinned). */
+static int ensure_listed(struct node *dir)
+{
+	struct kind_ctx c;
+	struct listing l = { 0 };
+
+	node_lock();
+	if (dir->listed && now_ms() < dir->expires_ms) {
+		node_unlock();
+		return 0;
+	}
+	ctx_of(dir, &c);
+	node_unlock();
+
+	int rc = dir->kind->list ? dir->kind->list(&c, &l) : 0;
+	if (rc == 0) {
+		node_lock();
+		if (dir->linked)
+			rc = apply(dir, &l);
+		node_unlock();
+	}
+	blob_unref(c.obj);
+	listing_free(&l);
+	return rc;
+}
+
+/* Make a lazily rendered file's content fresh (n pinned). */
+static int ensure_content(struct node *n)
+{
+	struct kind_ctx c;
+	struct buf b;
+	time_t mtime = 0;
+
+	node_lock();
+	if (!n->kind->render ||
+	    (n->content && now_ms() < n->expires_ms)) {
+		node_unlock();
+		return 0;
+	}
+	ctx_of(n, &c);
+	node_unlock();
+
+	buf_init(&b, TREE_FILE_MAX);
+	int rc = n->kind->render(&c, &b, &mtime);
+	struct blob *bl = rc ? NULL : blob_from_buf(&b);
+	buf_free(&b, false);
+	blob_unref(c.obj);
+	if (rc)
+		return rc;
+	if (!bl)
+		return -ENOMEM;
+	node_lock();
+	if (node_set_content_locked(n, bl) && n->opened_before) {
+		n->opened_before = false;
+		notify_inval_inode(n->ino);
+	}
+	if (mtime)
+		n->mtime = mtime;
+	n->expires_ms = now_ms() + ttl_ms();
+	node_unlock();
+	return 0;
+}
+
+/* ---- operations --------------------------------------------------- */
+
+static void entry_of_locked(struct node *n, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = n->ino;
+	e->generation = 1;
+	node_stat_locked(n, &e->attr);
+	e->attr_timeout = topts.ttl_s;
+	e->entry_timeout = topts.ttl_s;
+}
+
+int tree_lookup(fuse_ino_t parent, const char *name,
+		struct fuse_entry_param *e)
+{
+	struct node *dir = node_get(parent);
+	int rc;
+	if (!dir)
+		return -ENOENT;
+	if (!S_ISDIR(dir->mode)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (!may_read(dir->kind)) {
+		rc = -EACCES;
+		goto out;
+	}
+	if ((rc = ensure_listed(dir)))
+		goto out;
+	node_lock();
+	struct node *c = node_child_locked(dir, name);
+	if (c)
+		node_pin_locked(c);
+	node_unlock();
+	if (!c) {
+		rc = -ENOENT;
+		goto out;
+	}
+	/* The size is part of the entry: render lazy files now, unless the
+	 * scope says the read would be refused anyway. */
+	if (c->kind->render && may_read(c->kind))
+		rc = ensure_content(c);
+	if (!rc) {
+		node_lock();
+		entry_of_locked(c, e);
+		node_lookup_locked(c);
+		node_unlock();
+	}
+	node_put(c);
+out:
+	node_put(dir);
+	return rc;
+}
+
+void tree_forget(fuse_ino_t ino, uint64_t nlookup)
+{
+	node_forget(ino, nlookup);
+}
+
+int tree_getattr(fuse_ino_t ino, struct stat *st)
+{
+	struct node *n = node_get(ino);
+	if (!n)
+		return -ENOENT;
+	node_lock();
+	n->mode = kind_mode(n->kind);
+	node_stat_locked(n, st);
+	node_unlock();
+	node_put(n);
+	return 0;
+}
+
+int tree_readlink(fuse_ino_t ino, struct blob **target)
+{
+	struct node *n = node_get(ino);
+	if (!n)
+		return -ENOENT;
+	int rc = -EINVAL;
+	node_lock();
+	if (S_ISLNK(n->mode) && n->content) {
+		*target = blob_ref(n->content);
+		rc = 0;
+	}
+	node_unlock();
+	node_put(n);
+	return rc;
+}
+
+int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
+{
+	struct node *dir = node_get(ino);
+	struct tree_dir *d = NULL;
+	int rc;
+	if (!dir)
+		return -ENOENT;
+	if (!may_read(dir->kind)) {
+		rc = -EACCES;
+		goto out;
+	}
+	if ((rc = ensure_listed(dir)))
+		goto out;
+	rc = -ENOMEM;
+	node_lock();
+	size_t n = HASH_CNT(hh_child, dir->children);
+	d = calloc(1, sizeof(*d));
+	if (d)
+		d->v = calloc(n + 2, sizeof(*d->v));
+	if (d && d->v) {
+		struct node *c, *tmp;
+		d->v[d->n++] = (struct tree_dirent){ strdup("."), dir->ino,
+						     S_IFDIR };
+		d->v[d->n++] = (struct tree_dirent){
+			strdup(".."), dir->parent ? dir->parent : dir->ino,
+			S_IFDIR
+		};
+		HASH_ITER(hh_child, dir->children, c, tmp) {
+			d->v[d->n++] = (struct tree_dirent){ strdup(c->name),
+							     c->ino, c->mode };
+		}
+		rc = 0;
+		for (size_t i = 0; i < d->n; i++)
+			if (!d->v[i].name)
+				rc = -ENOMEM;
+	}
+	node_unlock();
+	if (rc) {
+		tree_dir_free(d);
+		d = NULL;
+	}
+out:
+	node_put(dir);
+	*out = d;
+	return rc;
+}
+
+void tree_dir_free(struct tree_dir *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i].name);
+	free(d->v);
+	free(d);
+}
+
+int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
+	      bool *keep_cache, bool *direct_io)
+{
+	struct node *n = node_get(ino);
+	struct tree_file *f = NULL;
+	int rc = 0;
+	int acc = flags & O_ACCMODE;
+	*keep_cache = *direct_io = false;
+	*out = NULL;
+	if (!n)
+		return -ENOENT;
+	if (S_ISDIR(n->mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if (n->kind->type == KIND_CTL || (n->kind->ctl && acc != O_RDONLY)) {
+		struct kind_ctx c;
+		node_lock();
+		ctx_of(n, &c);
+		node_unlock();
+		f = calloc(1, sizeof(*f));
+		rc = f ? ctl_open(n->kind, &c, flags, &f->ctl) : -ENOMEM;
+		blob_unref(c.obj);
+		*direct_io = true; /* sizes and replies are per handle */
+		goto out;
+	}
+	if (!may_read(n->kind)) {
+		rc = -EACCES;
+		goto out;
+	}
+	if (acc != O_RDONLY) {
+		rc = -EACCES;
+		goto out;
+	}
+	if ((rc = ensure_content(n)))
+		goto out;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	node_lock();
+	f->content = blob_ref(n->content);
+	*keep_cache = n->opened_before;
+	n->opened_before = true;
+	node_unlock();
+	if (!f->content)
+		rc = -EIO;
+out:
+	if (f) {
+		f->ino = ino;
+		f->kind = n->kind;
+	}
+	if (rc) {
+		tree_file_free(f);
+		f = NULL;
+	}
+	node_put(n);
+	*out = f;
+	return rc;
+}
+
+void tree_file_free(struct tree_file *f)
+{
+	if (!f)
+		return;
+	blob_unref(f->content);
+	ctl_close(f->ctl);
+	free(f);
+}
+
+int tree_unlink(fuse_ino_t parent, const char *name)
+{
+	struct node *dir = node_get(parent);
+	struct node *c = NULL;
+	int rc;
+	if (!dir)
+		return -ENOENT;
+	node_lock();
+	c = node_child_locked(dir, name);
+	if (c)
+		node_pin_locked(c);
+	node_unlock();
+	if (!c) {
+		rc = -ENOENT;
+	} else if (!c->kind->remove) {
+		rc = -EPERM;
+	} else if (c->kind->remove_scope &&
+		   !auth_has_scope(c->kind->remove_scope)) {
+		log_info("rm %s: the credential lacks %s", name,
+			 c->kind->remove_scope);
+		rc = -EACCES;
+	} else {
+		struct kind_ctx kc;
+		node_lock();
+		ctx_of(c, &kc);
+		node_unlock();
+		rc = c->kind->remove(&kc);
+		blob_unref(kc.obj);
+		if (rc == 0) {
+			node_lock();
+			node_unlink_locked(c);
+			node_unlock();
+			expire_all(false);
+		}
+	}
+	node_put(c);
+	node_put(dir);
+	return rc;
+}
+
+/* Expire n's subtree (lock held). With kernel, the kernel also forgets
+ * the pages it cached; without, a relisting that finds changed bytes
+ * invalidates just those. */
+static void expire_tree_locked(struct node *n, bool kernel)
+{
+	struct node *c, *tmp;
+	n->expires_ms = 0;
+	if (kernel && n->opened_before) {
+		n->opened_before = false;
+		notify_inval_inode(n->ino);
+	}
+	HASH_ITER(hh_child, n->children, c, tmp) {
+		expire_tree_locked(c, kernel);
+	}
+}
+
+static void expire_all(bool kernel)
+{
+	api_expire_cached();
+	struct node *root = node_get(FUSE_ROOT_ID);
+	if (!root)
+		return;
+	node_lock();
+	expire_tree_locked(root, kernel);
+	node_unlock();
+	node_put(root);
+}
+
+void tree_refresh_all(void)
+{
+	log_info("refresh: every listing and file will be fetched again");
+	expire_all(true);
+}
+
+/* After the user's own action, everything it may have touched is
+ * revalidated on next access (cheap: ETags), so the change shows at once. */
+static void acted(const struct tree_file *f)
+{
+	if (f->kind->ctl && f->kind->ctl->refresh_all)
+		tree_refresh_all();
+	else
+		expire_all(false);
+}
+
+int tree_write(struct tree_file *f, const char *data, size_t len, off_t off)
+{
+	bool done = false;
+	if (!f->ctl)
+		return -EBADF;
+	int rc = ctl_write(f->ctl, data, len, off, &done);
+	if (done)
+		acted(f);
+	return rc;
+}
+
+int tree_flush(struct tree_file *f)
+{
+	bool done = false;
+	if (!f->ctl)
+		return 0;
+	int rc = ctl_flush(f->ctl, &done);
+	if (done)
+		acted(f);
+	return rc;
+}
+
+int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
+{
+	bool done = false;
+	if (f->ctl) {
+		int rc = ctl_read(f->ctl, out, size, off, &done);
+		if (done)
+			acted(f);
+		return rc;
+	}
+	if (!f->content || off < 0 || (size_t)off >= f->content->len)
+		return 0;
+	size_t n = f->content->len - (size_t)off;
+	if (n > size)
+		n = size;
+	memcpy(out, f->content->data + off, n);
+	return (int)n;
+}
+
+bool tree_is_writable(fuse_ino_t ino)
+{
+	struct node *n = node_get(ino);
+	if (!n)
+		return false;
+	bool w = n->kind->ctl && !n->kind->ctl->blocking_read;
+	node_put(n);
+	return w;
+}
