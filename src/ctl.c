@@ -66,9 +66,9 @@ int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
 			return -EACCES;
 		if (k->scope && !auth_has_scope(k->scope))
 			return -EACCES;
-	} else {
-		if (acc == O_RDONLY)
-			return -EACCES; /* nothing to read before acting */
+	} else if (acc != O_RDONLY) {
+		/* Read-only opens are allowed and read as empty, so grep -r
+		 * and friends walking the tree see no error. */
 		if (acc == O_RDWR && !ops->readable)
 			return -EACCES;
 		if (k->write_scope && !auth_has_scope(k->write_scope)) {

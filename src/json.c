@@ -1,4 +1,5 @@
 /* json.c - NULL-safe cJSON getters, RFC 3339 parsing, renderers. A leaf. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,15 +90,120 @@ cJSON *json_parse(const char *data, size_t len)
 	return v;
 }
 
+/* ---- rendering ---------------------------------------------------- */
+
+/* JSON string escaping as jq prints it: quotes, backslash and control
+ * characters escaped, everything else (UTF-8 included) as it is. */
+static int put_string(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+	int rc = buf_append(out, "\"", 1);
+	for (; !rc && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *esc = NULL;
+		char u[7];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		default:
+			snprintf(u, sizeof(u), "\\u00%c%c", hex[c >> 4],
+				 hex[c & 15]);
+			esc = u;
+		}
+		rc = buf_append(out, run, (size_t)(s - run));
+		if (!rc)
+			rc = buf_append(out, esc, strlen(esc));
+		run = s + 1;
+	}
+	if (!rc)
+		rc = buf_append(out, run, (size_t)(s - run));
+	return rc ? rc : buf_append(out, "\"", 1);
+}
+
+/* Shortest text that reads back as the same double; integers plain. */
+static int put_number(struct buf *out, double d)
+{
+	char tmp[32];
+	if (d != d || d - d != 0) /* NaN, inf: not JSON */
+		return buf_append(out, "null", 4);
+	if (d == (double)(long long)d && d < 1e15 && d > -1e15)
+		return buf_printf(out, "%lld", (long long)d);
+	snprintf(tmp, sizeof(tmp), "%.15g", d);
+	if (strtod(tmp, NULL) != d)
+		snprintf(tmp, sizeof(tmp), "%.17g", d);
+	return buf_append(out, tmp, strlen(tmp));
+}
+
+static int indent(struct buf *out, int depth)
+{
+	static const char spaces[] = "                                ";
+	int rc = buf_append(out, "\n", 1);
+	for (int n = depth * 2; !rc && n > 0; n -= 32)
+		rc = buf_append(out, spaces, n < 32 ? (size_t)n : 32);
+	return rc;
+}
+
+static int put_value(struct buf *out, const cJSON *v, int depth,
+		     bool pretty)
+{
+	if (depth > JSON_MAX_DEPTH)
+		return -1;
+	if (cJSON_IsString(v))
+		return put_string(out, v->valuestring ? v->valuestring : "");
+	if (cJSON_IsNumber(v))
+		return put_number(out, v->valuedouble);
+	if (cJSON_IsTrue(v))
+		return buf_append(out, "true", 4);
+	if (cJSON_IsFalse(v))
+		return buf_append(out, "false", 5);
+	if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+		return buf_append(out, "null", 4);
+
+	bool obj = cJSON_IsObject(v);
+	int rc = buf_append(out, obj ? "{" : "[", 1);
+	const cJSON *c;
+	bool first = true;
+	cJSON_ArrayForEach(c, v) {
+		if (rc)
+			break;
+		if (!first)
+			rc = buf_append(out, ",", 1);
+		first = false;
+		if (!rc && pretty)
+			rc = indent(out, depth + 1);
+		if (!rc && obj) {
+			rc = put_string(out, c->string ? c->string : "");
+			if (!rc)
+				rc = buf_append(out, pretty ? ": " : ":",
+						pretty ? 2 : 1);
+		}
+		if (!rc)
+			rc = put_value(out, c, depth + 1, pretty);
+	}
+	if (!rc && pretty && !first)
+		rc = indent(out, depth);
+	return rc ? rc : buf_append(out, obj ? "}" : "]", 1);
+}
+
 static int render(const cJSON *obj, struct buf *out, bool pretty)
 {
-	char *s = pretty ? cJSON_Print(obj) : cJSON_PrintUnformatted(obj);
-	if (!s)
-		return -1;
-	int rc = buf_append(out, s, strlen(s));
+	size_t start = out->len;
+	int rc = put_value(out, obj, 0, pretty);
 	if (!rc)
 		rc = buf_append(out, "\n", 1);
-	free(s);
+	if (rc) { /* all or nothing: no half-rendered document */
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+	}
 	return rc;
 }
 

@@ -231,8 +231,11 @@ int main(int argc, char *argv[])
 
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
-	fuse_loop_cfg_set_max_threads(loop, cmd.max_threads ? cmd.max_threads
-							   : 32);
+	/* Blocking reads (scans/ID/wait) hold a thread each: allow many. */
+	if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
+		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
+	else
+		fuse_loop_cfg_set_max_threads(loop, 64);
 	fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
 	int ret = fuse_session_loop_mt(se, loop);
 	status = (ret < 0 && ret != -EINTR) ? EXIT_MOUNT : 0;

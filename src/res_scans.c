@@ -147,7 +147,7 @@ static const struct ctl_ops wait_ops = {
 };
 static const struct kind wait_kind = {
 	.name = "wait", .type = KIND_CTL, .scope = "scans:read",
-	.ctl = &wait_ops,
+	.ctl = &wait_ops, .hidden = true,
 };
 
 /* scans/new: an application's file name (or id), or JSON

@@ -120,6 +120,8 @@ static mode_t kind_mode(const struct kind *k)
 	case KIND_CTL:
 		if (k->ctl && k->ctl->blocking_read)
 			return S_IFREG | (r ? 0444 : 0);
+		/* A control without a scope (.refresh) is anyone's. */
+		w = !k->write_scope || w;
 		return S_IFREG | (w ? (k->ctl && k->ctl->readable ? 0600
 								  : 0200)
 				    : 0);
@@ -385,6 +387,8 @@ int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
 			S_IFDIR
 		};
 		HASH_ITER(hh_child, dir->children, c, tmp) {
+			if (c->kind->hidden)
+				continue;
 			d->v[d->n++] = (struct tree_dirent){ strdup(c->name),
 							     c->ino, c->mode };
 		}

@@ -26,7 +26,11 @@ time_t json_parse_time(const char *s);
 /* Parse len bytes (need not be NUL-terminated). NULL if invalid, if nested
  * deeper than cJSON's limit, or if trailing garbage follows. Caller frees. */
 cJSON *json_parse(const char *data, size_t len);
-/* Pretty render with a trailing newline, appended to out: 0 or -1. */
+/* Nesting deeper than this is refused when rendering (hostile data). */
+#define JSON_MAX_DEPTH 256
+
+/* Pretty render as jq prints it (two-space indent) with a trailing
+ * newline, appended to out: 0, or -1 with out unchanged. */
 int json_render_pretty(const cJSON *obj, struct buf *out)
 	__attribute__((warn_unused_result));
 /* One-line render with a trailing newline (JSON Lines). */

@@ -74,6 +74,9 @@ struct kind {
 	int (*remove)(const struct kind_ctx *c);
 	const char *remove_scope;
 	const struct ctl_ops *ctl;
+	/* Reachable by name only, left out of readdir: a file whose read
+	 * blocks (scans/ID/wait) must not stall grep -r, find or tar. */
+	bool hidden;
 };
 
 /* Add an entry to out; takes the references content and obj (also on

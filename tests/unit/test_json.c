@@ -25,5 +25,21 @@ int main(void)
 	char deep[4000];
 	memset(deep, '[', sizeof(deep));
 	CHECK(json_parse(deep, sizeof(deep)) == NULL);
+	/* Rendering matches jq's layout and escapes what JSON needs. */
+	cJSON *o = json_parse("{\"a\":[1,2.5,\"x\\\"\\u0001\"],\"b\":{},"
+			      "\"c\":true,\"d\":null}", 51);
+	CHECK(o != NULL);
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK(json_render_pretty(o, &b) == 0);
+	CHECK(b.data && strcmp(b.data, "{\n  \"a\": [\n    1,\n    2.5,\n    "
+					"\"x\\\"\\u0001\"\n  ],\n  \"b\": {},\n"
+					"  \"c\": true,\n  \"d\": null\n}\n") == 0);
+	buf_reset(&b);
+	CHECK(json_render_line(o, &b) == 0);
+	CHECK(b.data && strcmp(b.data, "{\"a\":[1,2.5,\"x\\\"\\u0001\"],"
+					"\"b\":{},\"c\":true,\"d\":null}\n") == 0);
+	buf_free(&b, false);
+	cJSON_Delete(o);
 	return check_report("test_json");
 }

@@ -1,0 +1,142 @@
+"""fsutil.py - mount helpers for the filesystem tests (after sshfs's
+test/util.py): start apisecfs on a simulator, wait for the mount, unmount
+and check the daemon ended cleanly.
+
+A test that cannot mount fails. The only exception is a machine without
+/dev/fuse, where mounting is impossible; even then APISECFS_REQUIRE_MOUNT=1
+(set by .ci/run) turns the skip into a failure.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tests", "sim"))
+
+from simctl import Sim  # noqa: E402  (path set just above)
+
+BIN = os.environ.get("APISECFS_BIN", os.path.join(TOP, "build", "apisecfs"))
+
+
+def require_fuse():
+    if os.path.exists("/dev/fuse"):
+        return
+    if os.environ.get("APISECFS_REQUIRE_MOUNT") == "1":
+        pytest.fail("/dev/fuse is missing but mounting is required")
+    pytest.skip("/dev/fuse is missing: cannot mount")
+
+
+def is_mounted(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1] == path for line in f)
+
+
+def write_secret(directory, name, secret, mode=0o600):
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(path, mode)
+    return path
+
+
+class Mount:
+    """One apisecfs process in the foreground, mounted on a temp dir."""
+
+    def __init__(self, url, token=None, options=(), env=None, token_file=None):
+        require_fuse()
+        self.dir = tempfile.mkdtemp(prefix="apisecfs-test-")
+        self.mnt = os.path.join(self.dir, "mnt")
+        os.mkdir(self.mnt)
+        self.log_path = os.path.join(self.dir, "log")
+        opts = list(options)
+        if token is not None:
+            token_file = write_secret(self.dir, "token", token)
+        if token_file:
+            opts.append("token_file=" + token_file)
+        self.token_file = token_file
+        cmd = [BIN, "-f"]
+        if opts:
+            cmd += ["-o", ",".join(opts)]
+        cmd += [url, self.mnt]
+        self.cmd = cmd
+        self.log = open(self.log_path, "w")
+        run_env = dict(os.environ)
+        run_env.pop("APISECFS_TOKEN", None)
+        run_env.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=run_env)
+        self.wait_mounted()
+
+    def wait_mounted(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if is_mounted(self.mnt):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError("apisecfs exited with %s before mounting:\n%s"
+                                     % (self.proc.returncode, self.read_log()))
+            time.sleep(0.05)
+        raise AssertionError("mount did not appear in %ss:\n%s"
+                             % (timeout, self.read_log()))
+
+    def path(self, *parts):
+        return os.path.join(self.mnt, *parts)
+
+    def read_log(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def umount(self):
+        if is_mounted(self.mnt):
+            subprocess.run(["fusermount3", "-u", self.mnt], check=True)
+        try:
+            rc = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("apisecfs did not exit after unmount")
+        self.log.close()
+        assert rc == 0, "apisecfs exited with %d:\n%s" % (rc, self.read_log())
+        log = self.read_log()
+        # ASan/UBSan reports go to stderr: a clean run has none.
+        assert "ERROR: AddressSanitizer" not in log, log
+        assert "runtime error:" not in log, log
+        assert "ERROR: LeakSanitizer" not in log, log
+        return log
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None or is_mounted(self.mnt):
+            self.umount()
+
+
+def run_apisecfs(args, env=None, timeout=60):
+    """Run the binary to completion (startup errors, --help)."""
+    run_env = dict(os.environ)
+    run_env.pop("APISECFS_TOKEN", None)
+    run_env.update(env or {})
+    return subprocess.run([BIN] + list(args), capture_output=True, text=True,
+                          env=run_env, timeout=timeout)
+
+
+def walk_files(root):
+    """Every regular file under root (not following links)."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            if os.path.isfile(p) and not os.path.islink(p):
+                out.append(p)
+    return out

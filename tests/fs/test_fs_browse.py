@@ -1,0 +1,252 @@
+"""test_fs_browse.py - the read-only tree through the kernel, with the
+real tools: sizes, names, grep, jq, links, scopes, request counts."""
+
+import errno
+import json
+import math
+import os
+import stat
+import subprocess
+import time
+
+import pytest
+
+from fsutil import Mount, Sim, walk_files
+
+TOP_LEVEL = {"README", "whoami.json", ".refresh", "apps", "scans", "vulns",
+             "teams", "tokens"}
+
+
+def api_items(sim, path, token):
+    """Every item of an API list, paged the way the contract says."""
+    items, nxt = [], None
+    while True:
+        q = path + ("&" if "?" in path else "?") + "limit=500"
+        if nxt:
+            q += "&nextToken=" + nxt
+        status, _, body = sim.request("GET", q, token=token)
+        assert status == 200, body
+        items += body["items"]
+        nxt = body.get("nextToken")
+        if not nxt:
+            return items
+
+
+def test_top_level(mnt):
+    assert set(os.listdir(mnt.mnt)) == TOP_LEVEL
+    readme = open(mnt.path("README")).read()
+    assert "scans/new" in readme and "by-severity" in readme
+
+
+def test_whoami_shows_identity_never_secret(sim, mnt):
+    who = json.load(open(mnt.path("whoami.json")))
+    assert who["authType"] == "api_token"
+    assert "vulns:read" in who["scopes"]
+    text = open(mnt.path("whoami.json")).read()
+    assert sim.creds["admin_token"] not in text
+
+
+def test_every_file_size_matches_bytes(mnt):
+    files = walk_files(mnt.mnt)
+    assert len(files) > 300  # every finding plus the apps', scans' files
+    for p in files:
+        st = os.stat(p)
+        if not st.st_mode & 0o444:
+            continue  # control files: nothing to read
+        with open(p, "rb") as f:
+            data = f.read()
+        assert st.st_size == len(data), p
+        # Partial reads at odd offsets return exactly those bytes.
+        with open(p, "rb") as f:
+            for off in (0, 1, len(data) // 3, max(len(data) - 1, 0)):
+                f.seek(off)
+                assert f.read(7) == data[off:off + 7], (p, off)
+
+
+def test_app_names_are_safe_unique_and_map_back(sim, mnt):
+    apps = api_items(sim, "/v1/applications", sim.creds["admin_token"])
+    names = [n for n in os.listdir(mnt.path("apps")) if n != "new"]
+    assert len(names) == len(apps)
+    for n in names:
+        assert "/" not in n and n not in (".", "..") and "\0" not in n
+        assert len(n.encode()) <= 255
+        assert all(ord(c) >= 0x20 for c in n)
+    by_id = {a["applicationId"]: a for a in apps}
+    seen = set()
+    for n in names:
+        app = json.load(open(mnt.path("apps", n, "app.json")))
+        assert app == by_id[app["applicationId"]]
+        seen.add(app["applicationId"])
+    assert seen == set(by_id)
+    # The hostile names of the simulator are all there, mapped.
+    assert "payments-api" in names
+    assert "a_b" in names and any(n.startswith("a_b~") for n in names)
+    assert "_.." in names and "_." in names
+    assert any(n.startswith("-") for n in names)
+
+
+def test_mtimes_come_from_the_api(sim, mnt):
+    apps = api_items(sim, "/v1/applications", sim.creds["admin_token"])
+    app = next(a for a in apps if a["applicationName"] == "payments-api")
+    want = time.mktime(time.strptime(app["updatedAt"], "%Y-%m-%dT%H:%M:%SZ")) \
+        - time.timezone
+    assert os.stat(mnt.path("apps", "payments-api", "app.json")).st_mtime == want
+
+
+def test_grep_r_equals_the_api(sim, mnt):
+    vulns = api_items(sim, "/v1/vulnerabilities", sim.creds["admin_token"])
+    want = {v["vulnerabilityId"] + ".json" for v in vulns
+            if "API1:2023" in v["category"]}
+    out = subprocess.run(["grep", "-rl", "API1:2023", "."], cwd=mnt.path("vulns"),
+                         capture_output=True, text=True, check=True).stdout
+    got = {os.path.basename(p) for p in out.split()
+           if os.path.basename(p) != "all.jsonl"}
+    assert want and got == want
+
+
+def test_jq_over_findings(sim, mnt):
+    vulns = api_items(sim, "/v1/vulnerabilities", sim.creds["admin_token"])
+    want = sum(1 for v in vulns if v["severity"] == "critical")
+    out = subprocess.run("jq -s 'map(select(.severity==\"critical\"))|length' "
+                         "vulns/*.json", shell=True, cwd=mnt.mnt,
+                         capture_output=True, text=True, check=True).stdout
+    assert int(out) == want
+    lines = open(mnt.path("vulns", "all.jsonl")).read().splitlines()
+    assert [json.loads(x) for x in lines] == vulns
+
+
+def test_links_resolve_to_the_right_findings(sim, mnt):
+    for sev in ("critical", "high", "medium", "low", "info"):
+        d = mnt.path("vulns", "by-severity", sev)
+        for name in os.listdir(d):
+            p = os.path.join(d, name)
+            assert os.path.islink(p)
+            assert os.readlink(p) == "../../" + name
+            assert json.load(open(p))["severity"] == sev
+    app = mnt.path("apps", "payments-api")
+    for name in os.listdir(os.path.join(app, "vulns")):
+        v = json.load(open(os.path.join(app, "vulns", name)))
+        app_id = json.load(open(os.path.join(app, "app.json")))["applicationId"]
+        assert v["applicationId"] == app_id
+    for name in os.listdir(os.path.join(app, "scans")):
+        scan = json.load(open(os.path.join(app, "scans", name, "scan.json")))
+        assert scan["scanId"] == name
+
+
+def test_scan_directory(mnt):
+    scans = [s for s in os.listdir(mnt.path("scans")) if s != "new"]
+    assert scans
+    done = 0
+    for s in scans:
+        scan = json.load(open(mnt.path("scans", s, "scan.json")))
+        status = open(mnt.path("scans", s, "status")).read()
+        assert status == scan["status"] + "\n"
+        if scan["status"] == "Completed":
+            done += 1
+            sarif = json.load(open(mnt.path("scans", s, "report.sarif")))
+            assert sarif["version"] == "2.1.0"
+            assert len(sarif["runs"][0]["results"]) == \
+                len(os.listdir(mnt.path("scans", s, "vulns")))
+    assert done
+
+
+def test_standard_tools_copy_the_tree(mnt, tmp_path):
+    src = mnt.path("apps")
+    subprocess.run(["cp", "-r", src, str(tmp_path / "cp")], check=True)
+    subprocess.run(["diff", "-r", "--no-dereference", src, str(tmp_path / "cp")],
+                   check=True)
+    subprocess.run(["rsync", "-a", mnt.path("vulns") + "/", str(tmp_path / "rs")],
+                   check=True)
+    subprocess.run(["diff", "-r", "--no-dereference", mnt.path("vulns"),
+                    str(tmp_path / "rs")], check=True)
+    tar = subprocess.run(["tar", "-cf", "-", "-C", mnt.mnt, "teams", "tokens"],
+                         capture_output=True, check=True).stdout
+    listing = subprocess.run(["tar", "-tvf", "-"], input=tar,
+                             capture_output=True, check=True).stdout.decode()
+    assert "team.json" in listing and "members" in listing
+    found = subprocess.run(["find", ".", "-type", "f"], cwd=mnt.mnt,
+                           capture_output=True, text=True, check=True).stdout
+    assert "./vulns/vuln_00001.json" in found.split()
+
+
+def test_missing_file_is_enoent(mnt):
+    with pytest.raises(FileNotFoundError):
+        open(mnt.path("vulns", "vuln_99999.json"))
+    with pytest.raises(FileNotFoundError):
+        os.stat(mnt.path("apps", "no-such-app"))
+
+
+def test_read_only(mnt):
+    with pytest.raises(OSError) as e:
+        open(mnt.path("vulns", "vuln_00001.json"), "w")
+    assert e.value.errno in (errno.EACCES, errno.EPERM)
+    with pytest.raises(OSError):
+        os.mkdir(mnt.path("apps", "x"))
+
+
+def test_scopes_are_visible_and_enforced(sim):
+    with Mount(sim.url, token=sim.creds["no_vulns_token"]) as m:
+        st = os.stat(m.path("vulns"))
+        assert stat.S_IMODE(st.st_mode) == 0
+        with pytest.raises(PermissionError):
+            os.listdir(m.path("vulns"))
+        with pytest.raises(PermissionError):
+            open(m.path("vulns", "vuln_00001.json"))
+        # Readable areas still work; nothing writable without write scopes.
+        assert "payments-api" in os.listdir(m.path("apps"))
+        assert stat.S_IMODE(os.stat(m.path("apps", "new")).st_mode) == 0
+        assert stat.S_IMODE(os.stat(m.path("scans", "new")).st_mode) == 0
+        m.umount()
+    with Mount(sim.url, token=sim.creds["readonly_token"]) as m:
+        assert stat.S_IMODE(os.stat(m.path("vulns")).st_mode) == 0o555
+        spec = [n for n in os.listdir(m.path("apps", "payments-api"))
+                if n.startswith("spec.")][0]
+        assert stat.S_IMODE(os.stat(m.path("apps", "payments-api", spec)).st_mode) \
+            == 0o444
+        m.umount()
+
+
+def test_listing_costs_pages_not_items():
+    with Sim(apps=10, vulns=1234, scan_seconds=1) as sim:
+        with Mount(sim.url, token=sim.creds["admin_token"],
+                   options=["cache_ttl=60"]) as m:
+            sim.reset_stats()
+            subprocess.run(["ls", "-l", m.path("vulns")], check=True,
+                           capture_output=True)
+            routes = sim.stats()["routes"]
+            assert routes.get("GET /v1/vulnerabilities", 0) == math.ceil(1234 / 500)
+            assert routes.get("GET /v1/vulnerabilities/{id}", 0) == 0
+            assert sum(routes.values()) <= math.ceil(1234 / 500) + 5
+            # Reading every file within the TTL costs nothing more.
+            subprocess.run(["cat"] + [m.path("vulns", n) for n in
+                                      os.listdir(m.path("vulns"))
+                                      if n.endswith(".json")],
+                           check=True, capture_output=True)
+            subprocess.run(["ls", "-l", m.path("vulns")], check=True,
+                           capture_output=True)
+            assert sim.stats()["total"] == sum(routes.values())
+            m.umount()
+
+
+def test_after_ttl_pages_are_revalidated_not_downloaded():
+    with Sim(apps=10, vulns=700, scan_seconds=1) as sim:
+        with Mount(sim.url, token=sim.creds["admin_token"],
+                   options=["cache_ttl=1"]) as m:
+            os.listdir(m.path("vulns"))
+            time.sleep(1.3)
+            sim.reset_stats()
+            os.listdir(m.path("vulns"))
+            s = sim.stats()
+            assert s["routes"].get("GET /v1/vulnerabilities") == 2
+            assert s["status"].get("304") == 2
+            assert s["status"].get("200", 0) == 0
+            m.umount()
+
+
+def test_sigterm_unmounts_cleanly(sim):
+    m = Mount(sim.url, token=sim.creds["readonly_token"])
+    os.listdir(m.path("apps"))
+    m.proc.terminate()
+    assert m.proc.wait(timeout=20) == 0
+    m.log.close()
+    assert not os.path.ismount(m.mnt)
