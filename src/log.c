@@ -39,21 +39,32 @@ static void emit(enum log_level level, const char *msg)
 	(void)w;
 }
 
+/* libfuse sometimes builds one message from several calls ("unknown
+ * option(s): `" then "-o foo" then "'\n"): collect per thread until the
+ * newline so the line stays whole. */
 static void fuse_log_hook(enum fuse_log_level level, const char *fmt,
 			  va_list ap)
 {
+	static __thread char pending[2048];
+	static __thread size_t plen;
 	enum log_level ours = level <= FUSE_LOG_ERR	? LOG_LVL_ERR
 			      : level <= FUSE_LOG_WARNING ? LOG_LVL_WARN
 			      : level <= FUSE_LOG_INFO	? LOG_LVL_INFO
 							: LOG_LVL_DEBUG;
 	if (ours > threshold)
 		return;
-	char msg[2048];
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t len = strlen(msg);
-	while (len && msg[len - 1] == '\n')
-		msg[--len] = '\0';
-	emit(ours, msg);
+	int n = vsnprintf(pending + plen, sizeof(pending) - plen, fmt, ap);
+	if (n > 0)
+		plen += (size_t)n;
+	if (plen >= sizeof(pending))
+		plen = sizeof(pending) - 1;
+	if (plen == 0 || (pending[plen - 1] != '\n' &&
+			  plen < sizeof(pending) - 1))
+		return;
+	while (plen && pending[plen - 1] == '\n')
+		pending[--plen] = '\0';
+	emit(ours, pending);
+	plen = 0;
 }
 
 void log_init(enum log_level level)

@@ -104,8 +104,15 @@ static int setup_stack(const struct opts *o, char *err, size_t errsz)
 		.pool_size = (int)o->pool_size,
 	};
 	struct auth_opts ao = {
+		.base_url = o->url,
 		.token_file = o->token_file,
-		.token_env = !o->token_file,
+		.token_cmd = o->token_cmd,
+		.client_id = o->client_id,
+		.client_secret_file = o->client_secret_file,
+		.token_url = o->token_url,
+		.username = o->username,
+		.password_file = o->password_file,
+		.credentials = o->credentials,
 	};
 	struct api_opts apo = { .base_url = o->url };
 	struct cache_opts co = {
@@ -120,9 +127,14 @@ static int setup_stack(const struct opts *o, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory");
 		return EXIT_MOUNT;
 	}
-	if (auth_init(&ao, err, errsz))
+	switch (auth_init(&ao, err, errsz)) {
+	case 0:
+		return 0;
+	case AUTH_FAIL_PLATFORM:
+		return EXIT_PLATFORM;
+	default:
 		return EXIT_CREDENTIAL;
-	return 0;
+	}
 }
 
 static void teardown_stack(void)
@@ -165,10 +177,6 @@ int main(int argc, char *argv[])
 	    fuse_opt_add_arg(&args, "-odefault_permissions") ||
 	    fuse_parse_cmdline(&args, &cmd)) {
 		fprintf(stderr, "apisecfs: cannot parse options\n");
-		goto out_opts;
-	}
-	if (!cmd.mountpoint) {
-		fprintf(stderr, "apisecfs: missing MOUNTPOINT (see --help)\n");
 		goto out_opts;
 	}
 	{

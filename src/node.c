@@ -92,9 +92,12 @@ void node_cleanup(void)
 {
 	struct node *n, *tmp;
 	pthread_mutex_lock(&table.lock);
+	/* First drop every children table (uthash's own allocations),
+	 * then the nodes: the tables point into nodes freed here too. */
 	HASH_ITER(hh_ino, table.by_ino, n, tmp) {
-		/* Children hashes point into nodes freed here too. */
-		n->children = NULL;
+		HASH_CLEAR(hh_child, n->children);
+	}
+	HASH_ITER(hh_ino, table.by_ino, n, tmp) {
 		node_free(n);
 	}
 	pthread_mutex_unlock(&table.lock);

@@ -1,9 +1,12 @@
-/* opts.c - apisecfs's options table, in the sshfs style.
+/* opts.c - apisecfs's options table, in the sshfs style, and profiles.
  *
  * Each -o option is one line of the table, writing straight into struct
- * opts. fstab-only words are dropped on purpose. Calls only libfuse's
- * option parser and stdio (errors go to the terminal: nothing runs yet).
+ * opts. fstab-only words are dropped on purpose. A profile from the config
+ * file is parsed through the same table before the command line, so the
+ * command line wins. Calls only libfuse's option parser and stdio (errors
+ * go to the terminal: nothing runs yet).
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +20,18 @@
 enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_DISCARD };
 
 static const struct fuse_opt opts_table[] = {
+	OPT("config=%s", config, 0),
+	OPT("profile=%s", profile, 0),
+	OPT("url=%s", url, 0),
+
 	OPT("token_file=%s", token_file, 0),
+	OPT("token_cmd=%s", token_cmd, 0),
+	OPT("credentials=%s", credentials, 0),
+	OPT("client_id=%s", client_id, 0),
+	OPT("client_secret_file=%s", client_secret_file, 0),
+	OPT("token_url=%s", token_url, 0),
+	OPT("username=%s", username, 0),
+	OPT("password_file=%s", password_file, 0),
 	OPT("ca_file=%s", ca_file, 0),
 	OPT("cache_ttl=%u", cache_ttl, 0),
 	OPT("timeout=%u", timeout, 0),
@@ -53,11 +67,16 @@ static int opt_proc(void *data, const char *arg, int key,
 	(void)outargs;
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
-		if (!o->url) {
-			o->url = strdup(arg);
-			return 0;
+		/* URL MOUNTPOINT, or MOUNTPOINT alone with a profile: sorted
+		 * out once the profile is known. */
+		if (o->npos >= 2) {
+			fprintf(stderr, "apisecfs: unexpected argument: %s\n",
+				arg);
+			return -1;
 		}
-		return 1; /* the mountpoint: libfuse's */
+		free(o->pos[o->npos]);
+		o->pos[o->npos++] = strdup(arg);
+		return 0;
 	case KEY_HELP:
 		o->show_help = 1;
 		return 0;
@@ -77,6 +96,7 @@ static int opt_proc(void *data, const char *arg, int key,
 void opts_usage(const char *prog)
 {
 	printf("usage: %s [options] URL MOUNTPOINT\n"
+	       "       %s -o profile=NAME [options] MOUNTPOINT\n"
 	       "\n"
 	       "Mount an API-security platform as files.\n"
 	       "\n"
@@ -90,7 +110,22 @@ void opts_usage(const char *prog)
 	       "credential (exactly one; never the secret itself):\n"
 	       "    -o token_file=PATH     API token in a file (mode 0600),\n"
 	       "                           re-read when it changes\n"
+	       "    -o token_cmd=COMMAND   print a token (e.g. from a vault);\n"
+	       "                           run again on 401\n"
+	       "    -o client_id=ID,client_secret_file=PATH\n"
+	       "                           OAuth2 client credentials\n"
+	       "    -o token_url=URL       OAuth2 token endpoint\n"
+	       "                           (default URL/oauth2/token)\n"
+	       "    -o username=NAME,password_file=PATH\n"
+	       "                           service-account login (JWT)\n"
+	       "    -o credentials=PATH    any of the above as key = value\n"
 	       "    APISECFS_TOKEN=...     API token in the environment\n"
+	       "\n"
+	       "configuration:\n"
+	       "    -o config=PATH         config file (default\n"
+	       "                           ~/.config/apisecfs/config, then\n"
+	       "                           /etc/apisecfs/config)\n"
+	       "    -o profile=NAME        take URL and options from [NAME]\n"
 	       "\n"
 	       "connection:\n"
 	       "    -o timeout=SECONDS     per-request deadline (15)\n"
@@ -105,23 +140,142 @@ void opts_usage(const char *prog)
 	       "\n"
 	       "FUSE options: allow_other, default_permissions, ... (see "
 	       "fuse(8))\n",
-	       prog);
+	       prog, prog);
 }
 
-int opts_parse(struct fuse_args *args, struct opts *o)
+/* ---- config file and profiles ------------------------------------ */
+
+static char *trim(char *s)
 {
-	memset(o, 0, sizeof(*o));
-	o->cache_ttl = 60;
-	o->timeout = 15;
-	o->retries = 2;
-	o->cache_size = 128;
-	o->pool_size = 8;
-	if (fuse_opt_parse(args, o, opts_table, opt_proc) == -1)
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+		     s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+static FILE *open_config(const char *explicit, char *path, size_t pathsz)
+{
+	if (explicit) {
+		snprintf(path, pathsz, "%s", explicit);
+		return fopen(path, "re");
+	}
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	FILE *f = NULL;
+	if (xdg && *xdg)
+		snprintf(path, pathsz, "%s/apisecfs/config", xdg);
+	else if (home && *home)
+		snprintf(path, pathsz, "%s/.config/apisecfs/config", home);
+	else
+		path[0] = '\0';
+	if (path[0])
+		f = fopen(path, "re");
+	if (!f) {
+		snprintf(path, pathsz, "/etc/apisecfs/config");
+		f = fopen(path, "re");
+	}
+	return f;
+}
+
+/* Append the profile's "key = value" lines to pargs as -o options. A
+ * value of "yes"/"true" for a flag becomes the bare flag. */
+static int read_profile(const struct opts *o, struct fuse_args *pargs)
+{
+	char path[4096], line[4096], want[512];
+	FILE *f = open_config(o->config, path, sizeof(path));
+	bool in = false, found = false;
+	int lineno = 0, rc = 0;
+	if (!f) {
+		fprintf(stderr, "apisecfs: cannot read config file %s: %s\n",
+			path, strerror(errno));
 		return -1;
-	if (o->show_help || o->show_version)
-		return 0;
+	}
+	snprintf(want, sizeof(want), "[%s]", o->profile);
+	while (!rc && fgets(line, sizeof(line), f)) {
+		char *t = trim(line);
+		lineno++;
+		if (!*t || *t == '#' || *t == ';')
+			continue;
+		if (*t == '[') {
+			in = strcmp(t, want) == 0;
+			found |= in;
+			continue;
+		}
+		if (!in)
+			continue;
+		char *eq = strchr(t, '=');
+		if (!eq) {
+			fprintf(stderr, "apisecfs: %s line %d: expected key = "
+					"value\n", path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		char *k = trim(t), *v = trim(eq + 1);
+		char *opt = NULL;
+		if (!strcmp(v, "yes") || !strcmp(v, "true"))
+			rc = asprintf(&opt, "%s", k) < 0;
+		else if (strcmp(v, "no") && strcmp(v, "false"))
+			rc = asprintf(&opt, "%s=%s", k, v) < 0;
+		if (opt && (fuse_opt_add_arg(pargs, "-o") ||
+			    fuse_opt_add_arg(pargs, opt)))
+			rc = -1;
+		free(opt);
+	}
+	fclose(f);
+	if (!rc && !found) {
+		fprintf(stderr, "apisecfs: no profile [%s] in %s\n",
+			o->profile, path);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Find config= and profile= before anything else is parsed. */
+static int pre_scan(struct fuse_args *args, struct opts *o)
+{
+	static const struct fuse_opt pre[] = {
+		OPT("config=%s", config, 0), OPT("profile=%s", profile, 0),
+		FUSE_OPT_END
+	};
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	for (int i = 0; i < args->argc; i++)
+		if (fuse_opt_add_arg(&copy, args->argv[i]))
+			return -1;
+	int rc = fuse_opt_parse(&copy, o, pre, NULL);
+	fuse_opt_free_args(&copy);
+	return rc;
+}
+
+/* Apply the profile: its options go through the same table first, and
+ * whatever the table does not know (allow_other ...) goes on to libfuse. */
+static int apply_profile(struct fuse_args *args, struct opts *o)
+{
+	struct fuse_args pargs = FUSE_ARGS_INIT(0, NULL);
+	int rc = fuse_opt_add_arg(&pargs, args->argv[0]);
+	if (!rc)
+		rc = read_profile(o, &pargs);
+	if (!rc)
+		rc = fuse_opt_parse(&pargs, o, opts_table, opt_proc);
+	for (int i = 1; !rc && i < pargs.argc; i++)
+		rc = fuse_opt_add_arg(args, pargs.argv[i]);
+	fuse_opt_free_args(&pargs);
+	return rc;
+}
+
+/* ---- parse -------------------------------------------------------- */
+
+static int check(const struct opts *o)
+{
 	if (!o->url) {
 		fprintf(stderr, "apisecfs: missing URL (see --help)\n");
+		return -1;
+	}
+	if (!o->mountpoint) {
+		fprintf(stderr, "apisecfs: missing MOUNTPOINT (see --help)\n");
 		return -1;
 	}
 	if (strncmp(o->url, "http://", 7) != 0 &&
@@ -155,10 +309,48 @@ int opts_parse(struct fuse_args *args, struct opts *o)
 	return 0;
 }
 
+int opts_parse(struct fuse_args *args, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cache_ttl = 60;
+	o->timeout = 15;
+	o->retries = 2;
+	o->cache_size = 128;
+	o->pool_size = 8;
+	if (pre_scan(args, o))
+		return -1;
+	if (o->profile && apply_profile(args, o))
+		return -1;
+	if (fuse_opt_parse(args, o, opts_table, opt_proc) == -1)
+		return -1;
+	if (o->show_help || o->show_version)
+		return 0;
+	/* Two positionals: URL MOUNTPOINT. One: the MOUNTPOINT when the
+	 * profile (or -o url=) gave the URL, else the URL. */
+	if (o->npos == 2) {
+		free(o->url);
+		o->url = o->pos[0];
+		o->mountpoint = o->pos[1];
+		o->pos[0] = o->pos[1] = NULL;
+	} else if (o->npos == 1 && o->url) {
+		o->mountpoint = o->pos[0];
+		o->pos[0] = NULL;
+	} else if (o->npos == 1) {
+		o->url = o->pos[0];
+		o->pos[0] = NULL;
+	}
+	if (check(o))
+		return -1;
+	return fuse_opt_add_arg(args, o->mountpoint);
+}
+
 void opts_free(struct opts *o)
 {
-	free(o->url);
-	free(o->token_file);
-	free(o->ca_file);
-	free(o->log_level);
+	char *all[] = { o->url, o->mountpoint, o->config, o->profile,
+			o->token_file, o->token_cmd, o->credentials,
+			o->client_id, o->client_secret_file, o->token_url,
+			o->username, o->password_file, o->ca_file,
+			o->log_level, o->pos[0], o->pos[1] };
+	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++)
+		free(all[i]);
 }

@@ -1,10 +1,13 @@
 /* auth.h - the mount's credential: where it comes from, how it is renewed,
  * and what it may do (the scope set from GET /v1/me).
  *
- * The secret lives only inside auth.c; callers get a copy of the
- * Authorization header value in a buffer they wipe after use. A
- * generation number tells a 401 on an old credential from one on the
- * current credential, so N threads hitting 401 together renew once.
+ * Ways in: an API token (from a file re-read when it changes, from
+ * APISECFS_TOKEN, from a credentials file, or printed by a command), OAuth2
+ * client credentials, or a username/password login that returns a JWT.
+ * The bearer secret lives only inside auth.c; callers get a copy of the
+ * Authorization value that they wipe after use. A generation number tells
+ * a 401 on an old bearer from one on the current bearer, so N threads
+ * hitting 401 together renew once.
  */
 #ifndef APISECFS_AUTH_H
 #define APISECFS_AUTH_H
@@ -19,33 +22,47 @@
 #define AUTH_SECRET_MAX 16384
 
 struct auth_opts {
-	const char *token_file; /* -o token_file= */
-	bool token_env;		/* take APISECFS_TOKEN */
+	const char *base_url;		/* the platform, for login/OAuth */
+	const char *token_file;		/* -o token_file= */
+	const char *token_cmd;		/* -o token_cmd= */
+	const char *client_id;		/* -o client_id= */
+	const char *client_secret_file; /* -o client_secret_file= */
+	const char *token_url;		/* -o token_url= (OAuth) */
+	const char *username;		/* -o username= */
+	const char *password_file;	/* -o password_file= */
+	const char *credentials;	/* -o credentials= */
 };
 
-/* Load the credential. On failure returns -1 with a one-line reason in
- * err (never containing the secret). */
+/* Exit-worthy failures of auth_init. */
+enum auth_fail {
+	AUTH_FAIL_CONFIG = 1, /* no way, two ways, unreadable file ... */
+	AUTH_FAIL_REFUSED,    /* the platform said no (401/403) */
+	AUTH_FAIL_PLATFORM,   /* could not reach it to log in */
+};
+
+/* Load the credential and, for OAuth and login, obtain the first bearer
+ * (http_init must have run). On failure returns an enum auth_fail with a
+ * one-line reason in err (never containing a secret). */
 int auth_init(const struct auth_opts *opts, char *err, size_t errsz)
 	__attribute__((warn_unused_result));
-void auth_cleanup(void); /* wipes the secret */
+void auth_cleanup(void); /* wipes every secret */
 
-/* Copy "Bearer <secret>" into out; *gen receives the credential's
- * generation. Returns 0, or -1 if no credential is held. The caller
- * wipes out with explicit_bzero after use. */
+/* Copy "Bearer <secret>" into out; *gen receives the bearer's generation.
+ * Renews first when a known expiry is near. Returns 0, or -1 if no
+ * credential is held. The caller wipes out with explicit_bzero. */
 int auth_authorization(char *out, size_t outsz, unsigned *gen)
 	__attribute__((warn_unused_result));
 
 /* Called after a 401 on a request made with generation gen. Returns 0 if a
- * newer credential is now held (retry once), -1 if not (the reason was
+ * newer bearer is now held (retry once), -1 if not (the reason was
  * logged). Concurrent callers for the same gen renew once. */
 int auth_renew(unsigned gen);
 
 /* Identity from /v1/me (borrowed, copied). Sets the scope set. */
 void auth_set_identity(const cJSON *me);
 bool auth_has_scope(const char *scope);
-/* whoami document: the identity plus the auth way; never the secret.
- * Caller frees with cJSON_Delete. */
+/* whoami document: the identity plus the auth way and source; never a
+ * secret. Caller frees with cJSON_Delete. */
 cJSON *auth_whoami_new(void);
-const char *auth_way_name(void);
 
 #endif

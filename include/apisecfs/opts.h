@@ -1,7 +1,9 @@
-/* opts.h - the command line: one fuse_opt table, defaults, validation.
+/* opts.h - the command line: one fuse_opt table, a config file with named
+ * profiles, defaults, validation.
  *
- * Parsing leaves libfuse's own options (allow_other, -f, -d, ...) in args
- * for fuse_parse_cmdline and fuse_session_new; ours are consumed here.
+ * Precedence: built-in defaults, then the profile's lines in the config
+ * file, then the command line. libfuse's own options (allow_other, -f,
+ * -d, ...) stay in args for fuse_parse_cmdline and fuse_session_new.
  */
 #ifndef APISECFS_OPTS_H
 #define APISECFS_OPTS_H
@@ -12,7 +14,13 @@
 
 struct opts {
 	char *url;
-	char *token_file;
+	char *mountpoint; /* also pushed back into args for libfuse */
+	char *config, *profile;
+	/* credential (auth.h) */
+	char *token_file, *token_cmd, *credentials;
+	char *client_id, *client_secret_file, *token_url;
+	char *username, *password_file;
+	/* connection and cache */
 	char *ca_file;
 	char *log_level;
 	unsigned cache_ttl;  /* seconds */
@@ -24,6 +32,8 @@ struct opts {
 	int show_help;
 	int show_version;
 	int debug;
+	int npos;     /* positional arguments seen */
+	char *pos[2]; /* URL MOUNTPOINT or MOUNTPOINT */
 };
 
 /* Exit statuses (documented in apisecfs(1)). */
@@ -34,8 +44,9 @@ enum opts_exit {
 	EXIT_MOUNT = 4,	     /* the mount itself failed */
 };
 
-/* Parse argv into o (defaults first) and args (what libfuse gets).
- * Returns 0, or -1 after printing a one-line reason to stderr. */
+/* Parse argv (and the config file's profile) into o and args (what
+ * libfuse gets). Returns 0, or -1 after printing a one-line reason to
+ * stderr. */
 int opts_parse(struct fuse_args *args, struct opts *o)
 	__attribute__((warn_unused_result));
 void opts_free(struct opts *o);
