@@ -57,7 +57,8 @@ const char *api_escape(const char *s, char *out, size_t outsz)
 }
 
 /* Perform rq against path with the credential; on a 401 from a credential
- * that can be renewed, renew once and retry once. */
+ * that can be renewed, renew once and retry once. The preflight does not
+ * renew: a credential refused at mount time is reported, not retried. */
 static enum api_err authed_do(struct http_req *rq, const char *path,
 			      struct http_resp *rs)
 {
@@ -80,7 +81,8 @@ static enum api_err authed_do(struct http_req *rq, const char *path,
 		result = http_do(rq, rs);
 		explicit_bzero(authz, sizeof(authz));
 		rq->authorization = NULL;
-		if (result != API_E_UNAUTH || attempt > 0 || auth_renew(gen))
+		if (result != API_E_UNAUTH || attempt > 0 || rq->quiet ||
+		    auth_renew(gen))
 			break;
 		http_resp_free(rs);
 	}

@@ -445,7 +445,8 @@ enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
 		    rs->retry_after > HTTP_RETRY_AFTER_MAX_S)
 			break;
 		long wait = backoff_ms(i, rs);
-		log_info("%s %s: %s (HTTP %ld%s%s), retry %d/%d in %ld ms",
+		log_msg(rq->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO,
+			"%s %s: %s (HTTP %ld%s%s), retry %d/%d in %ld ms",
 			 rq->method, url_path(rq->url), errmap_str(result),
 			 rs->status, rs->st.code[0] ? " " : "", rs->st.code,
 			 i + 1, max_attempts - 1, wait);

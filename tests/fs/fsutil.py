@@ -50,7 +50,8 @@ def write_secret(directory, name, secret, mode=0o600):
 class Mount:
     """One apisecfs process in the foreground, mounted on a temp dir."""
 
-    def __init__(self, url, token=None, options=(), env=None, token_file=None):
+    def __init__(self, url, token=None, options=(), env=None, token_file=None,
+                 args=()):
         require_fuse()
         self.dir = tempfile.mkdtemp(prefix="apisecfs-test-")
         self.mnt = os.path.join(self.dir, "mnt")
@@ -62,7 +63,7 @@ class Mount:
         if token_file:
             opts.append("token_file=" + token_file)
         self.token_file = token_file
-        cmd = [BIN, "-f"]
+        cmd = [BIN, "-f"] + list(args)
         if opts:
             cmd += ["-o", ",".join(opts)]
         cmd += [url, self.mnt]
