@@ -29,6 +29,7 @@ struct ctl_handle {
 	struct blob *obj;
 	struct buf in;
 	struct buf reply;
+	size_t rpos; /* how much of the reply was read */
 	bool acted; /* the action ran (successfully or not) */
 	int act_rc;
 	char idem_key[40];
@@ -157,11 +158,16 @@ int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
 		rc = act(h, acted);
 	else if (h->acted && h->act_rc)
 		rc = h->act_rc;
-	if (rc == 0 && off >= 0 && (size_t)off < h->reply.len) {
-		size_t n = h->reply.len - (size_t)off;
+	/* The reply reads like a pipe, from where the last read ended: the
+	 * descriptor's offset sits after what was written (exec 3<>file;
+	 * echo x >&3; read id <&3). */
+	(void)off;
+	if (rc == 0 && h->rpos < h->reply.len) {
+		size_t n = h->reply.len - h->rpos;
 		if (n > size)
 			n = size;
-		memcpy(out, h->reply.data + off, n);
+		memcpy(out, h->reply.data + h->rpos, n);
+		h->rpos += n;
 		rc = (int)n;
 	}
 	pthread_mutex_unlock(&h->lock);

@@ -7,6 +7,7 @@
  * module for setup and teardown only.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +245,8 @@ int main(int argc, char *argv[])
 		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
 	else
 		fuse_loop_cfg_set_max_threads(loop, 64);
-	fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+	if (cmd.max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
 	int ret = fuse_session_loop_mt(se, loop);
 	status = (ret < 0 && ret != -EINTR) ? EXIT_MOUNT : 0;
 	fuse_loop_cfg_destroy(loop);

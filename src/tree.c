@@ -151,6 +151,18 @@ static void ctx_of(const struct node *n, struct kind_ctx *c)
 	c->list_sig = n->list_sig;
 }
 
+/* n's bytes changed (lock held): the kernel's pages and attributes for it
+ * are wrong until it hears so. */
+static void content_changed_locked(struct node *n)
+{
+	if (n->nlookup)
+		n->stale_attrs = true;
+	if (n->opened_before || n->nlookup) {
+		n->opened_before = false;
+		notify_inval_inode(n->ino);
+	}
+}
+
 /* Reconcile dir's children with l (lock held). */
 static int apply(struct node *dir, struct listing *l)
 {
@@ -186,11 +198,8 @@ static int apply(struct node *dir, struct listing *l)
 			c->expires_ms = 0; /* re-derive its children */
 		e->obj = NULL;
 		if (e->content) {
-			if (node_set_content_locked(c, e->content) &&
-			    c->opened_before) {
-				c->opened_before = false;
-				notify_inval_inode(c->ino);
-			}
+			if (node_set_content_locked(c, e->content))
+				content_changed_locked(c);
 			/* Content from a listing lives as long as it. */
 			c->expires_ms = dir->expires_ms;
 			e->content = NULL;
@@ -208,17 +217,28 @@ static int apply(struct node *dir, struct listing *l)
 	return 0;
 }
 
-/* Make dir's listing fresh (dir pinned). */
+/* Make dir's listing fresh (dir pinned). A directory that shows an API
+ * object (apps/NAME/, scans/ID/) gets that object from its parent's
+ * listing, so the parent is refreshed first. */
 static int ensure_listed(struct node *dir)
 {
 	struct kind_ctx c;
 	struct listing l = { 0 };
 
 	node_lock();
-	if (dir->listed && now_ms() < dir->expires_ms) {
-		node_unlock();
+	bool fresh = dir->listed && now_ms() < dir->expires_ms;
+	bool derived = dir->obj && dir->parent;
+	node_unlock();
+	if (fresh)
 		return 0;
+	if (derived) {
+		struct node *p = node_get(dir->parent);
+		int rc = p ? ensure_listed(p) : 0;
+		node_put(p);
+		if (rc)
+			return rc;
 	}
+	node_lock();
 	ctx_of(dir, &c);
 	node_unlock();
 
@@ -260,15 +280,30 @@ static int ensure_content(struct node *n)
 	if (!bl)
 		return -ENOMEM;
 	node_lock();
-	if (node_set_content_locked(n, bl) && n->opened_before) {
-		n->opened_before = false;
-		notify_inval_inode(n->ino);
-	}
+	if (node_set_content_locked(n, bl))
+		content_changed_locked(n);
 	if (mtime)
 		n->mtime = mtime;
 	n->expires_ms = now_ms() + ttl_ms();
 	node_unlock();
 	return 0;
+}
+
+/* Make a file's bytes fresh (n pinned): render it, or, for bytes that
+ * come from a listing, refresh that listing. */
+static int ensure_fresh(struct node *n)
+{
+	if (n->kind->render)
+		return ensure_content(n);
+	node_lock();
+	bool fresh = now_ms() < n->expires_ms;
+	node_unlock();
+	if (fresh || !n->parent)
+		return 0;
+	struct node *p = node_get(n->parent);
+	int rc = p ? ensure_listed(p) : 0;
+	node_put(p);
+	return rc;
 }
 
 /* ---- operations --------------------------------------------------- */
@@ -279,6 +314,7 @@ static void entry_of_locked(struct node *n, struct fuse_entry_param *e)
 	e->ino = n->ino;
 	e->generation = 1;
 	node_stat_locked(n, &e->attr);
+	n->stale_attrs = false;
 	e->attr_timeout = topts.ttl_s;
 	e->entry_timeout = topts.ttl_s;
 }
@@ -335,9 +371,12 @@ int tree_getattr(fuse_ino_t ino, struct stat *st)
 	struct node *n = node_get(ino);
 	if (!n)
 		return -ENOENT;
+	if (!S_ISDIR(n->mode) && may_read(n->kind))
+		ensure_fresh(n); /* on failure: what we have (stale) */
 	node_lock();
 	n->mode = kind_mode(n->kind);
 	node_stat_locked(n, st);
+	n->stale_attrs = false;
 	node_unlock();
 	node_put(n);
 	return 0;
@@ -452,7 +491,7 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 		rc = -EACCES;
 		goto out;
 	}
-	if ((rc = ensure_content(n)))
+	if ((rc = ensure_fresh(n)))
 		goto out;
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -462,6 +501,9 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 	node_lock();
 	f->content = blob_ref(n->content);
 	*keep_cache = n->opened_before;
+	/* The kernel may still believe an old size (its attributes are
+	 * being invalidated from another thread): read around it. */
+	*direct_io = n->stale_attrs;
 	n->opened_before = true;
 	node_unlock();
 	if (!f->content)

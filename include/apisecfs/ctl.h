@@ -31,8 +31,9 @@ int ctl_write(struct ctl_handle *h, const char *data, size_t len, off_t off,
 /* Run the action now if input is pending (flush/close). */
 int ctl_flush(struct ctl_handle *h, bool *acted)
 	__attribute__((warn_unused_result));
-/* Copy up to size bytes of the reply at off into out (a blocking-read
- * control acts first). Returns bytes copied or -errno. */
+/* Copy up to size bytes of the reply into out, continuing where the last
+ * read ended (off is ignored: the reply reads like a pipe). A blocking-read
+ * control acts first. Returns bytes copied or -errno. */
 int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
 	     bool *acted) __attribute__((warn_unused_result));
 /* Wipe and free; NULL is fine. */

@@ -46,6 +46,7 @@ struct node {
 	bool listed;	      /* dirs: children are known */
 	bool opened_before;   /* content was handed to the kernel before */
 	bool mark;	      /* scratch for tree.c's reconcile */
+	bool stale_attrs;     /* content changed since the kernel's attrs */
 
 	struct node *children; /* by name (hh_child) */
 	UT_hash_handle hh_ino, hh_child;

@@ -99,7 +99,15 @@ class Mount:
 
     def umount(self):
         if is_mounted(self.mnt):
-            subprocess.run(["fusermount3", "-u", self.mnt], check=True)
+            # A failed test's traceback may still hold an open file:
+            # retry, then detach lazily so the daemon can exit.
+            for _ in range(20):
+                if subprocess.run(["fusermount3", "-u", self.mnt],
+                                  capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.1)
+            else:
+                subprocess.run(["fusermount3", "-uz", self.mnt], check=True)
         try:
             rc = self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -1,0 +1,283 @@
+"""test_fs_ctl.py - acting through control files: exactly once, the errno
+the shell prints, nothing created on error, changes visible at once."""
+
+import errno
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from fsutil import Mount, Sim, TOP
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with Sim(apps=10, vulns=100, scan_seconds=1) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def mnt(sim):
+    m = Mount(sim.url, token=sim.creds["admin_token"], options=["cache_ttl=300"])
+    yield m
+    m.umount()
+
+
+def sh(cmd, cwd):
+    return subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True,
+                          text=True)
+
+
+def scans_of(sim, app_id):
+    _, _, body = sim.request("GET", "/v1/scans?limit=500&applicationId=" + app_id,
+                             token=sim.creds["admin_token"])
+    return body["items"]
+
+
+def app_id(m, name="payments-api"):
+    return json.load(open(m.path("apps", name, "app.json")))["applicationId"]
+
+
+def post_count(sim, route):
+    return sim.stats()["routes"].get(route, 0)
+
+
+SCAN_POST = "POST /v1/applications/{id}/instances/{id}/scans"
+
+
+def test_echo_starts_one_scan_visible_at_once(sim, mnt):
+    aid = app_id(mnt)
+    before = {s["scanId"] for s in scans_of(sim, aid)}
+    listed = set(os.listdir(mnt.path("scans")))  # cached for 300 s
+    sim.reset_stats()
+    r = sh("echo payments-api > scans/new", mnt.mnt)
+    assert r.returncode == 0, r.stderr
+    assert post_count(sim, SCAN_POST) == 1
+    new = {s["scanId"] for s in scans_of(sim, aid)} - before
+    assert len(new) == 1
+    # Visible at once, no sleep, despite the 300 s TTL.
+    assert new <= set(os.listdir(mnt.path("scans"))) - listed
+    assert new <= set(os.listdir(mnt.path("apps", "payments-api", "scans")))
+
+
+def test_read_back_the_new_id_from_the_same_fd(sim, mnt):
+    fd = os.open(mnt.path("scans", "new"), os.O_RDWR)
+    try:
+        assert os.write(fd, b"payments-api\n") == 13
+        sid = os.read(fd, 100).decode().strip()
+    finally:
+        os.close(fd)
+    assert sid.startswith("scan_")
+    assert os.path.isdir(mnt.path("scans", sid))
+    # The blocking wait file returns when the scan ends.
+    assert "wait" not in os.listdir(mnt.path("scans", sid))
+    assert open(mnt.path("scans", sid, "wait")).read() == "Completed\n"
+    assert open(mnt.path("scans", sid, "status")).read() == "Completed\n"
+    assert os.path.exists(mnt.path("scans", sid, "report.sarif"))
+
+
+def test_json_in_two_writes_acts_once(sim, mnt):
+    aid = app_id(mnt)
+    sim.reset_stats()
+    body = json.dumps({"applicationId": aid}).encode()
+    fd = os.open(mnt.path("scans", "new"), os.O_WRONLY)
+    try:
+        os.write(fd, body[:10])
+        assert post_count(sim, SCAN_POST) == 0
+        os.write(fd, body[10:])
+        assert post_count(sim, SCAN_POST) == 1
+        # One action per open file: another write is refused.
+        with pytest.raises(OSError) as e:
+            os.write(fd, b"payments-api\n")
+        assert e.value.errno == errno.EINVAL
+    finally:
+        os.close(fd)
+    assert post_count(sim, SCAN_POST) == 1
+
+
+def test_errors_reach_the_shell_and_nothing_is_created(sim, mnt):
+    sim.reset_stats()
+    r = sh("echo no-such-app > scans/new", mnt.mnt)
+    assert r.returncode != 0 and "No such file or directory" in r.stderr
+    r = sh("echo '{\"endpointIds\": 3}' > scans/new", mnt.mnt)
+    assert r.returncode != 0 and "Invalid argument" in r.stderr
+    r = sh("echo 'vuln_00001 BOGUS' > vulns/triage", mnt.mnt)
+    assert r.returncode != 0 and "Invalid argument" in r.stderr
+    r = sh("echo '{\"name\": \"x\"}' > apps/new", mnt.mnt)
+    assert r.returncode != 0 and "Invalid argument" in r.stderr
+    routes = sim.stats()["routes"]
+    assert not [k for k in routes if k.startswith(("POST", "PATCH", "PUT"))], routes
+
+
+def test_malformed_input_at_close_is_einval(sim, mnt):
+    sim.reset_stats()
+    fd = os.open(mnt.path("scans", "new"), os.O_WRONLY)
+    os.write(fd, b'{"applicationId": ')
+    with pytest.raises(OSError) as e:
+        os.close(fd)
+    assert e.value.errno == errno.EINVAL
+    assert post_count(sim, SCAN_POST) == 0
+
+
+def test_missing_scope_is_eacces_without_a_request(sim):
+    with Mount(sim.url, token=sim.creds["readonly_token"]) as m:
+        sim.reset_stats()
+        r = sh("echo payments-api > scans/new", m.mnt)
+        assert r.returncode != 0 and "Permission denied" in r.stderr
+        r = sh("echo x > apps/payments-api/scan", m.mnt)
+        assert r.returncode != 0 and "Permission denied" in r.stderr
+        with pytest.raises(PermissionError):
+            os.unlink(m.path("apps", "payments-api", "app.json"))
+        routes = sim.stats()["routes"]
+        assert not [k for k in routes if not k.startswith("GET")], routes
+        m.umount()
+
+
+def test_server_error_is_eio_and_retry_is_idempotent(sim, mnt):
+    aid = app_id(mnt)
+    before = len(scans_of(sim, aid))
+    sim.reset_stats()
+    # The platform acts, then the answer is cut: the client retries with
+    # the same Idempotency-Key and no second scan is made.
+    sim.set_faults(truncate=True, path_prefix="/v1/applications/%s/" % aid)
+    try:
+        r = sh("echo payments-api > scans/new", mnt.mnt)
+    finally:
+        sim.clear_faults()
+    assert r.returncode != 0 and "Input/output error" in r.stderr
+    posts = [x for x in sim.stats()["recent"] if x["method"] == "POST"]
+    assert len(posts) >= 2
+    assert len({p["idempotencyKey"] for p in posts}) == 1
+    assert len(scans_of(sim, aid)) == before + 1
+    sim.set_faults(error_rate=1.0, error_status=503,
+                   path_prefix="/v1/applications/%s/" % aid)
+    try:
+        r = sh("echo payments-api > scans/new", mnt.mnt)
+    finally:
+        sim.clear_faults()
+    assert r.returncode != 0 and "Input/output error" in r.stderr
+    assert len(scans_of(sim, aid)) == before + 1
+
+
+def test_apps_new_conflict_delete(sim, mnt):
+    spec = {"applicationName": "ctl-test-app", "hostUrl": "https://ctl.example"}
+    r = sh("echo '%s' > apps/new" % json.dumps(spec), mnt.mnt)
+    assert r.returncode == 0, r.stderr
+    assert "ctl-test-app" in os.listdir(mnt.path("apps"))
+    r = sh("echo '%s' > apps/new" % json.dumps(spec), mnt.mnt)
+    assert r.returncode != 0 and "File exists" in r.stderr
+    os.unlink(mnt.path("apps", "ctl-test-app", "app.json"))
+    assert "ctl-test-app" not in os.listdir(mnt.path("apps"))
+    _, _, apps = sim.request("GET", "/v1/applications?limit=500",
+                             token=sim.creds["admin_token"])
+    assert "ctl-test-app" not in [a["applicationName"] for a in apps["items"]]
+
+
+def test_spec_upload(sim, mnt):
+    d = mnt.path("apps", "payments-api")
+    name = [n for n in os.listdir(d) if n.startswith("spec.")][0]
+    doc = json.load(open(os.path.join(d, name)))
+    doc["info"]["title"] = "Uploaded through apisecfs"
+    with open(os.path.join(d, name), "w") as f:
+        f.write(json.dumps(doc))
+    name = [n for n in os.listdir(d) if n.startswith("spec.")][0]
+    assert json.load(open(os.path.join(d, name)))["info"]["title"] == \
+        "Uploaded through apisecfs"
+    with pytest.raises(OSError) as e:
+        with open(os.path.join(d, name), "w") as f:
+            f.write("this is not a spec {")
+    assert e.value.errno == errno.EINVAL
+    assert json.load(open(os.path.join(d, name)))["info"]["title"] == \
+        "Uploaded through apisecfs"
+
+
+def test_triage_shows_at_once(sim, mnt):
+    _, _, body = sim.request("GET", "/v1/vulnerabilities?status=ACTIVE&limit=1",
+                             token=sim.creds["admin_token"])
+    vid = body["items"][0]["vulnerabilityId"]
+    name = vid + ".json"
+    assert json.load(open(mnt.path("vulns", name)))["status"] == "ACTIVE"
+    assert name not in os.listdir(mnt.path("vulns", "by-status", "DISMISSED"))
+    r = sh("echo '%s DISMISSED: false positive' > vulns/triage" % name, mnt.mnt)
+    assert r.returncode == 0, r.stderr
+    assert json.load(open(mnt.path("vulns", name)))["status"] == "DISMISSED"
+    assert name in os.listdir(mnt.path("vulns", "by-status", "DISMISSED"))
+    assert name not in os.listdir(mnt.path("vulns", "by-status", "ACTIVE"))
+    r = sh("echo 'vuln_99999 RESOLVED' > vulns/triage", mnt.mnt)
+    assert r.returncode != 0 and "No such file" in r.stderr
+
+
+def test_token_secret_readable_once_by_the_writer(sim, mnt):
+    req = {"name": "ctl-test-token", "scopes": ["apps:read"]}
+    fd = os.open(mnt.path("tokens", "new"), os.O_RDWR)
+    other = os.open(mnt.path("tokens", "new"), os.O_RDONLY)
+    try:
+        os.write(fd, json.dumps(req).encode())
+        reply = json.loads(os.read(fd, 65536))
+        assert os.read(other, 65536) == b""
+    finally:
+        os.close(fd)
+        os.close(other)
+    secret = reply["token"]
+    assert secret.startswith("ask_")
+    assert sim.request("GET", "/v1/me", token=secret)[0] == 200
+    meta = open(mnt.path("tokens", "ctl-test-token.json")).read()
+    assert secret not in meta
+    assert secret not in mnt.read_log()
+    os.unlink(mnt.path("tokens", "ctl-test-token.json"))
+    assert sim.request("GET", "/v1/me", token=secret)[0] == 401
+    assert "ctl-test-token.json" not in os.listdir(mnt.path("tokens"))
+
+
+def test_token_scope_subset_enforced_locally(sim):
+    tok = sim.mint_token(["tokens:read", "tokens:write", "apps:read"])
+    with Mount(sim.url, token=tok) as m:
+        sim.reset_stats()
+        fd = os.open(m.path("tokens", "new"), os.O_RDWR)
+        with pytest.raises(PermissionError):
+            os.write(fd, json.dumps({"name": "x", "scopes": ["vulns:read"]})
+                     .encode())
+        os.close(fd)
+        assert post_count(sim, "POST /v1/tokens") == 0
+        m.umount()
+
+
+def test_cancel(sim):
+    with Sim(apps=10, vulns=20, scan_seconds=60) as slow:
+        with Mount(slow.url, token=slow.creds["admin_token"]) as m:
+            fd = os.open(m.path("scans", "new"), os.O_RDWR)
+            os.write(fd, b"payments-api\n")
+            sid = os.read(fd, 100).decode().strip()
+            os.close(fd)
+            r = sh("echo > scans/%s/cancel" % sid, m.mnt)
+            assert r.returncode == 0, r.stderr
+            assert open(m.path("scans", sid, "status")).read() == "Cancelled\n"
+            assert open(m.path("scans", sid, "wait")).read() == "Cancelled\n"
+            assert not os.path.exists(m.path("scans", sid, "cancel"))
+            m.umount()
+
+
+def test_ci_recipe_end_to_end(sim, mnt):
+    """The README's CI recipe: start, wait, fail on critical findings."""
+    script = r'''
+set -e
+exec 3<>scans/new
+echo payments-api >&3
+read -r id <&3
+exec 3>&-
+status=$(cat "scans/$id/wait")
+[ "$status" = Completed ] || exit 2
+if grep -l '"severity": "critical"' scans/"$id"/vulns/* >/dev/null 2>&1; then
+  echo "critical findings in $id"; exit 1
+fi
+echo "clean $id"
+'''
+    r = sh(script, mnt.mnt)
+    assert r.returncode in (0, 1), r.stderr
+    sid = r.stdout.split()[-1]
+    _, _, vulns = sim.request("GET", "/v1/vulnerabilities?limit=500&scanId=" + sid,
+                              token=sim.creds["admin_token"])
+    crit = any(v["severity"] == "critical" for v in vulns["items"])
+    assert r.returncode == (1 if crit else 0)
