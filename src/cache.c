@@ -15,6 +15,10 @@
 #include "apisecfs/cache.h"
 #include "apisecfs/log.h"
 
+/* How long the platform is left alone after it failed before one request
+ * probes it again. */
+#define CACHE_OFFLINE_PROBE_MS 5000
+
 struct entry {
 	char *key;
 	struct blob *body; /* NULL while the first fetch is in flight */
@@ -40,6 +44,11 @@ static struct {
 	 * already expired (sshfs's write counter does the same). */
 	uint64_t expire_gen;
 	bool outage; /* a stale entry was served and not yet recovered */
+	/* After a failure that says the platform is down, nothing is asked
+	 * of it until this time: cached data is served at once and new data
+	 * fails at once, so no operation waits out a timeout per request. */
+	long long offline_until_ms;
+	enum api_err offline_err;
 	struct cache_stats stats;
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .loaded = PTHREAD_COND_INITIALIZER };
@@ -198,6 +207,21 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 			break;
 		pthread_cond_wait(&cache.loaded, &cache.lock);
 	}
+	if (now_ms() < cache.offline_until_ms) {
+		enum api_err result = cache.offline_err;
+		if (e && e->body) {
+			cache.stats.stale_served++;
+			doc_fill(out, e, true);
+			result = API_OK;
+		} else if (st) {
+			memset(st, 0, sizeof(*st));
+			snprintf(st->detail, sizeof(st->detail),
+				 "platform offline, next try in %lld ms",
+				 cache.offline_until_ms - now_ms());
+		}
+		pthread_mutex_unlock(&cache.lock);
+		return result;
+	}
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e || !(e->key = strdup(key))) {
@@ -226,6 +250,11 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 			log_info("platform reachable again: serving fresh "
 				 "data");
 		cache.outage = false;
+		cache.offline_until_ms = 0;
+	} else if (stale_ok(result) && result != API_E_RATE_LIMITED &&
+		   result != API_E_BAD_RESPONSE) {
+		cache.offline_until_ms = now_ms() + CACHE_OFFLINE_PROBE_MS;
+		cache.offline_err = result;
 	}
 	if (result == API_OK && e->body) {
 		doc_fill(out, e, false);

@@ -7,12 +7,15 @@
  * module for setup and teardown only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <fuse_lowlevel.h>
 
@@ -25,6 +28,56 @@
 #include "apisecfs/notify.h"
 #include "apisecfs/opts.h"
 #include "apisecfs/tree.h"
+
+/* SIGHUP drops every cache, as rclone does. The handler only writes a
+ * byte to a pipe (async-signal-safe); a thread does the work. */
+static int hup_pipe[2] = { -1, -1 };
+static pthread_t hup_thread;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	ssize_t w = write(hup_pipe[1], "h", 1);
+	(void)w;
+	errno = saved;
+}
+
+static void *hup_run(void *arg)
+{
+	char c;
+	(void)arg;
+	while (read(hup_pipe[0], &c, 1) == 1 && c == 'h') {
+		log_info("SIGHUP: refreshing");
+		tree_refresh_all();
+	}
+	return NULL;
+}
+
+static int hup_start(void)
+{
+	if (pipe2(hup_pipe, O_CLOEXEC))
+		return -1;
+	if (pthread_create(&hup_thread, NULL, hup_run, NULL))
+		return -1;
+	struct sigaction sa = { .sa_handler = on_hup };
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	return sigaction(SIGHUP, &sa, NULL);
+}
+
+static void hup_stop(void)
+{
+	if (hup_pipe[1] < 0)
+		return;
+	signal(SIGHUP, SIG_IGN);
+	ssize_t w = write(hup_pipe[1], "q", 1);
+	(void)w;
+	pthread_join(hup_thread, NULL);
+	close(hup_pipe[0]);
+	close(hup_pipe[1]);
+	hup_pipe[0] = hup_pipe[1] = -1;
+}
 
 static void print_version(void)
 {
@@ -236,6 +289,8 @@ int main(int argc, char *argv[])
 		status = EXIT_MOUNT;
 		goto out_unmount;
 	}
+	if (hup_start())
+		log_warn("SIGHUP will not refresh: %s", strerror(errno));
 	log_info("mounted %s on %s", o.url, cmd.mountpoint);
 
 	loop = fuse_loop_cfg_create();
@@ -250,6 +305,7 @@ int main(int argc, char *argv[])
 	int ret = fuse_session_loop_mt(se, loop);
 	status = (ret < 0 && ret != -EINTR) ? EXIT_MOUNT : 0;
 	fuse_loop_cfg_destroy(loop);
+	hup_stop();
 	notify_stop();
 	log_info("unmounting %s", cmd.mountpoint);
 out_unmount:

@@ -73,9 +73,16 @@ int main(void)
 	next_err = API_E_TRANSPORT;
 	CHECK(get("/a", &d) == API_OK && d.stale);
 	cache_doc_release(&d);
-	/* Nothing cached: the error comes through. */
+	/* Nothing cached: the error comes through, at once: the platform is
+	 * left alone for a while after it failed. */
+	int calls = fetches;
 	CHECK(get("/b", &d) == API_E_TRANSPORT);
-	/* A 404 is not papered over with stale data. */
+	CHECK(get("/a", &d) == API_OK && d.stale);
+	cache_doc_release(&d);
+	CHECK(fetches == calls);
+	/* After the pause one request probes again. A 404 is not papered
+	 * over with stale data. */
+	fake_now += 6000;
 	next_err = API_E_NOT_FOUND;
 	CHECK(get("/a", &d) == API_E_NOT_FOUND);
 	next_err = API_OK;
