@@ -168,8 +168,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->keep_cache = keep;
 	fi->direct_io = direct;
-	/* Control files act on each write; no page cache in between. */
-	fi->nonseekable = 0;
+	/* Only control files act at close; for the rest a FLUSH per close
+	 * would be a round trip for nothing (grep -r closes every file). */
+	fi->noflush = !f->ctl;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		tree_file_free(f);
 }
