@@ -205,7 +205,7 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		}
 		const cJSON *it;
 		cJSON_ArrayForEach(it, items) {
-			if (fn && fn(it, ud)) {
+			if (fn && fn(it, key, ud)) {
 				result = API_E_NOMEM;
 				break;
 			}
@@ -238,6 +238,29 @@ enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
 	}
 	/* Changed: the pages are now in the cache, so this pass is local. */
 	return walk(path, fn, ud, sig, st);
+}
+
+enum api_err api_page(const char *page_key, api_item_fn fn, void *ud,
+		      struct api_status *st)
+{
+	struct cache_doc doc;
+	enum api_err result = cache_get(page_key, &doc, st);
+	if (result)
+		return result;
+	cJSON *body = json_parse(doc.body->data, doc.body->len);
+	cache_doc_release(&doc);
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(body, "items");
+	const cJSON *it;
+	if (!cJSON_IsArray(items))
+		result = API_E_BAD_RESPONSE;
+	cJSON_ArrayForEach(it, items) {
+		if (fn(it, page_key, ud)) {
+			result = API_E_NOMEM;
+			break;
+		}
+	}
+	cJSON_Delete(body);
+	return result;
 }
 
 /* ---- actions ------------------------------------------------------ */

@@ -118,3 +118,14 @@ bool blob_equal(const struct blob *a, const struct blob *b)
 		return false;
 	return memcmp(a->data, b->data, a->len) == 0;
 }
+
+uint64_t buf_hash(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}

@@ -169,12 +169,17 @@ static int setup_stack(const struct opts *o, char *err, size_t errsz)
 		.credentials = o->credentials,
 	};
 	struct api_opts apo = { .base_url = o->url };
+	/* cache_size is shared: half for API responses, half for rendered
+	 * files, so the mount's memory follows the one number. */
 	struct cache_opts co = {
 		.ttl_ms = (long long)o->cache_ttl * 1000,
-		.max_bytes = (size_t)o->cache_size << 20,
+		.max_bytes = ((size_t)o->cache_size << 20) / 2,
 		.fetch = api_fetch,
 	};
-	struct tree_opts to = { .ttl_s = o->cache_ttl };
+	struct tree_opts to = {
+		.ttl_s = o->cache_ttl,
+		.content_max = ((size_t)o->cache_size << 20) / 2,
+	};
 
 	if (http_init(&ho) || api_init(&apo) || cache_init(&co) ||
 	    tree_init(&to)) {

@@ -17,7 +17,66 @@ static struct {
 	fuse_ino_t next_ino;
 	uid_t uid;
 	gid_t gid;
+	/* Evictable contents (those with a src page), most recent first:
+	 * bounded by content_max so memory follows the cap, not the data. */
+	struct node *lru_head, *lru_tail;
+	size_t content_bytes, content_max;
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void lru_unlink(struct node *n)
+{
+	if (n->lru_prev)
+		n->lru_prev->lru_next = n->lru_next;
+	else if (table.lru_head == n)
+		table.lru_head = n->lru_next;
+	if (n->lru_next)
+		n->lru_next->lru_prev = n->lru_prev;
+	else if (table.lru_tail == n)
+		table.lru_tail = n->lru_prev;
+	n->lru_prev = n->lru_next = NULL;
+}
+
+static void lru_push(struct node *n)
+{
+	n->lru_prev = NULL;
+	n->lru_next = table.lru_head;
+	if (table.lru_head)
+		table.lru_head->lru_prev = n;
+	table.lru_head = n;
+	if (!table.lru_tail)
+		table.lru_tail = n;
+}
+
+static bool in_lru(const struct node *n)
+{
+	return n->lru_prev || n->lru_next || table.lru_head == n;
+}
+
+/* Drop n's content (lock held); its size stays for getattr. */
+static void drop_content(struct node *n)
+{
+	if (in_lru(n)) {
+		lru_unlink(n);
+		if (n->content)
+			table.content_bytes -= n->content->len;
+	}
+	blob_unref(n->content);
+	n->content = NULL;
+}
+
+/* Evict from the cold end until under the cap; keep is the node just
+ * filled. Open files hold their own reference, so nothing they read
+ * goes away. */
+static void lru_evict(const struct node *keep)
+{
+	struct node *n = table.lru_tail;
+	while (table.content_bytes > table.content_max && n) {
+		struct node *prev = n->lru_prev;
+		if (n != keep)
+			drop_content(n);
+		n = prev;
+	}
+}
 
 void node_lock(void)
 {
@@ -31,6 +90,8 @@ void node_unlock(void)
 
 static void node_free(struct node *n)
 {
+	drop_content(n);
+	blob_unref(n->src);
 	HASH_DELETE(hh_ino, table.by_ino, n);
 	free(n->name);
 	free(n->id);
@@ -74,8 +135,9 @@ static struct node *node_alloc(fuse_ino_t ino, fuse_ino_t parent,
 	return n;
 }
 
-int node_init(const struct kind *root_kind)
+int node_init(const struct kind *root_kind, size_t content_max)
 {
+	table.content_max = content_max;
 	table.uid = getuid();
 	table.gid = getgid();
 	table.next_ino = FUSE_ROOT_ID + 1;
@@ -96,6 +158,7 @@ void node_cleanup(void)
 	 * then the nodes: the tables point into nodes freed here too. */
 	HASH_ITER(hh_ino, table.by_ino, n, tmp) {
 		HASH_CLEAR(hh_child, n->children);
+		HASH_CLEAR(hh_id, n->children_by_id);
 	}
 	HASH_ITER(hh_ino, table.by_ino, n, tmp) {
 		node_free(n);
@@ -156,6 +219,9 @@ struct node *node_add_child_locked(struct node *dir, const char *name,
 	table.next_ino++;
 	c->linked = true;
 	HASH_ADD_KEYPTR(hh_child, dir->children, c->name, strlen(c->name), c);
+	if (c->id)
+		HASH_ADD_KEYPTR(hh_id, dir->children_by_id, c->id,
+				strlen(c->id), c);
 	return c;
 }
 
@@ -169,8 +235,11 @@ void node_unlink_locked(struct node *n)
 		struct node *p;
 		HASH_FIND(hh_ino, table.by_ino, &n->parent, sizeof(n->parent),
 			  p);
-		if (p)
+		if (p) {
 			HASH_DELETE(hh_child, p->children, n);
+			if (n->id)
+				HASH_DELETE(hh_id, p->children_by_id, n);
+		}
 	}
 	n->linked = false;
 	n->listed = false;
@@ -204,7 +273,7 @@ void node_stat_locked(const struct node *n, struct stat *st)
 	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
 	st->st_uid = table.uid;
 	st->st_gid = table.gid;
-	st->st_size = n->content ? (off_t)n->content->len : 0;
+	st->st_size = (off_t)n->size;
 	st->st_blksize = 4096;
 	st->st_blocks = (st->st_size + 511) / 512;
 	st->st_mtime = st->st_ctime = st->st_atime = n->mtime;
@@ -212,13 +281,59 @@ void node_stat_locked(const struct node *n, struct stat *st)
 
 bool node_set_content_locked(struct node *n, struct blob *content)
 {
-	if (blob_equal(n->content, content)) {
+	if (n->content && blob_equal(n->content, content)) {
 		blob_unref(content);
+		node_touch_locked(n);
 		return false;
 	}
-	blob_unref(n->content);
+	bool changed = !content || content->len != n->size ||
+		       buf_hash(content->data, content->len) != n->content_hash;
+	drop_content(n);
 	n->content = content;
+	n->size = content ? content->len : 0;
+	n->content_hash = content ? buf_hash(content->data, content->len) : 0;
+	if (content && n->src) {
+		lru_push(n);
+		table.content_bytes += content->len;
+		lru_evict(n);
+	}
+	return changed;
+}
+
+bool node_expect_content_locked(struct node *n, size_t size, uint64_t hash,
+				struct blob *src)
+{
+	blob_unref(n->src);
+	n->src = src;
+	if (n->size == size && n->content_hash == hash)
+		return false;
+	drop_content(n);
+	n->size = size;
+	n->content_hash = hash;
 	return true;
+}
+
+void node_touch_locked(struct node *n)
+{
+	if (in_lru(n)) {
+		lru_unlink(n);
+		lru_push(n);
+	}
+}
+
+struct node *node_child_by_id_locked(struct node *dir, const char *id)
+{
+	struct node *c;
+	HASH_FIND(hh_id, dir->children_by_id, id, strlen(id), c);
+	return c;
+}
+
+size_t node_content_bytes(void)
+{
+	pthread_mutex_lock(&table.lock);
+	size_t n = table.content_bytes;
+	pthread_mutex_unlock(&table.lock);
+	return n;
 }
 
 bool node_set_obj_locked(struct node *n, struct blob *obj)

@@ -372,8 +372,9 @@ struct resolve {
 	size_t n, alloc;
 };
 
-static int resolve_item(const cJSON *it, void *ud)
+static int resolve_item(const cJSON *it, const char *page_key, void *ud)
 {
+	(void)page_key;
 	struct resolve *r = ud;
 	const char *id = json_str(it, "applicationId");
 	const char *inst = primary_instance(it);

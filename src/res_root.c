@@ -262,6 +262,13 @@ static const struct res_row tokens_row = {
 	.reserved = tokens_reserved,
 };
 
+static int tokens_reload(const struct kind_ctx *c, const char *page_key,
+			 kind_emit_fn emit, void *ud)
+{
+	(void)c;
+	return restab_reload(&tokens_row, page_key, emit, ud);
+}
+
 static int tokens_list(const struct kind_ctx *c, struct listing *out)
 {
 	int rc = restab_add(out, "new", &token_new_kind, NULL, NULL);
@@ -270,7 +277,7 @@ static int tokens_list(const struct kind_ctx *c, struct listing *out)
 
 const struct kind res_tokens_kind = {
 	.name = "tokens", .type = KIND_DIR, .scope = "tokens:read",
-	.list = tokens_list,
+	.list = tokens_list, .reload = tokens_reload,
 };
 
 /* ---- root --------------------------------------------------------- */

@@ -36,8 +36,9 @@ static const struct kind vuln_kind = {
 	.name = "vuln", .type = KIND_FILE, .scope = "vulns:read",
 };
 
-static int append_line(const cJSON *item, void *ud)
+static int append_line(const cJSON *item, const char *page_key, void *ud)
 {
+	(void)page_key;
 	return json_render_line(item, ud);
 }
 
@@ -230,6 +231,13 @@ static const struct res_row vulns_row = {
 	.reserved = vulns_reserved,
 };
 
+static int vulns_reload(const struct kind_ctx *c, const char *page_key,
+			kind_emit_fn emit, void *ud)
+{
+	(void)c;
+	return restab_reload(&vulns_row, page_key, emit, ud);
+}
+
 static int vulns_list(const struct kind_ctx *c, struct listing *out)
 {
 	int rc = restab_add(out, "all.jsonl", &all_jsonl_kind, NULL, NULL);
@@ -244,5 +252,5 @@ static int vulns_list(const struct kind_ctx *c, struct listing *out)
 
 const struct kind res_vulns_kind = {
 	.name = "vulns", .type = KIND_DIR, .scope = "vulns:read",
-	.list = vulns_list,
+	.list = vulns_list, .reload = vulns_reload,
 };

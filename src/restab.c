@@ -81,7 +81,10 @@ struct item {
 	char *id;
 	char *api_name;
 	time_t mtime;
-	struct blob *payload; /* RES_DIR: compact object; RES_FILE: pretty */
+	struct blob *payload; /* RES_DIR: the compact object */
+	size_t size;	      /* RES_FILE: the pretty rendering's length */
+	uint64_t hash;	      /* and its hash; the bytes are not kept */
+	struct blob *src;     /* RES_FILE: the page it came in */
 };
 
 struct collect {
@@ -89,9 +92,22 @@ struct collect {
 	struct item *v;
 	size_t n, alloc;
 	unsigned long skipped;
+	struct buf scratch;    /* one rendering at a time */
+	struct blob *page_key; /* shared by the items of one page */
 };
 
-static int collect_item(const cJSON *it, void *ud)
+/* Render a file row's item (pretty) into scratch: size and hash. */
+static int measure(struct collect *cl, const cJSON *it, struct item *x)
+{
+	buf_reset(&cl->scratch);
+	if (json_render_pretty(it, &cl->scratch))
+		return -1;
+	x->size = cl->scratch.len;
+	x->hash = buf_hash(cl->scratch.data, cl->scratch.len);
+	return 0;
+}
+
+static int collect_item(const cJSON *it, const char *page_key, void *ud)
 {
 	struct collect *cl = ud;
 	const struct res_row *row = cl->row;
@@ -115,15 +131,23 @@ static int collect_item(const cJSON *it, void *ud)
 	x->id = strdup(id);
 	x->api_name = name ? strdup(name) : NULL;
 	x->mtime = restab_mtime(it);
-	if (row->shape == RES_DIR)
+	int rc = 0;
+	if (row->shape == RES_DIR) {
 		x->payload = restab_compact(it);
-	else if (row->shape == RES_FILE)
-		x->payload = restab_pretty(it);
-	if (!x->id || (name && !x->api_name) ||
-	    (row->shape != RES_LINK && !x->payload)) {
+		rc = x->payload ? 0 : -1;
+	} else if (row->shape == RES_FILE) {
+		if (!cl->page_key || strcmp(cl->page_key->data, page_key)) {
+			blob_unref(cl->page_key);
+			cl->page_key = blob_new(page_key, strlen(page_key));
+		}
+		x->src = blob_ref(cl->page_key);
+		rc = (!x->src || measure(cl, it, x)) ? -1 : 0;
+	}
+	if (rc || !x->id || (name && !x->api_name)) {
 		free(x->id);
 		free(x->api_name);
 		blob_unref(x->payload);
+		blob_unref(x->src);
 		return -1;
 	}
 	cl->n++;
@@ -136,8 +160,11 @@ static void collect_free(struct collect *cl)
 		free(cl->v[i].id);
 		free(cl->v[i].api_name);
 		blob_unref(cl->v[i].payload);
+		blob_unref(cl->v[i].src);
 	}
 	free(cl->v);
+	buf_free(&cl->scratch, false);
+	blob_unref(cl->page_key);
 }
 
 static int list_path(const struct kind_ctx *c, const struct res_row *row,
@@ -185,7 +212,11 @@ static int add_items(struct collect *cl, struct listing *out)
 				break;
 			}
 		} else if (row->shape == RES_FILE) {
-			content = x->payload;
+			rc = listing_add_reloadable(out, ne[i].name,
+						    row->child, x->id, x->size,
+						    x->hash, x->src, x->mtime);
+			x->src = NULL;
+			continue;
 		} else {
 			obj = x->payload;
 		}
@@ -206,6 +237,7 @@ int restab_list(const struct kind_ctx *c, const struct res_row *row,
 	char path[API_PATH_MAX];
 	struct collect cl = { .row = row };
 	struct api_status st = { 0 };
+	buf_init(&cl.scratch, HTTP_MAX_BODY);
 	int rc = list_path(c, row, path, sizeof(path));
 	if (rc)
 		return rc;
@@ -222,4 +254,32 @@ int restab_list(const struct kind_ctx *c, const struct res_row *row,
 	}
 	collect_free(&cl);
 	return rc;
+}
+
+/* ---- reload ------------------------------------------------------- */
+
+struct reload {
+	const struct res_row *row;
+	kind_emit_fn emit;
+	void *ud;
+};
+
+static int reload_item(const cJSON *it, const char *page_key, void *ud)
+{
+	struct reload *r = ud;
+	const char *id = json_str(it, r->row->id_field);
+	(void)page_key;
+	if (!id || !*id)
+		return 0;
+	struct blob *content = restab_pretty(it);
+	return content ? r->emit(id, content, r->ud) : -1;
+}
+
+int restab_reload(const struct res_row *row, const char *page_key,
+		  kind_emit_fn emit, void *ud)
+{
+	struct reload r = { row, emit, ud };
+	struct api_status st = { 0 };
+	enum api_err result = api_page(page_key, reload_item, &r, &st);
+	return restab_errno(result, &st);
 }

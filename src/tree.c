@@ -44,7 +44,7 @@ static long long ttl_ms(void)
 int tree_init(const struct tree_opts *opts)
 {
 	topts = *opts;
-	return node_init(&restab_root_kind);
+	return node_init(&restab_root_kind, opts->content_max);
 }
 
 void tree_cleanup(void)
@@ -85,6 +85,9 @@ int listing_add(struct listing *out, const char *name, const struct kind *k,
 	e->content = content;
 	e->obj = obj;
 	e->mtime = mtime;
+	e->size = 0;
+	e->hash = 0;
+	e->src = NULL;
 	out->n++;
 	return 0;
 nomem:
@@ -93,9 +96,26 @@ nomem:
 	return -ENOMEM;
 }
 
+int listing_add_reloadable(struct listing *out, const char *name,
+			   const struct kind *k, const char *id, size_t size,
+			   uint64_t hash, struct blob *src, time_t mtime)
+{
+	int rc = listing_add(out, name, k, id, NULL, NULL, NULL, mtime);
+	if (rc) {
+		blob_unref(src);
+		return rc;
+	}
+	struct listing_entry *e = &out->v[out->n - 1];
+	e->size = size;
+	e->hash = hash;
+	e->src = src;
+	return 0;
+}
+
 void listing_free(struct listing *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
+		blob_unref(l->v[i].src);
 		free(l->v[i].name);
 		free(l->v[i].id);
 		free(l->v[i].ctx);
@@ -197,7 +217,13 @@ static int apply(struct node *dir, struct listing *l)
 		if (e->obj && node_set_obj_locked(c, e->obj))
 			c->expires_ms = 0; /* re-derive its children */
 		e->obj = NULL;
-		if (e->content) {
+		if (e->src) {
+			if (node_expect_content_locked(c, e->size, e->hash,
+						       e->src))
+				content_changed_locked(c);
+			e->src = NULL;
+			c->expires_ms = dir->expires_ms;
+		} else if (e->content) {
 			if (node_set_content_locked(c, e->content))
 				content_changed_locked(c);
 			/* Content from a listing lives as long as it. */
@@ -289,8 +315,56 @@ static int ensure_content(struct node *n)
 	return 0;
 }
 
-/* Make a file's bytes fresh (n pinned): render it, or, for bytes that
- * come from a listing, refresh that listing. */
+struct reload {
+	struct node *dir;
+};
+
+/* A re-rendered file from the page: give it to the child with that id. */
+static int reload_emit(const char *id, struct blob *content, void *ud)
+{
+	struct reload *r = ud;
+	node_lock();
+	struct node *c = node_child_by_id_locked(r->dir, id);
+	if (c && c->src && !c->content) {
+		/* Different bytes than listed: the data changed since. */
+		if (node_set_content_locked(c, content))
+			content_changed_locked(c);
+	} else {
+		blob_unref(content);
+	}
+	node_unlock();
+	return 0;
+}
+
+/* Render n's bytes again from the list page they came in (n pinned): one
+ * page fetch (usually cached) fills n and its page siblings. */
+static int reload(struct node *n, struct node *dir)
+{
+	struct kind_ctx c;
+	struct reload r = { dir };
+	node_lock();
+	struct blob *key = blob_ref(n->src);
+	ctx_of(dir, &c);
+	node_unlock();
+	int rc = key && dir->kind->reload
+			 ? dir->kind->reload(&c, key->data, reload_emit, &r)
+			 : -EIO;
+	blob_unref(key);
+	blob_unref(c.obj);
+	return rc;
+}
+
+static bool has_content(struct node *n)
+{
+	node_lock();
+	bool yes = n->content != NULL;
+	node_unlock();
+	return yes;
+}
+
+/* Make a file's bytes fresh and present (n pinned): render it, or, for
+ * bytes that come from a listing, refresh that listing, and render the
+ * bytes again from their page if they were evicted. */
 static int ensure_fresh(struct node *n)
 {
 	if (n->kind->render)
@@ -298,10 +372,27 @@ static int ensure_fresh(struct node *n)
 	node_lock();
 	bool fresh = now_ms() < n->expires_ms;
 	node_unlock();
-	if (fresh || !n->parent)
+	if (!n->parent)
 		return 0;
 	struct node *p = node_get(n->parent);
-	int rc = p ? ensure_listed(p) : 0;
+	int rc = 0;
+	if (p && !fresh)
+		rc = ensure_listed(p);
+	if (p && !rc && !has_content(n)) {
+		rc = reload(n, p);
+		if (!rc && !has_content(n)) {
+			/* The page moved under us (items added before it):
+			 * list again for the new pages, then retry once. */
+			node_lock();
+			p->expires_ms = 0;
+			node_unlock();
+			rc = ensure_listed(p);
+			if (!rc)
+				rc = reload(n, p);
+			if (!rc && !has_content(n))
+				rc = -ENOENT;
+		}
+	}
 	node_put(p);
 	return rc;
 }
@@ -500,6 +591,7 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 	}
 	node_lock();
 	f->content = blob_ref(n->content);
+	node_touch_locked(n);
 	*keep_cache = n->opened_before;
 	/* The kernel may still believe an old size (its attributes are
 	 * being invalidated from another thread): read around it. */

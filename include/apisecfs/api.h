@@ -50,9 +50,11 @@ enum api_err api_get_json(const char *path, cJSON **out,
 			  struct api_status *st)
 	__attribute__((warn_unused_result));
 
-/* Called once per list item, in order; the item is borrowed for the call.
+/* Called once per list item, in order; the item and page_key (the cache
+ * key of the page it came in, for api_page) are borrowed for the call.
  * Return 0 to go on, non-zero to stop (api_list returns API_E_NOMEM). */
-typedef int (*api_item_fn)(const cJSON *item, void *ud);
+typedef int (*api_item_fn)(const cJSON *item, const char *page_key,
+			   void *ud);
 
 /* Walk every page of the list at path (which may carry a query). *sig
  * receives a signature of the pages' bytes. If known_sig is non-zero and
@@ -60,6 +62,12 @@ typedef int (*api_item_fn)(const cJSON *item, void *ud);
  * the caller's view of the list is still right. */
 enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
 		      void *ud, uint64_t *sig, bool *unchanged,
+		      struct api_status *st)
+	__attribute__((warn_unused_result));
+
+/* Call fn for each item of one page of a list, by the page_key an
+ * api_list callback was given (cached like any GET). */
+enum api_err api_page(const char *page_key, api_item_fn fn, void *ud,
 		      struct api_status *st)
 	__attribute__((warn_unused_result));
 

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
 	char *data; /* always NUL-terminated when non-NULL */
@@ -43,5 +44,7 @@ struct blob *blob_from_buf(struct buf *b);
 struct blob *blob_ref(struct blob *bl);
 void blob_unref(struct blob *bl); /* NULL is fine */
 bool blob_equal(const struct blob *a, const struct blob *b);
+/* FNV-1a of len bytes: tells whether re-rendered bytes are the same. */
+uint64_t buf_hash(const void *data, size_t len);
 
 #endif

@@ -39,6 +39,11 @@ struct listing_entry {
 	struct blob *content; /* files: bytes known now; links: target */
 	struct blob *obj;     /* the API object a child directory shows */
 	time_t mtime;
+	/* Files whose bytes are rendered again on demand (no content here):
+	 * their size and hash, and the list page that holds them. */
+	size_t size;
+	uint64_t hash;
+	struct blob *src;
 };
 
 struct listing {
@@ -49,6 +54,10 @@ struct listing {
 };
 
 struct ctl_handle; /* ctl.h */
+
+/* Hands a re-rendered child file to the engine: the child with API id id
+ * gets content (the reference is taken). Returns 0 to go on. */
+typedef int (*kind_emit_fn)(const char *id, struct blob *content, void *ud);
 
 /* Control-file behaviour: collect input, act once, keep the reply. */
 struct ctl_ops {
@@ -70,6 +79,10 @@ struct kind {
 	int (*list)(const struct kind_ctx *c, struct listing *out);
 	int (*render)(const struct kind_ctx *c, struct buf *out,
 		      time_t *mtime);
+	/* Directories whose files are evictable: render every file of the
+	 * list page page_key again, through emit. */
+	int (*reload)(const struct kind_ctx *c, const char *page_key,
+		      kind_emit_fn emit, void *ud);
 	/* rm of this node (tokens/<name>.json revokes). */
 	int (*remove)(const struct kind_ctx *c);
 	const char *remove_scope;
@@ -84,6 +97,12 @@ struct kind {
 int listing_add(struct listing *out, const char *name, const struct kind *k,
 		const char *id, const char *ctx, struct blob *content,
 		struct blob *obj, time_t mtime)
+	__attribute__((warn_unused_result));
+/* Add an evictable file: its bytes are not held, only their size and
+ * hash, and the page src (reference taken) to render them again from. */
+int listing_add_reloadable(struct listing *out, const char *name,
+			   const struct kind *k, const char *id, size_t size,
+			   uint64_t hash, struct blob *src, time_t mtime)
 	__attribute__((warn_unused_result));
 void listing_free(struct listing *l);
 

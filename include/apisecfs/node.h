@@ -39,7 +39,13 @@ struct node {
 
 	mode_t mode;	     /* type and permission bits */
 	time_t mtime;
-	struct blob *content; /* file bytes or link target; NULL: unknown */
+	struct blob *content; /* file bytes or link target; NULL: unknown or
+			       * evicted (size still holds) */
+	size_t size;	      /* length of the content, also when evicted */
+	uint64_t content_hash; /* buf_hash of the content it should have */
+	struct blob *src;     /* key of the list page its content comes from:
+			       * set for contents that may be evicted */
+	struct node *lru_prev, *lru_next; /* evictable contents, hot first */
 	struct blob *obj;     /* compact JSON of the API object it shows */
 	long long expires_ms; /* content (files) or listing (dirs) */
 	uint64_t list_sig;    /* dirs: signature of the applied listing */
@@ -48,12 +54,14 @@ struct node {
 	bool mark;	      /* scratch for tree.c's reconcile */
 	bool stale_attrs;     /* content changed since the kernel's attrs */
 
-	struct node *children; /* by name (hh_child) */
-	UT_hash_handle hh_ino, hh_child;
+	struct node *children;	     /* by name (hh_child) */
+	struct node *children_by_id; /* by API id (hh_id) */
+	UT_hash_handle hh_ino, hh_child, hh_id;
 };
 
-/* Create the table with its root directory (ino 1) of root_kind. */
-int node_init(const struct kind *root_kind)
+/* Create the table with its root directory (ino 1) of root_kind.
+ * content_max caps the bytes of evictable contents held (an LRU). */
+int node_init(const struct kind *root_kind, size_t content_max)
 	__attribute__((warn_unused_result));
 void node_cleanup(void);
 
@@ -67,6 +75,16 @@ void node_put(struct node *n);
 void node_pin_locked(struct node *n);
 void node_put_locked(struct node *n);
 
+/* Lock held: a child of dir with API id id, or NULL. Borrowed. */
+struct node *node_child_by_id_locked(struct node *dir, const char *id);
+/* Lock held: n's content was used; keep it longer. */
+void node_touch_locked(struct node *n);
+/* Lock held: the content n should have is size bytes hashing to hash,
+ * reloadable from the list page src (takes the reference). If that is not
+ * what n holds, the held bytes are dropped. Returns true if the content
+ * changed. */
+bool node_expect_content_locked(struct node *n, size_t size, uint64_t hash,
+				struct blob *src);
 /* Lock held: the child of dir called name, or NULL. Borrowed. */
 struct node *node_child_locked(struct node *dir, const char *name);
 /* Lock held: a new linked child (copies name, id, ctx). NULL on ENOMEM. */
@@ -92,5 +110,7 @@ bool node_set_content_locked(struct node *n, struct blob *content);
 bool node_set_obj_locked(struct node *n, struct blob *obj);
 
 size_t node_count(void);
+/* Bytes of evictable content held now. */
+size_t node_content_bytes(void);
 
 #endif

@@ -39,6 +39,10 @@ struct res_row {
 /* Page through row's list and add an entry per item to out. */
 int restab_list(const struct kind_ctx *c, const struct res_row *row,
 		struct listing *out) __attribute__((warn_unused_result));
+/* Render again, through emit, every file of one of row's list pages (a
+ * RES_FILE row's evicted contents). */
+int restab_reload(const struct res_row *row, const char *page_key,
+		  kind_emit_fn emit, void *ud) __attribute__((warn_unused_result));
 /* Add a fixed entry (no API data). */
 int restab_add(struct listing *out, const char *name, const struct kind *k,
 	       const char *id, const char *ctx)

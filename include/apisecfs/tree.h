@@ -21,7 +21,8 @@ struct kind;
 struct ctl_handle;
 
 struct tree_opts {
-	double ttl_s; /* listing and content lifetime; kernel timeouts */
+	double ttl_s;	    /* listing and content lifetime; kernel timeouts */
+	size_t content_max; /* bytes of rendered files held (LRU) */
 };
 
 int tree_init(const struct tree_opts *opts)
