@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
@@ -230,6 +231,14 @@ int main(int argc, char *argv[])
 	if (o.show_version) {
 		print_version();
 		status = 0;
+		goto out_opts;
+	}
+	struct stat mst;
+	int serr = stat(o.mountpoint, &mst) ? errno : 0;
+	if (serr || !S_ISDIR(mst.st_mode)) {
+		fprintf(stderr, "apisecfs: bad mountpoint %s: %s\n",
+			o.mountpoint, serr ? strerror(serr) : "not a directory");
+		status = EXIT_MOUNT;
 		goto out_opts;
 	}
 	if (fuse_opt_add_arg(&args, "-osubtype=apisecfs") ||
