@@ -283,3 +283,30 @@ int restab_reload(const struct res_row *row, const char *page_key,
 	enum api_err result = api_page(page_key, reload_item, &r, &st);
 	return restab_errno(result, &st);
 }
+
+/* ---- one page, for the fuzzer ------------------------------------- */
+
+int restab_page_listing(const struct res_row *row, const char *body,
+			size_t len, struct listing *out)
+{
+	struct collect cl = { .row = row };
+	int rc = -EINVAL;
+	buf_init(&cl.scratch, HTTP_MAX_BODY);
+	cJSON *page = json_parse(body, len);
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(page, "items");
+	const cJSON *it;
+	if (cJSON_IsArray(items)) {
+		rc = 0;
+		cJSON_ArrayForEach(it, items) {
+			if (collect_item(it, "/fuzz?limit=500", &cl)) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+	}
+	if (!rc)
+		rc = add_items(&cl, out);
+	cJSON_Delete(page);
+	collect_free(&cl);
+	return rc;
+}

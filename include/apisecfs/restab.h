@@ -43,6 +43,11 @@ int restab_list(const struct kind_ctx *c, const struct res_row *row,
  * RES_FILE row's evicted contents). */
 int restab_reload(const struct res_row *row, const char *page_key,
 		  kind_emit_fn emit, void *ud) __attribute__((warn_unused_result));
+/* The listing one list page (body, len bytes) gives under row: what
+ * restab_list does per page, without the network (the fuzz target). */
+int restab_page_listing(const struct res_row *row, const char *body,
+			size_t len, struct listing *out)
+	__attribute__((warn_unused_result));
 /* Add a fixed entry (no API data). */
 int restab_add(struct listing *out, const char *name, const struct kind *k,
 	       const char *id, const char *ctx)
