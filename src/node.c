@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "apisecfs/node.h"
+#include "apisecfs/stream.h"
 
 static struct {
 	pthread_mutex_t lock;
@@ -92,6 +93,7 @@ static void node_free(struct node *n)
 {
 	drop_content(n);
 	blob_unref(n->src);
+	stream_unref(n->stream);
 	HASH_DELETE(hh_ino, table.by_ino, n);
 	free(n->name);
 	free(n->id);

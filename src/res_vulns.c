@@ -36,27 +36,12 @@ static const struct kind vuln_kind = {
 	.name = "vuln", .type = KIND_FILE, .scope = "vulns:read",
 };
 
-static int append_line(const cJSON *item, const char *page_key, void *ud)
-{
-	(void)page_key;
-	return json_render_line(item, ud);
-}
-
-static int all_jsonl_render(const struct kind_ctx *c, struct buf *out,
-			    time_t *mtime)
-{
-	struct api_status st;
-	uint64_t sig;
-	bool unchanged;
-	(void)c, (void)mtime;
-	enum api_err result = api_list("/v1/vulnerabilities", 0, append_line,
-				       out, &sig, &unchanged, &st);
-	return restab_errno(result, &st);
-}
-
+/* all.jsonl is as big as all findings together: made a page at a time
+ * when read (stream.h), never held whole. */
 static const struct kind all_jsonl_kind = {
 	.name = "all.jsonl", .type = KIND_FILE, .scope = "vulns:read",
-	.render = all_jsonl_render,
+	.stream_path = "/v1/vulnerabilities",
+	.stream_item = json_render_line,
 };
 
 /* ---- triage ------------------------------------------------------- */

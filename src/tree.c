@@ -18,6 +18,7 @@
 #include "apisecfs/log.h"
 #include "apisecfs/node.h"
 #include "apisecfs/notify.h"
+#include "apisecfs/stream.h"
 #include "apisecfs/tree.h"
 
 extern const struct kind restab_root_kind;
@@ -280,9 +281,34 @@ static int ensure_listed(struct node *dir)
 	return rc;
 }
 
+/* Make a paged file's index fresh (n pinned). */
+static int ensure_stream(struct node *n)
+{
+	struct stream *s;
+	node_lock();
+	bool fresh = n->stream && now_ms() < n->expires_ms;
+	node_unlock();
+	if (fresh)
+		return 0;
+	int rc = stream_build(n->kind->stream_path, n->kind->stream_item, &s);
+	if (rc)
+		return rc;
+	node_lock();
+	if (!n->stream || stream_sig(n->stream) != stream_sig(s))
+		content_changed_locked(n);
+	stream_unref(n->stream);
+	n->stream = s;
+	n->size = stream_size(s);
+	n->expires_ms = now_ms() + ttl_ms();
+	node_unlock();
+	return 0;
+}
+
 /* Make a lazily rendered file's content fresh (n pinned). */
 static int ensure_content(struct node *n)
 {
+	if (n->kind->stream_path)
+		return ensure_stream(n);
 	struct kind_ctx c;
 	struct buf b;
 	time_t mtime = 0;
@@ -367,7 +393,7 @@ static bool has_content(struct node *n)
  * bytes again from their page if they were evicted. */
 static int ensure_fresh(struct node *n)
 {
-	if (n->kind->render)
+	if (n->kind->render || n->kind->stream_path)
 		return ensure_content(n);
 	node_lock();
 	bool fresh = now_ms() < n->expires_ms;
@@ -438,7 +464,7 @@ int tree_lookup(fuse_ino_t parent, const char *name,
 	}
 	/* The size is part of the entry: render lazy files now, unless the
 	 * scope says the read would be refused anyway. */
-	if (c->kind->render && may_read(c->kind))
+	if ((c->kind->render || c->kind->stream_path) && may_read(c->kind))
 		rc = ensure_content(c);
 	if (!rc) {
 		node_lock();
@@ -590,7 +616,10 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 		goto out;
 	}
 	node_lock();
-	f->content = blob_ref(n->content);
+	if (n->stream)
+		f->reader = stream_reader_new(n->stream);
+	else
+		f->content = blob_ref(n->content);
 	node_touch_locked(n);
 	*keep_cache = n->opened_before;
 	/* The kernel may still believe an old size (its attributes are
@@ -598,8 +627,8 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 	*direct_io = n->stale_attrs;
 	n->opened_before = true;
 	node_unlock();
-	if (!f->content)
-		rc = -EIO;
+	if (!f->content && !f->reader)
+		rc = n->stream ? -ENOMEM : -EIO;
 out:
 	if (f) {
 		f->ino = ino;
@@ -619,6 +648,7 @@ void tree_file_free(struct tree_file *f)
 	if (!f)
 		return;
 	blob_unref(f->content);
+	stream_reader_free(f->reader);
 	ctl_close(f->ctl);
 	free(f);
 }
@@ -738,6 +768,8 @@ int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
 			acted(f);
 		return rc;
 	}
+	if (f->reader)
+		return stream_read(f->reader, out, size, off);
 	if (!f->content || off < 0 || (size_t)off >= f->content->len)
 		return 0;
 	size_t n = f->content->len - (size_t)off;

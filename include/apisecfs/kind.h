@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <fuse_lowlevel.h>
 
 #include "apisecfs/buf.h"
@@ -79,6 +80,10 @@ struct kind {
 	int (*list)(const struct kind_ctx *c, struct listing *out);
 	int (*render)(const struct kind_ctx *c, struct buf *out,
 		      time_t *mtime);
+	/* Files too big to hold (stream.h): the list they page through and
+	 * how one item becomes bytes. */
+	const char *stream_path;
+	int (*stream_item)(const cJSON *item, struct buf *out);
 	/* Directories whose files are evictable: render every file of the
 	 * list page page_key again, through emit. */
 	int (*reload)(const struct kind_ctx *c, const char *page_key,

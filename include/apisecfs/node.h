@@ -23,7 +23,8 @@
 
 #include "apisecfs/buf.h"
 
-struct kind; /* what a node is: tree.h */
+struct kind;   /* what a node is: kind.h */
+struct stream; /* stream.h */
 
 struct node {
 	fuse_ino_t ino;		 /* immutable */
@@ -46,6 +47,7 @@ struct node {
 	struct blob *src;     /* key of the list page its content comes from:
 			       * set for contents that may be evicted */
 	struct node *lru_prev, *lru_next; /* evictable contents, hot first */
+	struct stream *stream; /* paged files: the index their bytes follow */
 	struct blob *obj;     /* compact JSON of the API object it shows */
 	long long expires_ms; /* content (files) or listing (dirs) */
 	uint64_t list_sig;    /* dirs: signature of the applied listing */

@@ -19,6 +19,7 @@
 
 struct kind;
 struct ctl_handle;
+struct stream_reader;
 
 struct tree_opts {
 	double ttl_s;	    /* listing and content lifetime; kernel timeouts */
@@ -63,6 +64,7 @@ struct tree_file {
 	const struct kind *kind;
 	struct blob *content;	 /* regular files and symlinks */
 	struct ctl_handle *ctl;	 /* control files */
+	struct stream_reader *reader; /* paged files */
 };
 /* keep_cache: the kernel's cached pages are still right. */
 int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
