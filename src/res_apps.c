@@ -41,15 +41,8 @@ static int instance_path(char *out, size_t outsz, const char *app,
 
 static int app_remove(const struct kind_ctx *c)
 {
-	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
-	struct api_status st;
-	snprintf(path, sizeof(path), "/v1/applications/%s",
-		 api_escape(c->id, esc, sizeof(esc)));
-	enum api_err result = api_send("DELETE", path, NULL, NULL, 0, NULL,
-				       NULL, &st);
-	if (result == API_OK)
-		log_info("application %s deleted", c->id);
-	return restab_errno(result, &st);
+	return restab_delete("/v1/applications", c->id, "application",
+			     "deleted");
 }
 
 static const struct kind app_json_kind = {

@@ -178,15 +178,7 @@ const struct kind res_teams_kind = {
 
 static int token_remove(const struct kind_ctx *c)
 {
-	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
-	struct api_status st;
-	snprintf(path, sizeof(path), "/v1/tokens/%s",
-		 api_escape(c->id, esc, sizeof(esc)));
-	enum api_err result = api_send("DELETE", path, NULL, NULL, 0, NULL,
-				       NULL, &st);
-	if (result == API_OK)
-		log_info("token %s revoked", c->id);
-	return restab_errno(result, &st);
+	return restab_delete("/v1/tokens", c->id, "token", "revoked");
 }
 
 static const struct kind token_kind = {

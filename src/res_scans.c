@@ -27,10 +27,7 @@
 static int scan_path(char *out, size_t outsz, const char *id,
 		     const char *tail)
 {
-	char esc[API_PATH_MAX / 2];
-	int n = snprintf(out, outsz, "/v1/scans/%s%s",
-			 api_escape(id, esc, sizeof(esc)), tail);
-	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
+	return restab_item_path(out, outsz, "/v1/scans", id, tail);
 }
 
 static bool finished(const char *status)

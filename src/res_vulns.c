@@ -106,14 +106,15 @@ static int triage_act(const struct kind_ctx *c, const char *data,
 		cJSON_AddStringToObject(body, "comment", comment);
 	char *text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
-	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
-	snprintf(path, sizeof(path), "/v1/vulnerabilities/%s",
-		 api_escape(id, esc, sizeof(esc)));
-	struct api_status st;
-	enum api_err result = text ? api_send("PATCH", path,
-					      "application/json", text,
-					      strlen(text), NULL, NULL, &st)
-				   : API_E_NOMEM;
+	char path[API_PATH_MAX];
+	struct api_status st = { 0 };
+	enum api_err result = API_E_NOMEM;
+	if (restab_item_path(path, sizeof(path), "/v1/vulnerabilities", id,
+			     NULL))
+		result = API_E_BAD_REQUEST;
+	else if (text)
+		result = api_send("PATCH", path, "application/json", text,
+				  strlen(text), NULL, NULL, &st);
 	free(text);
 	rc = restab_errno(result, &st);
 	if (!rc) {

@@ -69,6 +69,31 @@ int restab_append_doc(struct buf *out, const char *path, time_t *mtime)
 	return rc;
 }
 
+int restab_item_path(char *out, size_t outsz, const char *collection,
+		     const char *id, const char *tail)
+{
+	char esc[API_PATH_MAX / 2];
+	int n = snprintf(out, outsz, "%s/%s%s", collection,
+			 api_escape(id ? id : "", esc, sizeof(esc)),
+			 tail ? tail : "");
+	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
+}
+
+int restab_delete(const char *collection, const char *id, const char *what,
+		  const char *done)
+{
+	char path[API_PATH_MAX];
+	struct api_status st = { 0 };
+	int rc = restab_item_path(path, sizeof(path), collection, id, NULL);
+	if (rc)
+		return rc;
+	enum api_err result = api_send("DELETE", path, NULL, NULL, 0, NULL,
+				       NULL, &st);
+	if (result == API_OK)
+		log_info("%s %s %s", what, id, done);
+	return restab_errno(result, &st);
+}
+
 int restab_add(struct listing *out, const char *name, const struct kind *k,
 	       const char *id, const char *ctx)
 {

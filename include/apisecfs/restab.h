@@ -48,6 +48,13 @@ int restab_reload(const struct res_row *row, const char *page_key,
 int restab_page_listing(const struct res_row *row, const char *body,
 			size_t len, struct listing *out)
 	__attribute__((warn_unused_result));
+/* "<collection>/<id escaped><tail>" into out: 0 or -ENAMETOOLONG. */
+int restab_item_path(char *out, size_t outsz, const char *collection,
+		     const char *id, const char *tail)
+	__attribute__((warn_unused_result));
+/* DELETE collection/id; logs "<what> <id> <done>" on success. */
+int restab_delete(const char *collection, const char *id, const char *what,
+		  const char *done);
 /* Add a fixed entry (no API data). */
 int restab_add(struct listing *out, const char *name, const struct kind *k,
 	       const char *id, const char *ctx)
