@@ -188,6 +188,20 @@ void ctl_close(struct ctl_handle *h)
 	free(h);
 }
 
+static __thread ctl_interrupt_fn interrupt_fn;
+static __thread void *interrupt_arg;
+
+void ctl_set_interrupt_check(ctl_interrupt_fn fn, void *arg)
+{
+	interrupt_fn = fn;
+	interrupt_arg = arg;
+}
+
+bool ctl_interrupted(void)
+{
+	return interrupt_fn && interrupt_fn(interrupt_arg);
+}
+
 char *ctl_word(const char *data, size_t len)
 {
 	while (len && (*data == ' ' || *data == '\t' || *data == '\n' ||

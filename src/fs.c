@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "apisecfs/ctl.h"
 #include "apisecfs/fs.h"
 #include "apisecfs/log.h"
 #include "apisecfs/tree.h"
@@ -175,6 +176,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		tree_file_free(f);
 }
 
+static bool req_interrupted(void *arg)
+{
+	return fuse_req_interrupted(arg);
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -193,7 +199,11 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	/* A blocking read (scans/ID/wait) ends when the reader is
+	 * interrupted (Ctrl-C), not only when the scan does. */
+	ctl_set_interrupt_check(req_interrupted, req);
 	int rc = tree_read(f, buf, size, off);
+	ctl_set_interrupt_check(NULL, NULL);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

@@ -80,6 +80,10 @@ static void hup_stop(void)
 	hup_pipe[0] = hup_pipe[1] = -1;
 }
 
+/* FUSE worker threads: enough for many blocked scans/ID/wait readers
+ * beside ordinary traffic. */
+#define APISECFS_MAX_THREADS 256
+
 static void print_version(void)
 {
 	printf("apisecfs %s\nlibfuse %s\n%s\n", APISECFS_VERSION,
@@ -309,11 +313,14 @@ int main(int argc, char *argv[])
 
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
-	/* Blocking reads (scans/ID/wait) hold a thread each: allow many. */
-	if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
-		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
-	else
-		fuse_loop_cfg_set_max_threads(loop, 64);
+	/* Blocking reads (scans/ID/wait) hold a thread each, so libfuse's
+	 * default of 10 workers would let ten waiters freeze the mount.
+	 * An explicit -o max_threads=N other than that default is kept. */
+	fuse_loop_cfg_set_max_threads(loop, cmd.max_threads > 0 &&
+						    cmd.max_threads != 10 &&
+						    cmd.max_threads <= 100000
+					    ? cmd.max_threads
+					    : APISECFS_MAX_THREADS);
 	if (cmd.max_idle_threads != UINT_MAX)
 		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
 	int ret = fuse_session_loop_mt(se, loop);

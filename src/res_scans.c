@@ -98,10 +98,16 @@ static const struct kind cancel_kind = {
 	.ctl = &cancel_ops,
 };
 
-static void sleep_ms(long ms)
+/* Sleep ms in short slices; false if the reader gave up meanwhile. */
+static bool sleep_unless_interrupted(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	for (long slept = 0; slept < ms; slept += 100) {
+		if (ctl_interrupted())
+			return false;
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return !ctl_interrupted();
 }
 
 /* Read blocks until the scan is finished; the reply is its final status
@@ -132,7 +138,10 @@ static int wait_act(const struct kind_ctx *c, const char *data, size_t len,
 			rc = -ETIMEDOUT;
 			break;
 		}
-		sleep_ms(interval);
+		if (!sleep_unless_interrupted(interval)) {
+			rc = -EINTR;
+			break;
+		}
 		interval = interval * 2 > SCAN_WAIT_MAX_MS ? SCAN_WAIT_MAX_MS
 							   : interval * 2;
 	}

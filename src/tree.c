@@ -27,6 +27,15 @@ extern const struct kind restab_root_kind;
 #define TREE_FILE_MAX (256u << 20)
 
 static struct tree_opts topts;
+/* Bumped by every expire_all (an action, a refresh). A listing fetched
+ * across one may predate the action, so it is applied but stays expired:
+ * the next access lists again instead of hiding what the action made. */
+static uint64_t expire_epoch;
+
+static uint64_t epoch_now(void)
+{
+	return __atomic_load_n(&expire_epoch, __ATOMIC_ACQUIRE);
+}
 
 static void expire_all(bool kernel);
 
@@ -184,11 +193,12 @@ static void content_changed_locked(struct node *n)
 	}
 }
 
-/* Reconcile dir's children with l (lock held). */
-static int apply(struct node *dir, struct listing *l)
+/* Reconcile dir's children with l (lock held); epoch: when the listing
+ * was started. */
+static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 {
 	struct node *c, *tmp;
-	dir->expires_ms = now_ms() + ttl_ms();
+	dir->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
 	if (l->unchanged && dir->listed)
 		return 0;
 	HASH_ITER(hh_child, dir->children, c, tmp) {
@@ -265,6 +275,7 @@ static int ensure_listed(struct node *dir)
 		if (rc)
 			return rc;
 	}
+	uint64_t epoch = epoch_now();
 	node_lock();
 	ctx_of(dir, &c);
 	node_unlock();
@@ -273,7 +284,7 @@ static int ensure_listed(struct node *dir)
 	if (rc == 0) {
 		node_lock();
 		if (dir->linked)
-			rc = apply(dir, &l);
+			rc = apply(dir, &l, epoch);
 		node_unlock();
 	}
 	blob_unref(c.obj);
@@ -285,6 +296,7 @@ static int ensure_listed(struct node *dir)
 static int ensure_stream(struct node *n)
 {
 	struct stream *s;
+	uint64_t epoch = epoch_now();
 	node_lock();
 	bool fresh = n->stream && now_ms() < n->expires_ms;
 	node_unlock();
@@ -299,7 +311,7 @@ static int ensure_stream(struct node *n)
 	stream_unref(n->stream);
 	n->stream = s;
 	n->size = stream_size(s);
-	n->expires_ms = now_ms() + ttl_ms();
+	n->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
 	node_unlock();
 	return 0;
 }
@@ -313,6 +325,7 @@ static int ensure_content(struct node *n)
 	struct buf b;
 	time_t mtime = 0;
 
+	uint64_t epoch = epoch_now();
 	node_lock();
 	if (!n->kind->render ||
 	    (n->content && now_ms() < n->expires_ms)) {
@@ -336,7 +349,7 @@ static int ensure_content(struct node *n)
 		content_changed_locked(n);
 	if (mtime)
 		n->mtime = mtime;
-	n->expires_ms = now_ms() + ttl_ms();
+	n->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
 	node_unlock();
 	return 0;
 }
@@ -711,6 +724,7 @@ static void expire_tree_locked(struct node *n, bool kernel)
 
 static void expire_all(bool kernel)
 {
+	__atomic_add_fetch(&expire_epoch, 1, __ATOMIC_ACQ_REL);
 	api_expire_cached();
 	struct node *root = node_get(FUSE_ROOT_ID);
 	if (!root)

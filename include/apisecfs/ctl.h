@@ -39,6 +39,12 @@ int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
 /* Wipe and free; NULL is fine. */
 void ctl_close(struct ctl_handle *h);
 
+/* For long actions (scans/ID/wait): has the caller given up (the reading
+ * process got a signal)? fs.c installs the check per request thread. */
+typedef bool (*ctl_interrupt_fn)(void *arg);
+void ctl_set_interrupt_check(ctl_interrupt_fn fn, void *arg);
+bool ctl_interrupted(void);
+
 /* Helpers for act callbacks: the input without surrounding white space,
  * as a NUL-terminated copy (caller frees), or NULL if empty. */
 char *ctl_word(const char *data, size_t len);

@@ -4,6 +4,7 @@ the shell prints, nothing created on error, changes visible at once."""
 import errno
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -251,11 +252,25 @@ def test_cancel(sim):
             os.write(fd, b"payments-api\n")
             sid = os.read(fd, 100).decode().strip()
             os.close(fd)
+            # Many blocked waiters do not freeze the mount, and Ctrl-C
+            # ends a wait at once.
+            waiters = [subprocess.Popen(["cat", m.path("scans", sid, "wait")],
+                                        stdout=subprocess.PIPE)
+                       for _ in range(16)]
+            time.sleep(0.5)
+            t = time.monotonic()
+            assert "payments-api" in os.listdir(m.path("apps"))
+            assert os.listdir(m.path("scans"))
+            assert time.monotonic() - t < 2
+            waiters[0].send_signal(signal.SIGINT)
+            waiters[0].wait(timeout=3)
             r = sh("echo > scans/%s/cancel" % sid, m.mnt)
             assert r.returncode == 0, r.stderr
             assert open(m.path("scans", sid, "status")).read() == "Cancelled\n"
             assert open(m.path("scans", sid, "wait")).read() == "Cancelled\n"
             assert not os.path.exists(m.path("scans", sid, "cancel"))
+            for w in waiters[1:]:
+                assert w.communicate(timeout=15)[0] == b"Cancelled\n"
             m.umount()
 
 
@@ -268,7 +283,7 @@ echo payments-api >&3
 read -r id <&3
 exec 3>&-
 status=$(cat "scans/$id/wait")
-[ "$status" = Completed ] || exit 2
+[ "$status" = Completed ] || exit 3
 if grep -l '"severity": "critical"' scans/"$id"/vulns/* >/dev/null 2>&1; then
   echo "critical findings in $id"; exit 1
 fi
