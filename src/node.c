@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apisecfs/linktab.h"
 #include "apisecfs/node.h"
 #include "apisecfs/stream.h"
 
@@ -94,6 +95,7 @@ static void node_free(struct node *n)
 	drop_content(n);
 	blob_unref(n->src);
 	stream_unref(n->stream);
+	linktab_unref(n->links);
 	HASH_DELETE(hh_ino, table.by_ino, n);
 	free(n->name);
 	free(n->id);

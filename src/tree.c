@@ -15,6 +15,7 @@
 #include "apisecfs/auth.h"
 #include "apisecfs/ctl.h"
 #include "apisecfs/kind.h"
+#include "apisecfs/linktab.h"
 #include "apisecfs/log.h"
 #include "apisecfs/node.h"
 #include "apisecfs/notify.h"
@@ -134,11 +135,17 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 	dir->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
 	if (l->unchanged && dir->listed)
 		return 0;
+	bool nomem;
+	struct linktab *links = linktab_from_listing(l, &nomem);
+	if (nomem)
+		return -ENOMEM;
 	HASH_ITER(hh_child, dir->children, c, tmp) {
 		c->mark = false;
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		struct listing_entry *e = &l->v[i];
+		if (e->kind->type == KIND_LINK)
+			continue; /* in the link table; an inode on lookup */
 		c = node_child_locked(dir, e->name);
 		if (c && (c->kind != e->kind || !same(c->id, e->id) ||
 			  !same(c->ctx, e->ctx))) {
@@ -151,8 +158,10 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 		if (!c) {
 			c = node_add_child_locked(dir, e->name, e->kind, e->id,
 						  e->ctx, kind_mode(e->kind));
-			if (!c)
+			if (!c) {
+				linktab_unref(links);
 				return -ENOMEM;
+			}
 		}
 		c->mark = true;
 		c->mode = kind_mode(e->kind);
@@ -178,10 +187,20 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 	HASH_ITER(hh_child, dir->children, c, tmp) {
 		if (c->mark)
 			continue;
+		/* A link looked up before stays while it points the same. */
+		const struct linkent *le = S_ISLNK(c->mode)
+						   ? linktab_find(links, c->name)
+						   : NULL;
+		if (le && c->content && !strcmp(c->content->data, le->target)) {
+			c->mtime = le->mtime;
+			continue;
+		}
 		if (c->nlookup)
 			notify_inval_entry(dir->ino, c->name);
 		node_unlink_locked(c);
 	}
+	linktab_unref(dir->links);
+	dir->links = links;
 	dir->list_sig = l->sig;
 	dir->listed = true;
 	return 0;
@@ -371,6 +390,36 @@ static int ensure_fresh(struct node *n)
 
 /* ---- operations --------------------------------------------------- */
 
+/* The inode for link name of dir's link table, made now (lock held);
+ * NULL if there is no such link or memory is short. */
+static struct node *link_node_locked(struct node *dir, const char *name)
+{
+	const struct linkent *le = linktab_find(dir->links, name);
+	if (!le)
+		return NULL;
+	struct node *c = node_add_child_locked(dir, name, dir->links->kind,
+					       NULL, NULL, S_IFLNK | 0777);
+	struct blob *target = c ? blob_new(le->target, strlen(le->target))
+				: NULL;
+	if (c && !target) {
+		node_unlink_locked(c);
+		return NULL;
+	}
+	if (c) {
+		node_set_content_locked(c, target);
+		c->mtime = le->mtime;
+		c->mark = true;
+	}
+	return c;
+}
+
+/* readdir's inode number for a link not made an inode yet: stable and
+ * clear of the real ones, which count up from 2. */
+static fuse_ino_t link_ino(const char *name)
+{
+	return (fuse_ino_t)(buf_hash(name, strlen(name)) | (1ULL << 63));
+}
+
 static void entry_of_locked(struct node *n, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -401,6 +450,8 @@ int tree_lookup(fuse_ino_t parent, const char *name,
 		goto out;
 	node_lock();
 	struct node *c = node_child_locked(dir, name);
+	if (!c)
+		c = link_node_locked(dir, name);
 	if (c)
 		node_pin_locked(c);
 	node_unlock();
@@ -476,7 +527,8 @@ int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
 		goto out;
 	rc = -ENOMEM;
 	node_lock();
-	size_t n = HASH_CNT(hh_child, dir->children);
+	size_t n = HASH_CNT(hh_child, dir->children) +
+		   (dir->links ? dir->links->n : 0);
 	d = calloc(1, sizeof(*d));
 	if (d)
 		d->v = calloc(n + 2, sizeof(*d->v));
@@ -493,6 +545,14 @@ int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
 				continue;
 			d->v[d->n++] = (struct tree_dirent){ strdup(c->name),
 							     c->ino, c->mode };
+		}
+		for (size_t i = 0; dir->links && i < dir->links->n; i++) {
+			const char *ln = dir->links->v[i].name;
+			if (node_child_locked(dir, ln))
+				continue; /* made an inode: listed above */
+			d->v[d->n++] = (struct tree_dirent){
+				strdup(ln), link_ino(ln), S_IFLNK | 0777
+			};
 		}
 		rc = 0;
 		for (size_t i = 0; i < d->n; i++)

@@ -25,6 +25,7 @@
 
 struct kind;   /* what a node is: kind.h */
 struct stream; /* stream.h */
+struct linktab; /* linktab.h */
 
 struct node {
 	fuse_ino_t ino;		 /* immutable */
@@ -48,6 +49,7 @@ struct node {
 			       * set for contents that may be evicted */
 	struct node *lru_prev, *lru_next; /* evictable contents, hot first */
 	struct stream *stream; /* paged files: the index their bytes follow */
+	struct linktab *links; /* dirs: symlinks not made inodes yet */
 	struct blob *obj;     /* compact JSON of the API object it shows */
 	long long expires_ms; /* content (files) or listing (dirs) */
 	uint64_t list_sig;    /* dirs: signature of the applied listing */
