@@ -37,10 +37,20 @@ static const struct kind vuln_kind = {
 };
 
 /* all.jsonl is as big as all findings together: made a page at a time
- * when read (stream.h), never held whole. */
+ * when read (stream.h), never held whole. It pages through the same
+ * per-severity lists as vulns/ (most severe first), so it costs no
+ * request of its own while they are cached. */
+static const char *const all_jsonl_paths[] = {
+	"/v1/vulnerabilities?severity=critical",
+	"/v1/vulnerabilities?severity=high",
+	"/v1/vulnerabilities?severity=medium",
+	"/v1/vulnerabilities?severity=low",
+	"/v1/vulnerabilities?severity=info",
+	NULL
+};
 static const struct kind all_jsonl_kind = {
 	.name = "all.jsonl", .type = KIND_FILE, .scope = "vulns:read",
-	.stream_path = "/v1/vulnerabilities",
+	.stream_paths = all_jsonl_paths,
 	.stream_item = json_render_line,
 };
 
@@ -215,6 +225,8 @@ static const struct res_row vulns_row = {
 	.path = "/v1/vulnerabilities", .id_field = "vulnerabilityId",
 	.ext = ".json", .shape = RES_FILE, .child = &vuln_kind,
 	.reserved = vulns_reserved,
+	/* Five streams at once, and by-severity/ then costs nothing. */
+	.split_param = "severity", .split_values = severities,
 };
 
 static int vulns_reload(const struct kind_ctx *c, const char *page_key,

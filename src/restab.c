@@ -4,6 +4,7 @@
  * no state: everything it needs comes in the row and the node's context.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,9 +257,130 @@ out:
 	return rc;
 }
 
+/* ---- parallel streams --------------------------------------------- */
+
+struct split_job {
+	char path[API_PATH_MAX];
+	struct collect cl;
+	bool collect; /* call back per item (else: signature only) */
+	uint64_t sig;
+	enum api_err result;
+	struct api_status st;
+	pthread_t thread;
+	bool started;
+};
+
+static void *split_run(void *arg)
+{
+	struct split_job *j = arg;
+	bool unchanged;
+	j->result = api_list(j->path, 0, j->collect ? collect_item : NULL,
+			     &j->cl, &j->sig, &unchanged, &j->st);
+	return NULL;
+}
+
+/* Walk every job's list at once; the first error, or API_OK. */
+static enum api_err run_splits(struct split_job *jobs, size_t n, bool collect,
+			       struct api_status *st)
+{
+	enum api_err result = API_OK;
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].collect = collect;
+		jobs[i].started = pthread_create(&jobs[i].thread, NULL,
+						 split_run, &jobs[i]) == 0;
+		if (!jobs[i].started)
+			split_run(&jobs[i]); /* no thread: in line */
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].thread, NULL);
+		if (jobs[i].result && !result) {
+			result = jobs[i].result;
+			*st = jobs[i].st;
+		}
+	}
+	return result;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct item *)a)->id,
+		      ((const struct item *)b)->id);
+}
+
+/* Move every job's items into all, in id order (the API's order). */
+static int merge(struct split_job *jobs, size_t n, struct collect *all)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += jobs[i].cl.n;
+	all->v = calloc(total ? total : 1, sizeof(*all->v));
+	if (!all->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(all->v + all->n, jobs[i].cl.v,
+		       jobs[i].cl.n * sizeof(*all->v));
+		all->n += jobs[i].cl.n;
+		jobs[i].cl.n = 0;
+	}
+	all->alloc = total;
+	qsort(all->v, all->n, sizeof(*all->v), by_id);
+	return 0;
+}
+
+static int list_split(const struct kind_ctx *c, const struct res_row *row,
+		      struct listing *out)
+{
+	size_t n = 0;
+	while (row->split_values[n])
+		n++;
+	struct split_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	struct collect all = { .row = row };
+	struct api_status st = { 0 };
+	int rc = jobs ? 0 : -ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		char esc[API_PATH_MAX / 2];
+		jobs[i].cl.row = row;
+		buf_init(&jobs[i].cl.scratch, HTTP_MAX_BODY);
+		int w = snprintf(jobs[i].path, sizeof(jobs[i].path),
+				 "%s?%s=%s", row->path, row->split_param,
+				 api_escape(row->split_values[i], esc,
+					    sizeof(esc)));
+		if (w < 0 || (size_t)w >= sizeof(jobs[i].path))
+			rc = -ENAMETOOLONG;
+	}
+	/* First listing: collect at once. Later: signatures first (304s),
+	 * and collect (from the now cached pages) only if something moved. */
+	enum api_err result = rc ? API_OK
+				 : run_splits(jobs, n, !c->list_sig, &st);
+	uint64_t sig = 0;
+	for (size_t i = 0; !rc && !result && i < n; i++)
+		sig = buf_hash(&jobs[i].sig, sizeof(jobs[i].sig)) ^
+		      (sig * 1099511628211ULL);
+	out->sig = sig ? sig : 1;
+	if (!rc && !result && c->list_sig) {
+		out->unchanged = out->sig == c->list_sig;
+		if (!out->unchanged)
+			result = run_splits(jobs, n, true, &st);
+	}
+	if (!rc && result)
+		rc = restab_errno(result, &st);
+	if (!rc && !out->unchanged)
+		rc = merge(jobs, n, &all);
+	if (!rc && !out->unchanged)
+		rc = add_items(&all, out);
+	for (size_t i = 0; jobs && i < n; i++)
+		collect_free(&jobs[i].cl);
+	collect_free(&all);
+	free(jobs);
+	return rc;
+}
+
 int restab_list(const struct kind_ctx *c, const struct res_row *row,
 		struct listing *out)
 {
+	if (row->split_param)
+		return list_split(c, row, out);
 	char path[API_PATH_MAX];
 	struct collect cl = { .row = row };
 	struct api_status st = { 0 };

@@ -70,10 +70,12 @@ static int measure_item(const cJSON *item, const char *page_key, void *ud)
 	return 0;
 }
 
-int stream_build(const char *path, stream_item_fn fn, struct stream **out)
+int stream_build(const char *const *paths, stream_item_fn fn,
+		 struct stream **out)
 {
 	struct build b = { .s = calloc(1, sizeof(struct stream)) };
 	struct api_status st = { 0 };
+	enum api_err result = API_OK;
 	bool unchanged;
 	*out = NULL;
 	if (!b.s)
@@ -81,8 +83,13 @@ int stream_build(const char *path, stream_item_fn fn, struct stream **out)
 	b.s->refs = 1;
 	b.s->fn = fn;
 	buf_init(&b.scratch, HTTP_MAX_BODY);
-	enum api_err result = api_list(path, 0, measure_item, &b, &b.s->sig,
-				       &unchanged, &st);
+	for (const char *const *p = paths; *p && !result; p++) {
+		uint64_t sig;
+		result = api_list(*p, 0, measure_item, &b, &sig, &unchanged,
+				  &st);
+		b.s->sig = buf_hash(&sig, sizeof(sig)) ^
+			   (b.s->sig * 1099511628211ULL);
+	}
 	buf_free(&b.scratch, false);
 	if (result) {
 		stream_unref(b.s);

@@ -254,7 +254,7 @@ static int ensure_stream(struct node *n)
 	node_unlock();
 	if (fresh)
 		return 0;
-	int rc = stream_build(n->kind->stream_path, n->kind->stream_item, &s);
+	int rc = stream_build(n->kind->stream_paths, n->kind->stream_item, &s);
 	if (rc)
 		return rc;
 	node_lock();
@@ -271,7 +271,7 @@ static int ensure_stream(struct node *n)
 /* Make a lazily rendered file's content fresh (n pinned). */
 static int ensure_content(struct node *n)
 {
-	if (n->kind->stream_path)
+	if (n->kind->stream_paths)
 		return ensure_stream(n);
 	struct kind_ctx c;
 	struct buf b;
@@ -358,7 +358,7 @@ static bool has_content(struct node *n)
  * bytes again from their page if they were evicted. */
 static int ensure_fresh(struct node *n)
 {
-	if (n->kind->render || n->kind->stream_path)
+	if (n->kind->render || n->kind->stream_paths)
 		return ensure_content(n);
 	node_lock();
 	bool fresh = now_ms() < n->expires_ms;
@@ -461,7 +461,7 @@ int tree_lookup(fuse_ino_t parent, const char *name,
 	}
 	/* The size is part of the entry: render lazy files now, unless the
 	 * scope says the read would be refused anyway. */
-	if ((c->kind->render || c->kind->stream_path) && may_read(c->kind))
+	if ((c->kind->render || c->kind->stream_paths) && may_read(c->kind))
 		rc = ensure_content(c);
 	if (!rc) {
 		node_lock();

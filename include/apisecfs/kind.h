@@ -82,7 +82,7 @@ struct kind {
 		      time_t *mtime);
 	/* Files too big to hold (stream.h): the list they page through and
 	 * how one item becomes bytes. */
-	const char *stream_path;
+	const char *const *stream_paths; /* NULL-terminated */
 	int (*stream_item)(const cJSON *item, struct buf *out);
 	/* Directories whose files are evictable: render every file of the
 	 * list page page_key again, through emit. */

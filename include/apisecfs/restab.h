@@ -34,6 +34,12 @@ struct res_row {
 	const struct kind *child;
 	const char *link_to; /* RES_LINK: "../../vulns/" */
 	const char *const *reserved; /* names the item may not take */
+	/* Fetch the list as parallel streams, one query per value of this
+	 * parameter (the API pages one query sequentially; independent
+	 * queries overlap, and their pages are the ones the filtered views
+	 * use, so those cost nothing more). NULL: one query. */
+	const char *split_param;
+	const char *const *split_values;
 };
 
 /* Page through row's list and add an entry per item to out. */
