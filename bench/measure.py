@@ -1,0 +1,397 @@
+"""measure.py - one benchmark configuration (N findings, L ms latency):
+start the simulators, lay out the reference trees, time every scenario on
+apisecfs and its baselines, and take the request-count probes.
+
+A "site" is one simulator plus what is derived from it: a token file, the
+reference tree on tmpfs (downloaded once with baseline_curl_jq.sh), and,
+when httpdirfs is usable, a static server over that tree with the same
+latency.  Two sites per configuration:
+
+  vulns  N findings over a few applications (scans, findings, find -r);
+  apps   many applications (the `ls -l apps/` scenario).
+
+Cells (one scenario on one side) are repeated --reps times; cold runs use
+a fresh mount or a fresh download every time, warm runs reuse one mount
+after an untimed first pass.  A run that passes its cap is killed and the
+cell reports a lower bound.
+"""
+
+import math
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+
+from benchlib import (BASELINE_SH, FsMount, Httpdirfs, Sim, StaticServer, log,
+                      quote, run_shell, write_secret)
+from scenarios import CURL_JQ, GREP, HTTPDIRFS, JQ, JSONL, TMPFS
+
+PAGE = 500                      # the API's largest page
+AUTH_ROUTES = ("GET /v1/me", "POST /oauth2/token", "POST /auth/login")
+RSS_PROBE_CACHE_MIB = 16        # the small cache of the memory-bound probe
+RSS_BASE_MIB = 64               # the target: 64 MiB + cache_size
+
+
+def pages(n):
+    return max(1, math.ceil(n / PAGE))
+
+
+class Site:
+    """One simulator and its reference tree."""
+
+    def __init__(self, cfg, name, apps, vulns):
+        self.cfg, self.name = cfg, name
+        self.n_apps, self.n_vulns = apps, vulns
+        self.sim = cfg.janitor.add("sim", Sim(apps=apps, vulns=vulns, seed=1,
+                                              latency_ms=cfg.latency_ms).start())
+        self.url = self.sim.url
+        self.token_file = write_secret(os.path.join(cfg.workdir, f"{name}.token"),
+                                       self.sim.creds["admin_token"])
+        self.tree = os.path.join(cfg.tmpfs_dir, name)
+        os.mkdir(self.tree)
+        kinds = "vulns jsonl apps" if name == "vulns" else "apps"
+        t0 = time.perf_counter()
+        r = run_shell(cfg.janitor, f"{quote(BASELINE_SH)} {quote(self.url)} "
+                      f"{quote(self.token_file)} . {kinds}", self.tree, cfg.opts.cap)
+        if not r.ok:
+            raise RuntimeError(f"reference download failed: {r.stderr[-1000:]}")
+        self.download_s = time.perf_counter() - t0
+        self.static = None
+
+    def static_server(self):
+        if self.static is None:
+            self.static = StaticServer(self.cfg.janitor, self.tree, self.cfg.latency_ms)
+        return self.static
+
+    def mount(self, ttl=600, cache_size=None, wrapper=()):
+        opts = [f"cache_ttl={ttl}",
+                f"cache_size={cache_size or self.cfg.opts.cache_size}"]
+        return FsMount(self.cfg.janitor, self.cfg.workdir, self.url, self.token_file,
+                       opts + list(self.cfg.opts.fs_options), wrapper=wrapper)
+
+
+class Cell:
+    """The runs of one scenario on one side."""
+
+    def __init__(self, side, cap):
+        self.side, self.cap = side, cap
+        self.samples, self.requests, self.rss_kib = [], [], []
+        self.outputs = []
+        self.timed_out = False
+        self.error = None
+        self.skipped = None
+        self.extra = {}
+
+    def add(self, run, scenario, requests=None, rss_kib=None):
+        """Record one run; False when the cell should stop repeating."""
+        if run.timed_out:
+            self.timed_out = True
+            return False
+        if run.rc != 0:
+            self.error = f"exit {run.rc}: {run.stderr.strip()[-300:]}"
+            return False
+        self.samples.append(run.seconds)
+        self.outputs.append(scenario.normalize(run.stdout))
+        if requests is not None:
+            self.requests.append(requests)
+        if rss_kib is not None:
+            self.rss_kib.append(rss_kib)
+        return True
+
+    def summary(self):
+        """One line for the progress log."""
+        if self.skipped:
+            return f"{self.side} skipped"
+        if self.error:
+            return f"{self.side} error"
+        if self.median is None:
+            return f"{self.side} >{self.cap:g} s"
+        return f"{self.side} {self.median:.3f} s (n={len(self.samples)})"
+
+    @property
+    def median(self):
+        return statistics.median(self.samples) if self.samples else None
+
+    @property
+    def output(self):
+        """(display, key) of the first run, or None."""
+        return self.outputs[0] if self.outputs else None
+
+    def as_json(self):
+        return {
+            "side": self.side, "median_s": self.median, "samples_s": self.samples,
+            "n": len(self.samples), "timed_out": self.timed_out, "cap_s": self.cap,
+            "error": self.error, "skipped": self.skipped,
+            "requests": self.requests,
+            "requests_median": statistics.median(self.requests) if self.requests else None,
+            "peak_rss_kib": max(self.rss_kib) if self.rss_kib else None,
+            "output": self.output[0] if self.output else None,
+            "key": self.output[1] if self.output else None,
+            "consistent": len({repr(o[1]) for o in self.outputs}) <= 1,
+            **self.extra,
+        }
+
+
+class Config:
+    """N findings at L ms: sites, scenario cells and probes."""
+
+    def __init__(self, janitor, opts, n_vulns, latency_ms, workdir, tmpfs_root,
+                 httpdirfs_ok, httpdirfs_timeouts):
+        self.janitor, self.opts = janitor, opts
+        self.n_vulns, self.latency_ms = n_vulns, latency_ms
+        self.workdir = tempfile.mkdtemp(prefix=f"n{n_vulns}-l{latency_ms}-", dir=workdir)
+        self.tmpfs_dir = janitor.add("dir", tempfile.mkdtemp(
+            prefix=f"n{n_vulns}-l{latency_ms}-", dir=tmpfs_root))
+        self.httpdirfs_ok = httpdirfs_ok             # None or the reason it is not
+        self.httpdirfs_timeouts = httpdirfs_timeouts  # (key, latency) -> N
+        self.sites = {}
+        self.sample_file = None
+
+    def setup(self):
+        o = self.opts
+        log(f"== N={self.n_vulns} findings, latency {self.latency_ms} ms: "
+            "starting simulators, downloading reference trees")
+        self.sites["vulns"] = Site(self, "vulns", o.vuln_apps, self.n_vulns)
+        self.sites["apps"] = Site(self, "apps", o.n_apps, min(self.n_vulns, 1000))
+        names = sorted(f for f in os.listdir(os.path.join(self.sites["vulns"].tree, "vulns"))
+                       if f.endswith(".json"))
+        k = min(len(names), o.pcat_files)
+        sample = random.Random(o.seed).sample(names, k)
+        self.sample_file = os.path.join(self.workdir, "pcat-sample")
+        with open(self.sample_file, "w") as f:
+            f.writelines(f"vulns/{name}\n" for name in sample)
+        for s in self.sites.values():
+            log(f"   {s.name}: {s.n_apps} apps, {s.n_vulns} findings; reference "
+                f"download {s.download_s:.2f} s")
+
+    def teardown(self):
+        for s in self.sites.values():
+            if s.static:
+                s.static.close()
+                self.janitor.forget(s.static)
+            s.sim.stop()
+            self.janitor.forget(s.sim)
+        shutil.rmtree(self.tmpfs_dir, ignore_errors=True)
+        self.janitor.forget(self.tmpfs_dir)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ---- scenarios ---------------------------------------------------------
+
+    def command(self, scenario):
+        return scenario.cmd.replace("{sample}", quote(self.sample_file))
+
+    def run_scenario(self, sc):
+        site = self.sites[sc.site]
+        cells = [self.apisecfs_cell(site, sc)]
+        for side in sc.baselines:
+            if side == CURL_JQ:
+                cells.append(self.curl_jq_cell(site, sc))
+            elif side == TMPFS:
+                cells.append(self.tmpfs_cell(site, sc))
+            elif side == HTTPDIRFS:
+                cells.append(self.httpdirfs_cell(site, sc))
+        log(f"-- {sc.key}: " + ", ".join(c.summary() for c in cells))
+        return cells
+
+    def apisecfs_cell(self, site, sc):
+        cell = Cell("apisecfs", self.opts.cap)
+        cmd = self.command(sc)
+        if sc.warm:
+            m = site.mount()
+            try:
+                site.sim.reset_stats()
+                first = run_shell(self.janitor, cmd, m.mnt, self.opts.cap)
+                cell.extra["first_run_s"] = first.seconds
+                cell.extra["first_run_requests"] = site.sim.stats()["total"]
+                if not first.ok:
+                    cell.add(first, sc)
+                    return cell
+                for _ in range(self.opts.reps):
+                    site.sim.reset_stats()
+                    r = run_shell(self.janitor, cmd, m.mnt, self.opts.cap)
+                    if not cell.add(r, sc, site.sim.stats()["total"], m.peak_rss_kib()):
+                        break
+            finally:
+                m.close()
+            return cell
+        for rep in range(self.opts.reps):
+            m = site.mount()
+            try:
+                site.sim.reset_stats()
+                r = run_shell(self.janitor, cmd, m.mnt, self.opts.cap)
+                st = site.sim.stats()
+                more = cell.add(r, sc, st["total"], m.peak_rss_kib())
+                if rep == 0:
+                    cell.extra["routes"] = st["routes"]
+                    cell.extra["status"] = st["status"]
+            finally:
+                m.close()
+            if not more:
+                break
+        return cell
+
+    def curl_jq_cell(self, site, sc):
+        cell = Cell(CURL_JQ, self.opts.cap)
+        cmd = (f"{quote(BASELINE_SH)} {quote(site.url)} {quote(site.token_file)} . "
+               f"{' '.join(sc.kinds)} && {self.command(sc)}")
+        for _ in range(self.opts.reps):
+            d = tempfile.mkdtemp(prefix="curl-jq-", dir=self.workdir)
+            try:
+                site.sim.reset_stats()
+                r = run_shell(self.janitor, cmd, d, self.opts.cap)
+                more = cell.add(r, sc, site.sim.stats()["total"])
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+            if not more:
+                break
+        return cell
+
+    def tmpfs_cell(self, site, sc):
+        cell = Cell(TMPFS, self.opts.cap)
+        cmd = self.command(sc)
+        run_shell(self.janitor, cmd, site.tree, self.opts.cap)   # warm the caches
+        for _ in range(self.opts.reps):
+            if not cell.add(run_shell(self.janitor, cmd, site.tree, self.opts.cap), sc, 0):
+                break
+        return cell
+
+    def httpdirfs_cell(self, site, sc):
+        cap = self.opts.httpdirfs_cap
+        cell = Cell(HTTPDIRFS, cap)
+        if self.httpdirfs_ok is not None:
+            cell.skipped = self.httpdirfs_ok
+            return cell
+        earlier = self.httpdirfs_timeouts.get((sc.key, self.latency_ms))
+        if earlier is not None and earlier <= self.n_vulns:
+            cell.skipped = f"timed out (>{cap:g} s) at N={earlier} already"
+            return cell
+        server = site.static_server()
+        for _ in range(self.opts.httpdirfs_reps):
+            try:
+                h = Httpdirfs(self.janitor, self.workdir, server.url)
+            except RuntimeError as exc:
+                cell.error = str(exc)[:300]
+                break
+            try:
+                before = server.requests()
+                r = run_shell(self.janitor, self.command(sc), h.mnt, cap)
+                more = cell.add(r, sc, server.requests() - before, h.peak_rss_kib())
+            finally:
+                h.close()
+            if not more:
+                break
+        if cell.timed_out:
+            self.httpdirfs_timeouts[(sc.key, self.latency_ms)] = self.n_vulns
+        return cell
+
+    # ---- probes --------------------------------------------------------------
+
+    def shell(self, cmd, cwd):
+        r = run_shell(self.janitor, cmd, cwd, self.opts.cap)
+        if not r.ok:
+            raise RuntimeError(f"probe command failed: {cmd}: "
+                               f"{'timeout' if r.timed_out else r.stderr[-300:]}")
+        return r
+
+    def run_probes(self):
+        log("-- probes")
+        out = {}
+        vs, aps = self.sites["vulns"], self.sites["apps"]
+        out["first_ls"] = self.probe_first_ls(vs)
+        out.update(self.probe_listing(vs))
+        out["list_apps"] = self.probe_list_apps(aps)
+        out["ttl"] = self.probe_ttl(vs)
+        out["rss_bound"] = self.probe_rss(vs)
+        return out
+
+    def probe_first_ls(self, site):
+        """Requests from spawn to the end of the first `ls` of the root."""
+        site.sim.reset_stats()
+        t0 = time.perf_counter()
+        m = site.mount()
+        try:
+            pre = site.sim.stats()
+            r = self.shell("ls >/dev/null", m.mnt)
+            elapsed = time.perf_counter() - t0
+            post = site.sim.stats()
+            site.sim.reset_stats()
+            self.shell("ls -l >/dev/null", m.mnt)
+            ls_l = site.sim.stats()["total"]
+        finally:
+            m.close()
+        auth = sum(pre["routes"].get(k, 0) for k in AUTH_ROUTES)
+        return {"at_mount": pre["total"], "at_mount_routes": pre["routes"],
+                "auth": auth, "beyond_auth": post["total"] - auth,
+                "first_ls_routes": post["routes"], "ls_s": r.seconds,
+                "spawn_to_first_ls_s": elapsed, "then_ls_l_requests": ls_l,
+                "bound": 2, "met": post["total"] - auth <= 2}
+
+    def probe_listing(self, site):
+        """`ls -l vulns/` on a fresh mount, then the same reads again
+        within the TTL (which should make no request at all)."""
+        n = site.n_vulns
+        sample = "vulns/" + sorted(os.listdir(os.path.join(site.tree, "vulns")))[0]
+        again = f"ls -l vulns/ >/dev/null; cat vulns/all.jsonl {quote(sample)} >/dev/null"
+        m = site.mount()
+        try:
+            site.sim.reset_stats()
+            self.shell("ls -l vulns/ >/dev/null", m.mnt)
+            st = site.sim.stats()
+            self.shell(again, m.mnt)
+            site.sim.reset_stats()
+            self.shell(again, m.mnt)
+            cached = site.sim.stats()
+        finally:
+            m.close()
+        bound = pages(n) + 5
+        return {
+            "list_vulns": {"n": n, "requests": st["total"], "routes": st["routes"],
+                           "bound": bound, "met": st["total"] <= bound},
+            "cached_reread": {"requests": cached["total"], "routes": cached["routes"],
+                              "what": again, "met": cached["total"] == 0},
+        }
+
+    def probe_list_apps(self, site):
+        m = site.mount()
+        try:
+            site.sim.reset_stats()
+            self.shell("ls -l apps/ >/dev/null", m.mnt)
+            st = site.sim.stats()
+        finally:
+            m.close()
+        bound = pages(site.n_apps) + 5
+        return {"n": site.n_apps, "requests": st["total"], "routes": st["routes"],
+                "bound": bound, "met": st["total"] <= bound}
+
+    def probe_ttl(self, site):
+        """cache_ttl=2: list, wait 3 s, list again: one 304 per page."""
+        m = site.mount(ttl=2)
+        try:
+            self.shell("ls -l vulns/ >/dev/null", m.mnt)
+            time.sleep(3)
+            site.sim.reset_stats()
+            r = self.shell("ls -l vulns/ >/dev/null", m.mnt)
+            st = site.sim.stats()
+        finally:
+            m.close()
+        want = pages(site.n_vulns)
+        n304 = st["status"].get("304", 0)
+        return {"pages": want, "requests": st["total"], "status": st["status"],
+                "routes": st["routes"], "seconds": r.seconds,
+                "met": st["total"] == want and n304 == want}
+
+    def probe_rss(self, site):
+        """Peak RSS with a small cache after grep, jq and all.jsonl: is the
+        memory bounded by cache_size?"""
+        m = site.mount(cache_size=RSS_PROBE_CACHE_MIB)
+        try:
+            for cmd in (GREP + " >/dev/null", JQ + " >/dev/null", JSONL):
+                self.shell(cmd, m.mnt)
+            rss = m.peak_rss_kib()
+        finally:
+            m.close()
+        bound = (RSS_BASE_MIB + RSS_PROBE_CACHE_MIB) * 1024
+        return {"cache_size_mib": RSS_PROBE_CACHE_MIB, "peak_rss_kib": rss,
+                "bound_kib": bound, "met": rss is not None and rss <= bound}
