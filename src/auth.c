@@ -386,10 +386,13 @@ int auth_authorization(char *out, size_t outsz, unsigned *gen)
 {
 	pthread_mutex_lock(&state.lock);
 	bool due = token_file_changed_locked() || expiring_locked();
+	/* Past its expiry the bearer is useless: wait for the renewal in
+	 * progress rather than earn a 401. Near it, renew if nobody is. */
+	bool expired = state.expires_at && time(NULL) >= state.expires_at;
 	unsigned g = state.gen;
 	pthread_mutex_unlock(&state.lock);
 	if (due)
-		renew(g, false);
+		renew(g, expired);
 
 	int rc = -1;
 	pthread_mutex_lock(&state.lock);

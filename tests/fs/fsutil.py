@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "sim"))
 
-from simctl import Sim  # noqa: E402  (path set just above)
+from simctl import Sim  # noqa: E402,F401  (path set above; re-exported)
 
 BIN = os.environ.get("APISECFS_BIN", os.path.join(TOP, "build", "apisecfs"))
 
@@ -149,3 +149,18 @@ def walk_files(root):
             if os.path.isfile(p) and not os.path.islink(p):
                 out.append(p)
     return out
+
+
+def api_items(sim, path, token):
+    """Every item of an API list, paged the way the contract says."""
+    items, nxt = [], None
+    while True:
+        q = path + ("&" if "?" in path else "?") + "limit=500"
+        if nxt:
+            q += "&nextToken=" + nxt
+        status, _, body = sim.request("GET", q, token=token)
+        assert status == 200, body
+        items += body["items"]
+        nxt = body.get("nextToken")
+        if not nxt:
+            return items

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from fsutil import Mount, Sim, walk_files
+from fsutil import Mount, Sim, api_items, walk_files
 
 TOP_LEVEL = {"README", "whoami.json", ".refresh", "apps", "scans", "vulns",
              "teams", "tokens"}
@@ -25,21 +25,6 @@ def severity_pages(sim):
     tok = sim.creds["admin_token"]
     return sum(math.ceil(len(api_items(sim, "/v1/vulnerabilities?severity=" + s,
                                        tok)) / 500) for s in SEVERITIES)
-
-
-def api_items(sim, path, token):
-    """Every item of an API list, paged the way the contract says."""
-    items, nxt = [], None
-    while True:
-        q = path + ("&" if "?" in path else "?") + "limit=500"
-        if nxt:
-            q += "&nextToken=" + nxt
-        status, _, body = sim.request("GET", q, token=token)
-        assert status == 200, body
-        items += body["items"]
-        nxt = body.get("nextToken")
-        if not nxt:
-            return items
 
 
 def test_top_level(mnt):

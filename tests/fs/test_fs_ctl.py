@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from fsutil import Mount, Sim, TOP
+from fsutil import Mount, Sim
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from fsutil import BIN, Mount, Sim, TOP, is_mounted, run_apisecfs, write_secret
+from fsutil import (BIN, Mount, Sim, TOP, api_items, is_mounted, run_apisecfs,
+                    write_secret)
 
 MAN_RST = os.path.join(TOP, "man", "apisecfs.1.rst")
 CONTRIB = os.path.join(TOP, "contrib")
@@ -373,20 +374,6 @@ def test_systemd_units_verify():
 
 
 # ---- the CI recipe, end to end ---------------------------------------------
-
-def api_items(sim, path, token):
-    items, nxt = [], None
-    while True:
-        q = path + ("&" if "?" in path else "?") + "limit=500"
-        if nxt:
-            q += "&nextToken=" + nxt
-        status, _, body = sim.request("GET", q, token=token)
-        assert status == 200, body
-        items += body["items"]
-        nxt = body.get("nextToken")
-        if not nxt:
-            return items
-
 
 def ci_scan(mnt, app, env=None):
     r = subprocess.run([CI_SCAN, mnt, app], capture_output=True, text=True,

@@ -6,13 +6,12 @@ import json
 import os
 import random
 import signal
-import subprocess
 import threading
 import time
 
 import pytest
 
-from fsutil import Mount, Sim
+from fsutil import Mount, Sim, api_items
 
 FAST = ["timeout=2", "retries=1", "cache_ttl=1"]
 
@@ -31,14 +30,7 @@ def clean(sim):
 
 
 def all_scans(sim, token):
-    scans, nxt = [], None
-    while True:
-        q = "/v1/scans?limit=500" + ("&nextToken=" + nxt if nxt else "")
-        _, _, body = sim.request("GET", q, token=token)
-        scans += [s["scanId"] for s in body["items"]]
-        nxt = body.get("nextToken")
-        if not nxt:
-            return scans
+    return [s["scanId"] for s in api_items(sim, "/v1/scans", token)]
 
 
 def timed(fn):

@@ -101,10 +101,12 @@ def test_profile_from_config_file(sim, tmp_path):
     conf.write_text("# apisecfs profiles\n[other]\nurl = http://127.0.0.1:1\n\n"
                     "[test]\nurl = %s\ntoken_file = %s\nlog_level = error\n"
                     "cache_ttl = 7\n" % (sim.url, tok))
+    # With a URL on the command line too, the command line wins:
     with Mount(sim.url, args=["-o", "config=%s,profile=test,log_level=info"
                               % conf]) as m:
-        pass
-    # Mount() passes the URL too; mount with the profile alone:
+        assert os.listdir(m.path("apps"))
+        m.umount()
+    # The profile alone gives the URL:
     require_fuse()
     mnt = tmp_path / "mnt"
     mnt.mkdir()
