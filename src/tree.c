@@ -353,10 +353,10 @@ static bool has_content(struct node *n)
 	return yes;
 }
 
-/* Make a file's bytes fresh and present (n pinned): render it, or, for
- * bytes that come from a listing, refresh that listing, and render the
- * bytes again from their page if they were evicted. */
-static int ensure_fresh(struct node *n)
+/* Make a file's bytes fresh and, if need_bytes, present (n pinned):
+ * render it, or, for bytes that come from a listing, refresh that listing
+ * and render the bytes again from their page if they were evicted. */
+static int ensure_fresh(struct node *n, bool need_bytes)
 {
 	if (n->kind->render || n->kind->stream_paths)
 		return ensure_content(n);
@@ -369,7 +369,7 @@ static int ensure_fresh(struct node *n)
 	int rc = 0;
 	if (p && !fresh)
 		rc = ensure_listed(p);
-	if (p && !rc && !has_content(n)) {
+	if (p && !rc && need_bytes && !has_content(n)) {
 		rc = reload(n, p);
 		if (!rc && !has_content(n)) {
 			/* The page moved under us (items added before it):
@@ -486,7 +486,7 @@ int tree_getattr(fuse_ino_t ino, struct stat *st)
 	if (!n)
 		return -ENOENT;
 	if (!S_ISDIR(n->mode) && may_read(n->kind))
-		ensure_fresh(n); /* on failure: what we have (stale) */
+		ensure_fresh(n, false); /* on failure: what we have */
 	node_lock();
 	n->mode = kind_mode(n->kind);
 	node_stat_locked(n, st);
@@ -614,7 +614,16 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 		rc = -EACCES;
 		goto out;
 	}
-	if ((rc = ensure_fresh(n)))
+	/* Bytes evicted from our memory but unchanged since the kernel last
+	 * took them are still in its page cache: open without them and
+	 * render them only if a read does come. */
+	if ((rc = ensure_fresh(n, false)))
+		goto out;
+	node_lock();
+	bool need = !n->content && !n->stream &&
+		    !(n->src && n->opened_before);
+	node_unlock();
+	if (need && (rc = ensure_fresh(n, true)))
 		goto out;
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -627,13 +636,14 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 	else
 		f->content = blob_ref(n->content);
 	node_touch_locked(n);
+	f->lazy = !f->content && !f->reader && n->src;
 	*keep_cache = n->opened_before;
 	/* The kernel may still believe an old size (its attributes are
 	 * being invalidated from another thread): read around it. */
 	*direct_io = n->stale_attrs;
 	n->opened_before = true;
 	node_unlock();
-	if (!f->content && !f->reader)
+	if (!f->content && !f->reader && !f->lazy)
 		rc = n->stream ? -ENOMEM : -EIO;
 out:
 	if (f) {
@@ -777,6 +787,18 @@ int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
 	}
 	if (f->reader)
 		return stream_read(f->reader, out, size, off);
+	if (f->lazy && !f->content) {
+		/* The kernel's pages were dropped after all: render now. */
+		struct node *n = node_get(f->ino);
+		int rc = n ? ensure_fresh(n, true) : -ENOENT;
+		node_lock();
+		if (!rc && !f->content)
+			f->content = blob_ref(n->content);
+		node_unlock();
+		node_put(n);
+		if (rc)
+			return rc;
+	}
 	if (!f->content || off < 0 || (size_t)off >= f->content->len)
 		return 0;
 	size_t n = f->content->len - (size_t)off;

@@ -65,6 +65,7 @@ struct tree_file {
 	struct blob *content;	 /* regular files and symlinks */
 	struct ctl_handle *ctl;	 /* control files */
 	struct stream_reader *reader; /* paged files */
+	bool lazy; /* content rendered at the first read, if one comes */
 };
 /* keep_cache: the kernel's cached pages are still right. */
 int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
