@@ -13,6 +13,7 @@ SIGTERM, in reverse order of creation:
 Nothing here talks to anything but 127.0.0.1.
 """
 
+import hashlib
 import json
 import os
 import platform
@@ -45,6 +46,21 @@ EXIT_TIMEOUT = 20
 # PATH that finds the system tools first.
 SHELL_ENV = dict(os.environ, LC_ALL="C", LANG="C")
 SHELL_ENV.pop("APISECFS_TOKEN", None)
+
+
+def snapshot_binary(workdir):
+    """Copy build/apisecfs into workdir and use the copy from now on, so a
+    rebuild during a long run cannot mix two builds in one table; returns
+    the copy's sha256 and the original's mtime."""
+    global APISECFS
+    src = APISECFS
+    dst = os.path.join(workdir, "apisecfs")
+    shutil.copy2(src, dst)
+    with open(dst, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    APISECFS = dst
+    return {"path": src, "sha256": digest[:16],
+            "built": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(src)))}
 
 
 def log(msg):
@@ -160,10 +176,12 @@ class Run:
 
 
 def run_shell(janitor, cmd, cwd, timeout):
-    """Run `bash -c cmd` in cwd; wall time in seconds. On time-out the
-    command's process group is killed and Run.timed_out is set."""
+    """Run `bash -o pipefail -c cmd` in cwd (a failing stage of a pipeline
+    fails the run); wall time in seconds. On time-out the command's process
+    group is killed and Run.timed_out is set."""
     start = time.perf_counter()
-    proc = subprocess.Popen(["/bin/bash", "-c", cmd], cwd=cwd, env=SHELL_ENV,
+    proc = subprocess.Popen(["/bin/bash", "-o", "pipefail", "-c", cmd], cwd=cwd,
+                            env=SHELL_ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, errors="replace", start_new_session=True)
     group = janitor.add("closeable", _Group(proc))
@@ -243,6 +261,8 @@ class _FuseProcess:
             self.reader.start()
         janitor.add("closeable", self)
         self.closed = False
+        self.wait_mounted()
+        self.mounted_after = time.perf_counter() - self.started
 
     def _stamp_lines(self):
         """Copy the daemon's output to the log, noting when each line came."""
@@ -250,8 +270,6 @@ class _FuseProcess:
             line = raw.decode(errors="replace")
             self.stamped.append((time.perf_counter(), line.rstrip("\n")))
             self.log.write(line)
-        self.wait_mounted()
-        self.mounted_after = time.perf_counter() - self.started
 
     def wait_mounted(self):
         deadline = time.monotonic() + MOUNT_TIMEOUT

@@ -34,7 +34,10 @@ def describe_machine(m, git, opts):
     tools = ", ".join(f"{k} {v or 'missing'}" for k, v in m["tools"].items())
     out(f"   tools    {tools}")
     dirty = " (work tree has uncommitted changes)" if git["dirty"] else ""
-    out(f"   apisecfs {m['apisecfs']} at {git['short']}{dirty}: {git['subject']}")
+    b = git.get("binary", {})
+    out(f"   apisecfs {b.get('path', m['apisecfs'])} (built {b.get('built', '?')}, "
+        f"sha256 {b.get('sha256', '?')}, copied for the run)")
+    out(f"   commit   {git['short']}{dirty}: {git['subject']}")
     out(f"   options  cache_ttl=600 cache_size={opts.cache_size} "
         f"{' '.join(opts.fs_options)}; reps {opts.reps} (httpdirfs {opts.httpdirfs_reps}); caps {opts.cap:g} s, "
         f"httpdirfs {opts.httpdirfs_cap:g} s")
@@ -153,7 +156,8 @@ def print_probes(p):
         f"requests  [0: {yes(c['met'])}]")
     t = p["ttl"]
     out(f"   re-list after TTL (cache_ttl=2, sleep 3): {t['requests']} requests, status "
-        f"{t['status']}, {t['seconds'] * 1000:.0f} ms  [one 304 per page = {t['pages']}: "
+        f"{t['status']}, {t['seconds'] * 1000:.0f} ms  [one 304 per page fetched "
+        f"by the first listing = {t['pages']}: "
         f"{yes(t['met'])}]")
     r = p["rss_bound"]
     rss = "-" if r["peak_rss_kib"] is None else f"{r['peak_rss_kib'] / 1024:.1f} MiB"
@@ -295,10 +299,14 @@ def mismatches(configs):
     for cfg in configs:
         for sc in cfg["scenarios"]:
             for c in sc["cells"][1:]:
-                if c["check"] in ("MISMATCH", "UNSTABLE"):
+                fs = sc["cells"][0]
+                if c["check"] == "MISMATCH":
                     bad.append(f"N={cfg['n_vulns']}/{cfg['latency_ms']:g}ms {sc['key']}: "
-                               f"apisecfs {sc['cells'][0]['output']} vs {c['side']} "
-                               f"{c['output']} ({c['check']})")
+                               f"apisecfs {fs['output']} vs {c['side']} {c['output']}")
+                elif c["check"] == "UNSTABLE" and c is sc["cells"][1]:
+                    bad.append(f"N={cfg['n_vulns']}/{cfg['latency_ms']:g}ms {sc['key']}: "
+                               f"apisecfs gave different outputs run to run: "
+                               f"{fs.get('outputs')}")
     return bad
 
 
