@@ -172,9 +172,17 @@ static int sev_list(const struct kind_ctx *c, struct listing *out)
 	return filtered_list(c, out, "severity");
 }
 
+/* by-status/S/ filters the per-severity pages vulns/ fetched (and the
+ * cache holds) instead of asking the platform four more questions. */
 static int status_list(const struct kind_ctx *c, struct listing *out)
 {
-	return filtered_list(c, out, "status");
+	const struct res_row row = {
+		.path = "/v1/vulnerabilities", .id_field = "vulnerabilityId",
+		.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
+		.link_to = "../../", .split_param = "severity",
+		.split_values = severities, .match_field = "status",
+	};
+	return restab_list(c, &row, out);
 }
 
 static const struct kind sev_kind = {

@@ -120,6 +120,7 @@ struct collect {
 	unsigned long skipped;
 	struct buf scratch;    /* one rendering at a time */
 	struct blob *page_key; /* shared by the items of one page */
+	const char *match;     /* row->match_field must equal this */
 };
 
 /* Render a file row's item (pretty) into scratch: size and hash. */
@@ -143,6 +144,11 @@ static int collect_item(const cJSON *it, const char *page_key, void *ud)
 	if (!id || !*id) {
 		cl->skipped++; /* an item we cannot address */
 		return 0;
+	}
+	if (row->match_field) {
+		const char *v = json_str(it, row->match_field);
+		if (!v || !cl->match || strcmp(v, cl->match))
+			return 0;
 	}
 	if (cl->n == cl->alloc) {
 		size_t na = cl->alloc ? cl->alloc * 2 : 64;
@@ -341,6 +347,7 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 	for (size_t i = 0; !rc && i < n; i++) {
 		char esc[API_PATH_MAX / 2];
 		jobs[i].cl.row = row;
+		jobs[i].cl.match = c->ctx;
 		buf_init(&jobs[i].cl.scratch, HTTP_MAX_BODY);
 		int w = snprintf(jobs[i].path, sizeof(jobs[i].path),
 				 "%s?%s=%s", row->path, row->split_param,
@@ -382,7 +389,7 @@ int restab_list(const struct kind_ctx *c, const struct res_row *row,
 	if (row->split_param)
 		return list_split(c, row, out);
 	char path[API_PATH_MAX];
-	struct collect cl = { .row = row };
+	struct collect cl = { .row = row, .match = c->ctx };
 	struct api_status st = { 0 };
 	buf_init(&cl.scratch, HTTP_MAX_BODY);
 	int rc = list_path(c, row, path, sizeof(path));

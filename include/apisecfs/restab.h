@@ -40,6 +40,9 @@ struct res_row {
 	 * use, so those cost nothing more). NULL: one query. */
 	const char *split_param;
 	const char *const *split_values;
+	/* Keep only items whose field match_field equals the node's ctx:
+	 * a view filtered here from pages fetched (and cached) anyway. */
+	const char *match_field;
 };
 
 /* Page through row's list and add an entry per item to out. */
