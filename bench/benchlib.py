@@ -41,6 +41,7 @@ BASELINE_SH = os.path.join(BENCH, "baseline_curl_jq.sh")
 STATIC_SERVER = os.path.join(BENCH, "static_server.py")
 MOUNT_TIMEOUT = 30
 EXIT_TIMEOUT = 20
+STUCK_WAIT = 5
 
 # Commands run under the C locale (byte-wise grep, stable sort) with a
 # PATH that finds the system tools first.
@@ -175,10 +176,13 @@ class Run:
         return not self.timed_out and self.rc == 0
 
 
-def run_shell(janitor, cmd, cwd, timeout):
+def run_shell(janitor, cmd, cwd, timeout, on_stuck=None):
     """Run `bash -o pipefail -c cmd` in cwd (a failing stage of a pipeline
     fails the run); wall time in seconds. On time-out the command's process
-    group is killed and Run.timed_out is set."""
+    group is killed and Run.timed_out is set. A process blocked inside a
+    FUSE request ignores SIGKILL until the daemon answers: if the group is
+    still there after STUCK_WAIT seconds, on_stuck() (kill the daemon, which
+    aborts the connection) frees it."""
     start = time.perf_counter()
     proc = subprocess.Popen(["/bin/bash", "-o", "pipefail", "-c", cmd], cwd=cwd,
                             env=SHELL_ENV,
@@ -191,7 +195,13 @@ def run_shell(janitor, cmd, cwd, timeout):
     except subprocess.TimeoutExpired:
         elapsed = time.perf_counter() - start
         group.close()
-        out, err = proc.communicate()
+        try:
+            out, err = proc.communicate(timeout=STUCK_WAIT)
+        except subprocess.TimeoutExpired:
+            if on_stuck:
+                log(f"a timed-out command is stuck in the filesystem: {on_stuck.__doc__}")
+                on_stuck()
+            out, err = proc.communicate()
         return Run(elapsed, out, err, -9, timed_out=True)
     finally:
         group.close()   # stragglers of a pipeline that ended early
@@ -288,6 +298,13 @@ class _FuseProcess:
             self.log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def kill(self):
+        """killing the daemon aborts its FUSE connection"""
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
 
     def peak_rss_kib(self):
         """VmHWM of the daemon (KiB), None if it is gone."""

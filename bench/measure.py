@@ -203,7 +203,7 @@ class Config:
             m = site.mount()
             try:
                 site.sim.reset_stats()
-                first = run_shell(self.janitor, cmd, m.mnt, self.opts.cap)
+                first = run_shell(self.janitor, cmd, m.mnt, self.opts.cap, on_stuck=m.kill)
                 cell.extra["first_run_s"] = first.seconds
                 cell.extra["first_run_requests"] = site.sim.stats()["total"]
                 if not first.ok:
@@ -211,7 +211,7 @@ class Config:
                     return cell
                 for _ in range(self.opts.reps):
                     site.sim.reset_stats()
-                    r = run_shell(self.janitor, cmd, m.mnt, self.opts.cap)
+                    r = run_shell(self.janitor, cmd, m.mnt, self.opts.cap, on_stuck=m.kill)
                     if not cell.add(r, sc, site.sim.stats()["total"], m.peak_rss_kib()):
                         break
             finally:
@@ -221,7 +221,7 @@ class Config:
             m = site.mount()
             try:
                 site.sim.reset_stats()
-                r = run_shell(self.janitor, cmd, m.mnt, self.opts.cap)
+                r = run_shell(self.janitor, cmd, m.mnt, self.opts.cap, on_stuck=m.kill)
                 st = site.sim.stats()
                 more = cell.add(r, sc, st["total"], m.peak_rss_kib())
                 if rep == 0:
@@ -277,7 +277,7 @@ class Config:
                 break
             try:
                 before = server.requests()
-                r = run_shell(self.janitor, self.command(sc), h.mnt, cap)
+                r = run_shell(self.janitor, self.command(sc), h.mnt, cap, on_stuck=h.kill)
                 more = cell.add(r, sc, server.requests() - before, h.peak_rss_kib())
             finally:
                 h.close()

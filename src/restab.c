@@ -324,6 +324,8 @@ static int merge(struct split_job *jobs, size_t n, struct collect *all)
 	if (!all->v)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		if (!jobs[i].cl.n)
+			continue; /* its v may be NULL: no memcpy from NULL */
 		memcpy(all->v + all->n, jobs[i].cl.v,
 		       jobs[i].cl.n * sizeof(*all->v));
 		all->n += jobs[i].cl.n;
