@@ -20,15 +20,13 @@ struct item {
 
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t more, done;
+	pthread_cond_t more;
 	struct item *head, *tail;
-	unsigned long queued, delivered; /* for notify_flush */
 	bool running, stopping;
 	pthread_t thread;
 	struct fuse_session *se;
 } q = { .lock = PTHREAD_MUTEX_INITIALIZER,
-	.more = PTHREAD_COND_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER };
+	.more = PTHREAD_COND_INITIALIZER };
 
 static void deliver(const struct item *it)
 {
@@ -61,8 +59,6 @@ static void *run(void *arg)
 		free(it->name);
 		free(it);
 		pthread_mutex_lock(&q.lock);
-		q.delivered++;
-		pthread_cond_broadcast(&q.done);
 	}
 	pthread_mutex_unlock(&q.lock);
 	return NULL;
@@ -110,7 +106,6 @@ static void push(fuse_ino_t ino, const char *name)
 	else
 		q.head = it;
 	q.tail = it;
-	q.queued++;
 	pthread_cond_signal(&q.more);
 	pthread_mutex_unlock(&q.lock);
 }
@@ -123,13 +118,4 @@ void notify_inval_inode(fuse_ino_t ino)
 void notify_inval_entry(fuse_ino_t parent, const char *name)
 {
 	push(parent, name);
-}
-
-void notify_flush(void)
-{
-	pthread_mutex_lock(&q.lock);
-	unsigned long target = q.queued;
-	while (q.running && q.delivered < target)
-		pthread_cond_wait(&q.done, &q.lock);
-	pthread_mutex_unlock(&q.lock);
 }

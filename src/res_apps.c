@@ -50,48 +50,29 @@ static const struct kind app_json_kind = {
 	.remove = app_remove, .remove_scope = "apps:delete",
 };
 
-/* endpoints: one "METHOD /path" line each. */
+/* endpoints: one "METHOD /path" line each, over every page. */
+static int endpoint_line(const cJSON *e, const char *page_key, void *ud)
+{
+	const char *m = json_str(e, "method");
+	const char *p = json_str(e, "path");
+	(void)page_key;
+	return m && p ? buf_printf(ud, "%s %s\n", m, p) : 0;
+}
+
 static int endpoints_render(const struct kind_ctx *c, struct buf *out,
 			    time_t *mtime)
 {
 	char path[API_PATH_MAX];
+	struct api_status st = { 0 };
+	uint64_t sig;
+	bool unchanged;
 	(void)mtime;
-	int rc = instance_path(path, sizeof(path), c->id, c->ctx,
-			       "/endpoints?limit=500");
+	int rc = instance_path(path, sizeof(path), c->id, c->ctx, "/endpoints");
 	if (rc)
 		return rc;
-	cJSON *page;
-	struct api_status st;
-	/* Endpoints of one instance fit one page in practice; follow the
-	 * pages anyway so nothing is cut. */
-	char *next = NULL;
-	do {
-		char key[API_PATH_MAX * 2], esc[API_PATH_MAX];
-		if (next)
-			snprintf(key, sizeof(key), "%s&nextToken=%s", path,
-				 api_escape(next, esc, sizeof(esc)));
-		else
-			snprintf(key, sizeof(key), "%s", path);
-		free(next);
-		next = NULL;
-		enum api_err result = api_get_json(key, &page, &st);
-		if (result)
-			return restab_errno(result, &st);
-		const cJSON *e;
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(page,
-								       "items")) {
-			const char *m = json_str(e, "method");
-			const char *p = json_str(e, "path");
-			if (m && p && buf_printf(out, "%s %s\n", m, p))
-				rc = -EFBIG;
-		}
-		const char *nt = json_str(page, "nextToken");
-		if (nt && *nt && !rc)
-			next = strdup(nt);
-		cJSON_Delete(page);
-	} while (next && !rc);
-	free(next);
-	return rc;
+	enum api_err result = api_list(path, 0, endpoint_line, out, &sig,
+				       &unchanged, &st);
+	return result == API_E_NOMEM ? -EFBIG : restab_errno(result, &st);
 }
 
 static const struct kind endpoints_kind = {

@@ -21,8 +21,5 @@ void notify_stop(void);
 void notify_inval_inode(fuse_ino_t ino);
 /* Queue: forget the dentry name in directory parent. */
 void notify_inval_entry(fuse_ino_t parent, const char *name);
-/* Wait until everything queued before this call was delivered (tests and
- * actions that must be visible when the syscall returns). */
-void notify_flush(void);
 
 #endif
