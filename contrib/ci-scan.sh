@@ -91,13 +91,8 @@ exec 3>&-
 case $id in
 '' | */* | . | ..) id= ;;
 esac
-# The new scan shows in scans/ at once; allow a moment should a listing
-# that was already on its way when the scan started answer first.
-i=0
-while [ -n "$id" ] && ! [ -d "$mnt/scans/$id" ] && [ $i -lt 10 ]; do
-	sleep 0.5
-	i=$((i + 1))
-done
+# The new scan shows in scans/ at once: a listing that was already on its
+# way when the scan started is never applied over a newer one.
 if [ -z "$id" ] || ! [ -d "$mnt/scans/$id" ]; then
 	die 2 "a scan of '$app' was started, but its id could not be read back"
 fi

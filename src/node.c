@@ -170,11 +170,17 @@ void node_cleanup(void)
 	pthread_mutex_unlock(&table.lock);
 }
 
-struct node *node_get(fuse_ino_t ino)
+struct node *node_find_locked(fuse_ino_t ino)
 {
 	struct node *n;
-	pthread_mutex_lock(&table.lock);
 	HASH_FIND(hh_ino, table.by_ino, &ino, sizeof(ino), n);
+	return n;
+}
+
+struct node *node_get(fuse_ino_t ino)
+{
+	pthread_mutex_lock(&table.lock);
+	struct node *n = node_find_locked(ino);
 	if (n)
 		n->pins++;
 	pthread_mutex_unlock(&table.lock);

@@ -132,6 +132,12 @@ static void content_changed_locked(struct node *n)
 static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 {
 	struct node *c, *tmp;
+	/* Two fetches raced and the one started before an action finished
+	 * last: what is applied is newer; keep it (the older one would drop
+	 * an entry, e.g. the scan just started, that was looked up since). */
+	if (dir->listed && epoch < dir->list_epoch)
+		return 0;
+	dir->list_epoch = epoch;
 	dir->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
 	if (l->unchanged && dir->listed)
 		return 0;
@@ -206,6 +212,17 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 	return 0;
 }
 
+/* dir was unlinked (a listing without it), yet its parent lists the same
+ * object under the same name again: the kernel may still hold dir's inode,
+ * so it keeps working rather than turning into an empty directory. */
+static bool relisted_locked(struct node *dir)
+{
+	struct node *p = dir->parent ? node_find_locked(dir->parent) : NULL;
+	struct node *now = p ? node_child_locked(p, dir->name) : NULL;
+	return now && now->kind == dir->kind && same(now->id, dir->id) &&
+	       same(now->ctx, dir->ctx);
+}
+
 /* Make dir's listing fresh (dir pinned). A directory that shows an API
  * object (apps/NAME/, scans/ID/) gets that object from its parent's
  * listing, so the parent is refreshed first. */
@@ -235,7 +252,7 @@ static int ensure_listed(struct node *dir)
 	int rc = dir->kind->list ? dir->kind->list(&c, &l) : 0;
 	if (rc == 0) {
 		node_lock();
-		if (dir->linked)
+		if (dir->linked || relisted_locked(dir))
 			rc = apply(dir, &l, epoch);
 		node_unlock();
 	}

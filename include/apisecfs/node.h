@@ -53,6 +53,7 @@ struct node {
 	struct blob *obj;     /* compact JSON of the API object it shows */
 	long long expires_ms; /* content (files) or listing (dirs) */
 	uint64_t list_sig;    /* dirs: signature of the applied listing */
+	uint64_t list_epoch;  /* dirs: expire epoch it was fetched in */
 	bool listed;	      /* dirs: children are known */
 	bool opened_before;   /* content was handed to the kernel before */
 	bool mark;	      /* scratch for tree.c's reconcile */
@@ -75,6 +76,8 @@ void node_unlock(void);
 /* The node for ino, pinned; NULL if unknown. Release with node_put. */
 struct node *node_get(fuse_ino_t ino);
 void node_put(struct node *n);
+/* Lock held: the node for ino, not pinned (borrowed); NULL if unknown. */
+struct node *node_find_locked(fuse_ino_t ino);
 /* Lock held: pin/unpin without taking the lock again. */
 void node_pin_locked(struct node *n);
 void node_put_locked(struct node *n);

@@ -296,3 +296,55 @@ echo "clean $id"
                               token=sim.creds["admin_token"])
     crit = any(v["severity"] == "critical" for v in vulns["items"])
     assert r.returncode == (1 if crit else 0)
+
+
+def test_new_scan_stays_visible_while_older_listings_land():
+    """A listing of scans/ fetched before a scan started must not, when it
+    finishes last, hide the scan that a lookup made after the start found.
+    scans/ spans three pages here and listers keep it busy (latency widens
+    the window) while starters look up each new scan's directory and then
+    files inside it."""
+    import concurrent.futures
+    import threading
+    stop = threading.Event()
+    with Sim(apps=3, vulns=10, scan_seconds=30) as s:
+        admin = s.creds["admin_token"]
+        _, _, apps = s.request("GET", "/v1/applications", token=admin)
+        app = apps["items"][-1]
+        post = "/v1/applications/%s/instances/%s/scans" % (
+            app["applicationId"], app["instances"][0]["instanceId"])
+        for _ in range(1100):
+            st, _, _ = s.request("POST", post, token=admin, body={})
+            assert st == 202
+        with Mount(s.url, token=admin, options=["cache_ttl=300"]) as m:
+            def lister():
+                while not stop.is_set():
+                    os.listdir(m.path("scans"))
+
+            def starter(_):
+                fd = os.open(m.path("scans", "new"), os.O_RDWR)
+                try:
+                    os.write(fd, b"payments-api\n")
+                    sid = os.read(fd, 100).decode().strip()
+                finally:
+                    os.close(fd)
+                # Every lookup must find it: the directory, files inside.
+                os.stat(m.path("scans", sid))
+                for name in ("status", "wait", "scan.json", "cancel"):
+                    time.sleep(0.02)  # let older listings land between
+                    os.stat(m.path("scans", sid, name))
+                return sid
+
+            s.set_faults(latency_ms=20, path_prefix="/v1/scans")
+            try:
+                with concurrent.futures.ThreadPoolExecutor(12) as pool:
+                    listers = [pool.submit(lister) for _ in range(4)]
+                    try:
+                        sids = list(pool.map(starter, range(24)))
+                    finally:
+                        stop.set()
+                    for f in listers:
+                        f.result()
+            finally:
+                s.clear_faults()
+            assert len(set(sids)) == 24
