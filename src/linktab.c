@@ -2,12 +2,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apisecfs/buf.h"
 #include "apisecfs/linktab.h"
 
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct linkent *)a)->name,
 		      ((const struct linkent *)b)->name);
+}
+
+static int by_hash(const void *a, const void *b, void *table)
+{
+	const struct linkent *v = ((const struct linktab *)table)->v;
+	uint32_t x = v[*(const uint32_t *)a].hash;
+	uint32_t y = v[*(const uint32_t *)b].hash;
+	return x < y ? -1 : x > y;
+}
+
+/* Hash every name, index the table by hash and mark shared hashes. */
+static int index_by_hash(struct linktab *t)
+{
+	t->by_hash = malloc(t->n * sizeof(*t->by_hash));
+	if (!t->by_hash)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		uint64_t h = buf_hash(t->v[i].name, strlen(t->v[i].name));
+		t->v[i].hash = (uint32_t)(h ^ (h >> 32));
+		t->v[i].hash_shared = false;
+		t->by_hash[i] = (uint32_t)i;
+	}
+	qsort_r(t->by_hash, t->n, sizeof(*t->by_hash), by_hash, t);
+	for (size_t i = 1; i < t->n; i++) {
+		struct linkent *a = &t->v[t->by_hash[i - 1]];
+		struct linkent *b = &t->v[t->by_hash[i]];
+		if (a->hash == b->hash)
+			a->hash_shared = b->hash_shared = true;
+	}
+	return 0;
 }
 
 struct linktab *linktab_from_listing(const struct listing *l, bool *nomem)
@@ -50,7 +81,52 @@ struct linktab *linktab_from_listing(const struct listing *l, bool *nomem)
 		x->mtime = e->mtime;
 	}
 	qsort(t->v, t->n, sizeof(*t->v), by_name);
+	if (index_by_hash(t)) {
+		linktab_unref(t);
+		*nomem = true;
+		return NULL;
+	}
 	return t;
+}
+
+uint64_t linktab_ino(const struct linkent *e, uint64_t dir)
+{
+	if (e->hash_shared || !dir || dir >= (1ULL << 31))
+		return 0;
+	return LINKTAB_INO_BIT | dir << 32 | e->hash;
+}
+
+const struct linkent *linktab_by_ino(const struct linktab *t, uint64_t ino)
+{
+	if (!t || !linktab_is_ino(ino))
+		return NULL;
+	uint32_t h = (uint32_t)ino;
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->v[t->by_hash[mid]].hash < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == t->n)
+		return NULL;
+	const struct linkent *e = &t->v[t->by_hash[lo]];
+	return e->hash == h && !e->hash_shared ? e : NULL;
+}
+
+void linktab_stat(const struct linkent *e, uint64_t ino, uid_t uid,
+		  gid_t gid, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+	st->st_uid = uid;
+	st->st_gid = gid;
+	st->st_size = (off_t)strlen(e->target);
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = e->mtime;
 }
 
 const struct linkent *linktab_find(const struct linktab *t, const char *name)
@@ -72,6 +148,7 @@ void linktab_unref(struct linktab *t)
 						  __ATOMIC_ACQ_REL)))
 		return;
 	free(t->v);
+	free(t->by_hash);
 	free(t->strings);
 	free(t);
 }

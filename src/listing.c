@@ -1,6 +1,6 @@
 /* listing.c - building a directory listing (kind.h's struct listing).
  *
- * What a kind's list callback fills and tree.c reconciles with the inode
+ * What a kind's list callback fills and sync.c reconciles with the inode
  * table. A leaf over buf: entries own copies of their strings and the
  * references to their blobs.
  */

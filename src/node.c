@@ -1,7 +1,7 @@
 /* node.c - inode table with kernel lookup counts.
  *
  * Owns every struct node; all protected by table.lock. A leaf apart from
- * buf: it does not know what the nodes mean (tree.c does).
+ * buf: it does not know what the nodes mean (tree.c and sync.c do).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -273,6 +273,12 @@ void node_forget(fuse_ino_t ino, uint64_t nlookup)
 		maybe_free(n);
 	}
 	pthread_mutex_unlock(&table.lock);
+}
+
+void node_owner(uid_t *uid, gid_t *gid)
+{
+	*uid = table.uid;
+	*gid = table.gid;
 }
 
 void node_stat_locked(const struct node *n, struct stat *st)

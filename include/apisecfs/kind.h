@@ -1,5 +1,5 @@
-/* kind.h - what a node is: the contract between the tree engine (tree.c)
- * and the resource rows (restab.c).
+/* kind.h - what a node is: the contract between the tree engine (tree.c,
+ * sync.c) and the resource rows (restab.c).
  *
  * A kind is a row of callbacks, like redis's dictType: directories list
  * their children, lazily rendered files render their bytes, control files

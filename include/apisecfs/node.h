@@ -56,7 +56,7 @@ struct node {
 	uint64_t list_epoch;  /* dirs: expire epoch it was fetched in */
 	bool listed;	      /* dirs: children are known */
 	bool opened_before;   /* content was handed to the kernel before */
-	bool mark;	      /* scratch for tree.c's reconcile */
+	bool mark;	      /* scratch for sync.c's reconcile */
 	bool stale_attrs;     /* content changed since the kernel's attrs */
 
 	struct node *children;	     /* by name (hh_child) */
@@ -109,6 +109,8 @@ void node_lookup_locked(struct node *n);
 void node_forget(fuse_ino_t ino, uint64_t nlookup);
 
 /* Lock held: attributes of n for the kernel. */
+/* The owner every file shows (the mounting user). */
+void node_owner(uid_t *uid, gid_t *gid);
 void node_stat_locked(const struct node *n, struct stat *st);
 
 /* Replace n's content (takes the reference); lock held. Returns true if

@@ -134,6 +134,27 @@ def test_links_resolve_to_the_right_findings(sim, mnt):
         assert scan["scanId"] == name
 
 
+def test_links_need_no_inode_of_their_own(mnt):
+    # The views' links are answered from the directory's packed table: a
+    # link's inode number (top bit set) is the one readdir gave, lstat and
+    # readlink agree with each other, and nothing is made per link (memory
+    # stays flat when grep -r lstat's 2 links per finding).
+    d = mnt.path("vulns", "by-status", "ACTIVE")
+    seen = set()
+    for de in os.scandir(d):
+        st = os.lstat(de.path)
+        assert stat.S_ISLNK(st.st_mode) and st.st_ino == de.inode()
+        assert st.st_ino >= 1 << 63
+        target = os.readlink(de.path)
+        assert st.st_size == len(target) and target == "../../" + de.name
+        assert os.stat(de.path).st_ino < 1 << 62  # the finding itself
+        seen.add(st.st_ino)
+    assert len(seen) == len(os.listdir(d)) > 0
+    # rm of a link is refused, not "no such file".
+    with pytest.raises(PermissionError):
+        os.unlink(os.path.join(d, sorted(os.listdir(d))[0]))
+
+
 def test_scan_directory(mnt):
     scans = [s for s in os.listdir(mnt.path("scans")) if s != "new"]
     assert scans

@@ -1,0 +1,40 @@
+/* sync.h - keeping the inode table in step with the platform.
+ *
+ * A directory's listing and a file's content are fetched through the kinds'
+ * callbacks, reconciled with the nodes, and kept for the TTL; an action or
+ * a refresh expires everything at once (sync_expire_all), and a listing
+ * fetched across such an expiry never lands over a newer one. Nodes passed
+ * in must be pinned; no lock may be held. All return 0 or -errno.
+ */
+#ifndef APISECFS_SYNC_H
+#define APISECFS_SYNC_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+struct kind;
+struct kind_ctx;
+struct node;
+
+void sync_init(double ttl_s);
+
+/* Mode bits from the credential's scopes: no read scope, no r/x bits; no
+ * write scope, no w bit. */
+mode_t sync_mode(const struct kind *k);
+bool sync_may_read(const struct kind *k);
+/* Lock held: the context a kind callback gets for n (refs n's obj). */
+void sync_ctx_of(const struct node *n, struct kind_ctx *c);
+
+/* Make dir's listing fresh. */
+int sync_listed(struct node *dir);
+/* Make a lazily rendered or paged file's content fresh. */
+int sync_content(struct node *n);
+/* Make n fresh; with need_bytes, also hold its bytes (reloading evicted
+ * ones from their list page). */
+int sync_fresh(struct node *n, bool need_bytes);
+
+/* Expire every listing and content (and the API cache); with kernel, the
+ * kernel also drops the pages it cached. */
+void sync_expire_all(bool kernel);
+
+#endif
