@@ -4,18 +4,20 @@
  * buf: it does not know what the nodes mean (tree.c and sync.c do).
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "apisecfs/inotab.h"
 #include "apisecfs/linktab.h"
 #include "apisecfs/node.h"
 #include "apisecfs/stream.h"
 
 static struct {
 	pthread_mutex_t lock;
-	struct node *by_ino; /* hh_ino */
+	struct inotab by_ino;
 	fuse_ino_t next_ino;
 	uid_t uid;
 	gid_t gid;
@@ -96,10 +98,7 @@ static void node_free(struct node *n)
 	blob_unref(n->src);
 	stream_unref(n->stream);
 	linktab_unref(n->links);
-	HASH_DELETE(hh_ino, table.by_ino, n);
-	free(n->name);
-	free(n->id);
-	free(n->ctx);
+	inotab_del(&table.by_ino, n);
 	blob_unref(n->content);
 	blob_unref(n->obj);
 	free(n);
@@ -117,25 +116,25 @@ static struct node *node_alloc(fuse_ino_t ino, fuse_ino_t parent,
 			       const char *name, const struct kind *k,
 			       const char *id, const char *ctx, mode_t mode)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	/* The strings live after the struct: one allocation a node. */
+	size_t ln = strlen(name) + 1, li = id ? strlen(id) + 1 : 0,
+	       lc = ctx ? strlen(ctx) + 1 : 0;
+	struct node *n = calloc(1, sizeof(*n) + ln + li + lc);
 	if (!n)
 		return NULL;
-	n->name = strdup(name);
-	n->id = id ? strdup(id) : NULL;
-	n->ctx = ctx ? strdup(ctx) : NULL;
-	if (!n->name || (id && !n->id) || (ctx && !n->ctx)) {
-		free(n->name);
-		free(n->id);
-		free(n->ctx);
-		free(n);
-		return NULL;
-	}
+	char *p = (char *)(n + 1);
+	n->name = memcpy(p, name, ln);
+	n->id = id ? memcpy(p + ln, id, li) : NULL;
+	n->ctx = ctx ? memcpy(p + ln + li, ctx, lc) : NULL;
 	n->ino = ino;
 	n->parent = parent;
 	n->kind = k;
 	n->mode = mode;
 	n->mtime = time(NULL);
-	HASH_ADD(hh_ino, table.by_ino, ino, sizeof(n->ino), n);
+	if (inotab_add(&table.by_ino, n)) {
+		free(n);
+		return NULL;
+	}
 	return n;
 }
 
@@ -145,6 +144,7 @@ int node_init(const struct kind *root_kind, size_t content_max)
 	table.uid = getuid();
 	table.gid = getgid();
 	table.next_ino = FUSE_ROOT_ID + 1;
+	inotab_init(&table.by_ino, offsetof(struct node, ino));
 	struct node *root = node_alloc(FUSE_ROOT_ID, 0, "", root_kind,
 				       NULL, NULL, S_IFDIR | 0555);
 	if (!root)
@@ -156,25 +156,26 @@ int node_init(const struct kind *root_kind, size_t content_max)
 
 void node_cleanup(void)
 {
-	struct node *n, *tmp;
 	pthread_mutex_lock(&table.lock);
 	/* First drop every children table (uthash's own allocations),
 	 * then the nodes: the tables point into nodes freed here too. */
-	HASH_ITER(hh_ino, table.by_ino, n, tmp) {
-		HASH_CLEAR(hh_child, n->children);
-		HASH_CLEAR(hh_id, n->children_by_id);
+	for (size_t i = 0; i < table.by_ino.nslots; i++) {
+		struct node *n = table.by_ino.slots[i];
+		if (n) {
+			HASH_CLEAR(hh_child, n->children);
+			HASH_CLEAR(hh_id, n->children_by_id);
+		}
 	}
-	HASH_ITER(hh_ino, table.by_ino, n, tmp) {
+	struct node *n;
+	while ((n = inotab_any(&table.by_ino)))
 		node_free(n);
-	}
+	inotab_free(&table.by_ino);
 	pthread_mutex_unlock(&table.lock);
 }
 
 struct node *node_find_locked(fuse_ino_t ino)
 {
-	struct node *n;
-	HASH_FIND(hh_ino, table.by_ino, &ino, sizeof(ino), n);
-	return n;
+	return inotab_find(&table.by_ino, ino);
 }
 
 struct node *node_get(fuse_ino_t ino)
@@ -242,9 +243,7 @@ void node_unlink_locked(struct node *n)
 		node_unlink_locked(c);
 	}
 	if (n->linked && n->parent) {
-		struct node *p;
-		HASH_FIND(hh_ino, table.by_ino, &n->parent, sizeof(n->parent),
-			  p);
+		struct node *p = node_find_locked(n->parent);
 		if (p) {
 			HASH_DELETE(hh_child, p->children, n);
 			if (n->id)
@@ -263,9 +262,8 @@ void node_lookup_locked(struct node *n)
 
 void node_forget(fuse_ino_t ino, uint64_t nlookup)
 {
-	struct node *n;
 	pthread_mutex_lock(&table.lock);
-	HASH_FIND(hh_ino, table.by_ino, &ino, sizeof(ino), n);
+	struct node *n = node_find_locked(ino);
 	if (n && ino != FUSE_ROOT_ID) {
 		if (n->nlookup < nlookup)
 			abort(); /* the kernel never forgets more than it had */
@@ -366,7 +364,7 @@ bool node_set_obj_locked(struct node *n, struct blob *obj)
 size_t node_count(void)
 {
 	pthread_mutex_lock(&table.lock);
-	size_t n = HASH_CNT(hh_ino, table.by_ino);
+	size_t n = table.by_ino.count;
 	pthread_mutex_unlock(&table.lock);
 	return n;
 }

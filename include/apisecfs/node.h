@@ -61,7 +61,7 @@ struct node {
 
 	struct node *children;	     /* by name (hh_child) */
 	struct node *children_by_id; /* by API id (hh_id) */
-	UT_hash_handle hh_ino, hh_child, hh_id;
+	UT_hash_handle hh_child, hh_id;
 };
 
 /* Create the table with its root directory (ino 1) of root_kind.
