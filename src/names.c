@@ -125,6 +125,14 @@ static int claim(struct slot **used, char *name)
 	return 0;
 }
 
+void names_first_choice(const char *api_name, const char *id,
+			const char *ext, char *out, size_t outsz)
+{
+	char base[NAMES_BASE_MAX + 1];
+	names_sanitize(api_name ? api_name : id ? id : "", base, sizeof(base));
+	snprintf(out, outsz, "%s%s", base, ext ? ext : "");
+}
+
 int names_assign(struct names_entry *e, size_t n, const char *ext,
 		 const char *const *reserved)
 {

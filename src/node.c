@@ -163,7 +163,6 @@ void node_cleanup(void)
 		struct node *n = table.by_ino.slots[i];
 		if (n) {
 			HASH_CLEAR(hh_child, n->children);
-			HASH_CLEAR(hh_id, n->children_by_id);
 		}
 	}
 	struct node *n;
@@ -230,9 +229,6 @@ struct node *node_add_child_locked(struct node *dir, const char *name,
 	table.next_ino++;
 	c->linked = true;
 	HASH_ADD_KEYPTR(hh_child, dir->children, c->name, strlen(c->name), c);
-	if (c->id)
-		HASH_ADD_KEYPTR(hh_id, dir->children_by_id, c->id,
-				strlen(c->id), c);
 	return c;
 }
 
@@ -244,11 +240,8 @@ void node_unlink_locked(struct node *n)
 	}
 	if (n->linked && n->parent) {
 		struct node *p = node_find_locked(n->parent);
-		if (p) {
+		if (p)
 			HASH_DELETE(hh_child, p->children, n);
-			if (n->id)
-				HASH_DELETE(hh_id, p->children_by_id, n);
-		}
 	}
 	n->linked = false;
 	n->listed = false;
@@ -333,13 +326,6 @@ void node_touch_locked(struct node *n)
 		lru_unlink(n);
 		lru_push(n);
 	}
-}
-
-struct node *node_child_by_id_locked(struct node *dir, const char *id)
-{
-	struct node *c;
-	HASH_FIND(hh_id, dir->children_by_id, id, strlen(id), c);
-	return c;
 }
 
 size_t node_content_bytes(void)

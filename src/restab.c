@@ -423,12 +423,17 @@ struct reload {
 static int reload_item(const cJSON *it, const char *page_key, void *ud)
 {
 	struct reload *r = ud;
-	const char *id = json_str(it, r->row->id_field);
+	const struct res_row *row = r->row;
+	const char *id = json_str(it, row->id_field);
+	char name[NAMES_BASE_MAX + 32];
 	(void)page_key;
 	if (!id || !*id)
 		return 0;
+	names_first_choice(row->name_field ? json_str(it, row->name_field)
+					   : NULL,
+			   id, row->ext, name, sizeof(name));
 	struct blob *content = restab_pretty(it);
-	return content ? r->emit(id, content, r->ud) : -1;
+	return content ? r->emit(id, name, content, r->ud) : -1;
 }
 
 int restab_reload(const struct res_row *row, const char *page_key,

@@ -322,11 +322,27 @@ struct reload {
 };
 
 /* A re-rendered file from the page: give it to the child with that id. */
-static int reload_emit(const char *id, struct blob *content, void *ud)
+/* Lock held: dir's child about API id: by its likely name, else (a name
+ * changed by a collision: rare, small directories) by looking. */
+static struct node *child_by_id_locked(struct node *dir, const char *id,
+				       const char *name)
+{
+	struct node *c = node_child_locked(dir, name), *tmp;
+	if (c && same(c->id, id))
+		return c;
+	HASH_ITER(hh_child, dir->children, c, tmp) {
+		if (same(c->id, id))
+			return c;
+	}
+	return NULL;
+}
+
+static int reload_emit(const char *id, const char *name,
+		       struct blob *content, void *ud)
 {
 	struct reload *r = ud;
 	node_lock();
-	struct node *c = node_child_by_id_locked(r->dir, id);
+	struct node *c = child_by_id_locked(r->dir, id, name);
 	if (c && c->src && !c->content) {
 		/* Different bytes than listed: the data changed since. */
 		if (node_set_content_locked(c, content))

@@ -58,7 +58,10 @@ struct ctl_handle; /* ctl.h */
 
 /* Hands a re-rendered child file to the engine: the child with API id id
  * gets content (the reference is taken). Returns 0 to go on. */
-typedef int (*kind_emit_fn)(const char *id, struct blob *content, void *ud);
+/* One re-rendered file of a list page: the item's id, the name its file
+ * most likely has (see names_first_choice), its bytes (a reference). */
+typedef int (*kind_emit_fn)(const char *id, const char *name,
+			    struct blob *content, void *ud);
 
 /* Control-file behaviour: collect input, act once, keep the reply. */
 struct ctl_ops {

@@ -26,6 +26,12 @@
  * result differs from the input. */
 bool names_sanitize(const char *in, char *out, size_t outsz);
 
+/* The name names_assign gives an entry (api_name, else id) when no other
+ * entry claims it first: what a file of that item is almost always
+ * called. out needs NAMES_BASE_MAX + 1 + strlen(ext) bytes. */
+void names_first_choice(const char *api_name, const char *id,
+			const char *ext, char *out, size_t outsz);
+
 struct names_entry {
 	const char *api_name; /* may be NULL: the id is used */
 	const char *id;       /* may be NULL for hostile data */

@@ -60,8 +60,7 @@ struct node {
 	bool stale_attrs;     /* content changed since the kernel's attrs */
 
 	struct node *children;	     /* by name (hh_child) */
-	struct node *children_by_id; /* by API id (hh_id) */
-	UT_hash_handle hh_child, hh_id;
+	UT_hash_handle hh_child;
 };
 
 /* Create the table with its root directory (ino 1) of root_kind.
@@ -82,8 +81,6 @@ struct node *node_find_locked(fuse_ino_t ino);
 void node_pin_locked(struct node *n);
 void node_put_locked(struct node *n);
 
-/* Lock held: a child of dir with API id id, or NULL. Borrowed. */
-struct node *node_child_by_id_locked(struct node *dir, const char *id);
 /* Lock held: n's content was used; keep it longer. */
 void node_touch_locked(struct node *n);
 /* Lock held: the content n should have is size bytes hashing to hash,
