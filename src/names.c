@@ -87,7 +87,7 @@ struct slot {
 
 struct order {
 	size_t idx;
-	char base[NAMES_BASE_MAX + 3];
+	char *base; /* sanitized; malloc'd: 100,000 entries of a listing */
 	bool exact;
 };
 
@@ -128,7 +128,7 @@ static int claim(struct slot **used, char *name)
 void names_first_choice(const char *api_name, const char *id,
 			const char *ext, char *out, size_t outsz)
 {
-	char base[NAMES_BASE_MAX + 1];
+	char base[NAMES_BASE_MAX + 3];
 	names_sanitize(api_name ? api_name : id ? id : "", base, sizeof(base));
 	snprintf(out, outsz, "%s%s", base, ext ? ext : "");
 }
@@ -148,10 +148,13 @@ int names_assign(struct names_entry *e, size_t n, const char *ext,
 		ext = "";
 	for (size_t i = 0; i < n; i++) {
 		const char *api = e[i].api_name ? e[i].api_name : e[i].id;
+		char base[NAMES_BASE_MAX + 3];
 		ord[i].idx = i;
-		ord[i].exact = !names_sanitize(api, ord[i].base,
-					       sizeof(ord[i].base));
+		ord[i].exact = !names_sanitize(api, base, sizeof(base));
+		ord[i].base = strdup(base);
 		e[i].name = NULL;
+		if (!ord[i].base)
+			goto out;
 	}
 	qsort_r(ord, n, sizeof(*ord), cmp_order, e);
 
@@ -196,6 +199,8 @@ out:
 		}
 	}
 	(void)done;
+	for (size_t i = 0; i < n; i++)
+		free(ord[i].base);
 	free(ord);
 	return rc;
 }

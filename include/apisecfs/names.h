@@ -28,7 +28,7 @@ bool names_sanitize(const char *in, char *out, size_t outsz);
 
 /* The name names_assign gives an entry (api_name, else id) when no other
  * entry claims it first: what a file of that item is almost always
- * called. out needs NAMES_BASE_MAX + 1 + strlen(ext) bytes. */
+ * called. out needs NAMES_BASE_MAX + 3 + strlen(ext) bytes. */
 void names_first_choice(const char *api_name, const char *id,
 			const char *ext, char *out, size_t outsz);
 
