@@ -41,25 +41,57 @@ static int index_by_hash(struct linktab *t)
 	return 0;
 }
 
+/* The prefix that, followed by the link's name, gives e's target (the
+ * views link NAME to ../../NAME), or NULL. */
+static bool split_target(const struct listing_entry *e, size_t *plen)
+{
+	size_t nl = strlen(e->name), tl = e->content->len;
+	if (tl < nl || memcmp(e->content->data + tl - nl, e->name, nl))
+		return false;
+	*plen = tl - nl;
+	return true;
+}
+
+static bool has_prefix(const struct listing_entry *e, const char *prefix)
+{
+	size_t pl;
+	return prefix && split_target(e, &pl) && pl == strlen(prefix) &&
+	       memcmp(e->content->data, prefix, pl) == 0;
+}
+
 struct linktab *linktab_from_listing(const struct listing *l, bool *nomem)
 {
 	size_t n = 0, bytes = 0;
+	char *prefix = NULL;
 	*nomem = false;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct listing_entry *e = &l->v[i];
+		size_t pl;
 		if (e->kind->type != KIND_LINK || !e->content)
 			continue;
+		if (!prefix && split_target(e, &pl) &&
+		    !(prefix = strndup(e->content->data, pl))) {
+			*nomem = true;
+			return NULL;
+		}
 		n++;
-		bytes += strlen(e->name) + 1 + e->content->len + 1;
+		bytes += strlen(e->name) + 1;
+		if (!has_prefix(e, prefix))
+			bytes += e->content->len + 1;
 	}
-	if (!n)
+	if (!n) {
+		free(prefix);
 		return NULL;
+	}
 	struct linktab *t = calloc(1, sizeof(*t));
 	if (t) {
+		t->prefix = prefix;
 		t->v = malloc(n * sizeof(*t->v));
 		t->strings = malloc(bytes);
 	}
 	if (!t || !t->v || !t->strings) {
+		if (!t)
+			free(prefix);
 		linktab_unref(t);
 		*nomem = true;
 		return NULL;
@@ -75,9 +107,13 @@ struct linktab *linktab_from_listing(const struct listing *l, bool *nomem)
 		size_t nl = strlen(e->name) + 1;
 		x->name = memcpy(p, e->name, nl);
 		p += nl;
-		x->target = memcpy(p, e->content->data, e->content->len);
-		p += e->content->len;
-		*p++ = '\0';
+		x->target = NULL;
+		if (!has_prefix(e, prefix)) {
+			x->target = memcpy(p, e->content->data,
+					   e->content->len);
+			p += e->content->len;
+			*p++ = '\0';
+		}
 		x->mtime = e->mtime;
 	}
 	qsort(t->v, t->n, sizeof(*t->v), by_name);
@@ -87,6 +123,37 @@ struct linktab *linktab_from_listing(const struct listing *l, bool *nomem)
 		return NULL;
 	}
 	return t;
+}
+
+size_t linktab_target_len(const struct linktab *t, const struct linkent *e)
+{
+	return e->target ? strlen(e->target)
+			 : strlen(t->prefix) + strlen(e->name);
+}
+
+struct blob *linktab_target(const struct linktab *t, const struct linkent *e)
+{
+	if (e->target)
+		return blob_new(e->target, strlen(e->target));
+	size_t pl = strlen(t->prefix), nl = strlen(e->name);
+	struct buf b;
+	buf_init(&b, pl + nl + 1);
+	if (buf_append(&b, t->prefix, pl) || buf_append(&b, e->name, nl)) {
+		buf_free(&b, false);
+		return NULL;
+	}
+	struct blob *bl = blob_from_buf(&b);
+	buf_free(&b, false);
+	return bl;
+}
+
+bool linktab_target_is(const struct linktab *t, const struct linkent *e,
+		       const char *s)
+{
+	if (e->target)
+		return strcmp(e->target, s) == 0;
+	size_t pl = strlen(t->prefix);
+	return strncmp(s, t->prefix, pl) == 0 && strcmp(s + pl, e->name) == 0;
 }
 
 uint64_t linktab_ino(const struct linkent *e, uint64_t dir)
@@ -115,8 +182,8 @@ const struct linkent *linktab_by_ino(const struct linktab *t, uint64_t ino)
 	return e->hash == h && !e->hash_shared ? e : NULL;
 }
 
-void linktab_stat(const struct linkent *e, uint64_t ino, uid_t uid,
-		  gid_t gid, struct stat *st)
+void linktab_stat(const struct linktab *t, const struct linkent *e,
+		  uint64_t ino, uid_t uid, gid_t gid, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -124,7 +191,7 @@ void linktab_stat(const struct linkent *e, uint64_t ino, uid_t uid,
 	st->st_nlink = 1;
 	st->st_uid = uid;
 	st->st_gid = gid;
-	st->st_size = (off_t)strlen(e->target);
+	st->st_size = (off_t)linktab_target_len(t, e);
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = e->mtime;
 }
@@ -149,6 +216,7 @@ void linktab_unref(struct linktab *t)
 		return;
 	free(t->v);
 	free(t->by_hash);
+	free(t->prefix);
 	free(t->strings);
 	free(t);
 }

@@ -185,7 +185,8 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 		const struct linkent *le = S_ISLNK(c->mode)
 						   ? linktab_find(links, c->name)
 						   : NULL;
-		if (le && c->content && !strcmp(c->content->data, le->target)) {
+		if (le && c->content &&
+		    linktab_target_is(links, le, c->content->data)) {
 			c->mtime = le->mtime;
 			continue;
 		}

@@ -53,8 +53,7 @@ static struct node *link_node_locked(struct node *dir, const char *name)
 		return NULL;
 	struct node *c = node_add_child_locked(dir, name, dir->links->kind,
 					       NULL, NULL, S_IFLNK | 0777);
-	struct blob *target = c ? blob_new(le->target, strlen(le->target))
-				: NULL;
+	struct blob *target = c ? linktab_target(dir->links, le) : NULL;
 	if (c && !target) {
 		node_unlink_locked(c);
 		return NULL;
@@ -89,7 +88,7 @@ static bool link_entry_locked(struct node *dir, const struct linkent *le,
 	node_owner(&uid, &gid);
 	e->ino = ino;
 	e->generation = 1;
-	linktab_stat(le, ino, uid, gid, &e->attr);
+	linktab_stat(dir->links, le, ino, uid, gid, &e->attr);
 	e->attr_timeout = topts.ttl_s;
 	e->entry_timeout = topts.ttl_s;
 	return true;
@@ -109,10 +108,10 @@ static int link_by_ino(fuse_ino_t ino, struct stat *st, struct blob **target)
 		uid_t uid;
 		gid_t gid;
 		node_owner(&uid, &gid);
-		linktab_stat(le, ino, uid, gid, st);
+		linktab_stat(dir->links, le, ino, uid, gid, st);
 		rc = 0;
 	} else if (le) {
-		*target = blob_new(le->target, strlen(le->target));
+		*target = linktab_target(dir->links, le);
 		rc = *target ? 0 : -ENOMEM;
 	}
 	node_unlock();

@@ -15,11 +15,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "apisecfs/buf.h"
 #include "apisecfs/kind.h"
 
 struct linkent {
 	const char *name;
-	const char *target;
+	const char *target; /* NULL: the table's prefix + name (the usual) */
 	time_t mtime;
 	uint32_t hash;	/* of the name: half of its inode number */
 	bool hash_shared; /* another name of the table has the same hash */
@@ -31,6 +32,7 @@ struct linktab {
 	size_t n;
 	struct linkent *v; /* sorted by name */
 	uint32_t *by_hash; /* indexes into v, sorted by hash */
+	char *prefix;	   /* of targets that end in the link's own name */
 	char *strings;
 };
 
@@ -61,8 +63,13 @@ uint64_t linktab_ino(const struct linkent *e, uint64_t dir);
 /* The entry an inode number from linktab_ino names, or NULL. */
 const struct linkent *linktab_by_ino(const struct linktab *t, uint64_t ino);
 /* Attributes of a link (owner given). */
-void linktab_stat(const struct linkent *e, uint64_t ino, uid_t uid,
-		  gid_t gid, struct stat *st);
+void linktab_stat(const struct linktab *t, const struct linkent *e,
+		  uint64_t ino, uid_t uid, gid_t gid, struct stat *st);
+/* e's target: a new blob (NULL on ENOMEM), its length, or whether it is s. */
+struct blob *linktab_target(const struct linktab *t, const struct linkent *e);
+size_t linktab_target_len(const struct linktab *t, const struct linkent *e);
+bool linktab_target_is(const struct linktab *t, const struct linkent *e,
+		       const char *s);
 
 struct linktab *linktab_ref(struct linktab *t);
 void linktab_unref(struct linktab *t); /* NULL is fine */

@@ -26,12 +26,16 @@ int main(void)
 				blob_new(target, (size_t)n), NULL, i))
 			return 2;
 	}
+	/* A renamed link (a name collision): its target is not prefix+name. */
+	if (listing_add(&l, "odd~v1.json", &link_kind, NULL, NULL,
+			blob_new("../../odd.json", 14), NULL, 0))
+		return 2;
 	if (listing_add(&l, "not-a-link", &file_kind, NULL, NULL,
 			blob_new("x", 1), NULL, 0))
 		return 2;
 	bool nomem;
 	struct linktab *t = linktab_from_listing(&l, &nomem);
-	CHECK(t && !nomem && t->n == N);
+	CHECK(t && !nomem && t->n == N + 1);
 	if (!t)
 		return check_report("test_linktab");
 
@@ -57,15 +61,27 @@ int main(void)
 	printf("test_linktab: %zu of %d names share a hash\n", shared, N);
 
 	const struct linkent *e = linktab_find(t, "vuln_000042.json");
-	CHECK(e && strcmp(e->target, "../../vuln_000042.json") == 0 &&
-	      e->mtime == 42);
+	CHECK(e && linktab_target_is(t, e, "../../vuln_000042.json") &&
+	      !linktab_target_is(t, e, "../../vuln_000043.json") &&
+	      !linktab_target_is(t, e, "../vuln_000042.json") &&
+	      e->mtime == 42 && e->target == NULL);
+	struct blob *tb = e ? linktab_target(t, e) : NULL;
+	CHECK(tb && tb->len == 22 &&
+	      memcmp(tb->data, "../../vuln_000042.json", 22) == 0);
+	blob_unref(tb);
 	CHECK(linktab_find(t, "not-a-link") == NULL);
+	const struct linkent *odd = linktab_find(t, "odd~v1.json");
+	CHECK(odd && odd->target && linktab_target_is(t, odd, "../../odd.json") &&
+	      linktab_target_len(t, odd) == 14);
+	struct blob *ob = odd ? linktab_target(t, odd) : NULL;
+	CHECK(ob && ob->len == 14 && memcmp(ob->data, "../../odd.json", 14) == 0);
+	blob_unref(ob);
 	CHECK(linktab_find(t, "vuln_200000.json") == NULL);
 	/* An inode number of another table or a real inode: not found. */
 	CHECK(linktab_by_ino(t, 12345) == NULL);
 	CHECK(linktab_ino(&t->v[0], 1ULL << 31) == 0);
 	struct stat st;
-	linktab_stat(e, 7, 1000, 1000, &st);
+	linktab_stat(t, e, 7, 1000, 1000, &st);
 	CHECK(S_ISLNK(st.st_mode) && st.st_size == 22 && st.st_ino == 7);
 
 	linktab_unref(t);
