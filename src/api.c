@@ -189,17 +189,36 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		free(next);
 		next = NULL;
 		struct cache_doc doc;
-		result = cache_get(key, &doc, st);
-		if (result)
-			break;
+		if (!fn) {
+			/* The signature needs versions only: a page's memo (its
+			 * nextToken) spares its body, even once evicted. */
+			char *memo;
+			uint64_t version;
+			result = cache_get_meta(key, &memo, &version, &doc, st);
+			if (result)
+				break;
+			if (memo) {
+				h = sig_mix(h, version);
+				if (!*memo) {
+					free(memo); /* the last page */
+					break;
+				}
+				next = memo;
+				continue;
+			}
+		} else {
+			result = cache_get(key, &doc, st);
+			if (result)
+				break;
+		}
 		h = sig_mix(h, doc.version);
 		cJSON *body = json_parse(doc.body->data, doc.body->len);
-		cache_doc_release(&doc);
 		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body,
 								      "items");
 		if (!cJSON_IsArray(items)) {
 			log_warn("GET %s: not a list response", key);
 			cJSON_Delete(body);
+			cache_doc_release(&doc);
 			result = API_E_BAD_RESPONSE;
 			break;
 		}
@@ -211,6 +230,9 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 			}
 		}
 		const char *nt = json_str(body, "nextToken");
+		if (!result)
+			cache_set_memo(key, &doc, nt ? nt : "");
+		cache_doc_release(&doc);
 		if (nt && *nt && !result)
 			next = strdup(nt);
 		cJSON_Delete(body);

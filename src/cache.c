@@ -18,6 +18,11 @@
 /* How long the platform is left alone after it failed before one request
  * probes it again. */
 #define CACHE_OFFLINE_PROBE_MS 5000
+/* Evicted list pages leave a ghost behind: key, ETag, version and the
+ * memo (api.c keeps the page's nextToken there), ~0.5 KB, no body. A
+ * relisting after the TTL then costs one 304 per page even when the pages
+ * did not fit the cap, instead of downloading them all again. */
+#define CACHE_GHOSTS_MAX 4096
 
 struct entry {
 	char *key;
@@ -27,7 +32,13 @@ struct entry {
 	uint64_t version;
 	long long expires_ms;
 	bool loading;
-	struct entry *prev, *next; /* LRU, most recent first; body only */
+	bool ghost;	    /* body evicted; key, etag, version, memo kept */
+	size_t body_len;    /* of the last body, kept by ghosts: a refetch */
+	uint64_t body_hash; /* with the same bytes keeps the version */
+	char *memo;	    /* the caller's note about this version */
+	uint64_t memo_version;
+	/* LRU of bodies, or of ghosts: most recent first. */
+	struct entry *prev, *next;
 	UT_hash_handle hh;
 };
 
@@ -36,6 +47,8 @@ static struct {
 	pthread_cond_t loaded; /* broadcast when any fetch ends */
 	struct entry *table;
 	struct entry *lru_head, *lru_tail;
+	struct entry *ghost_head, *ghost_tail;
+	size_t ghosts;
 	struct cache_opts opts;
 	size_t bytes;
 	uint64_t next_version;
@@ -76,28 +89,50 @@ int cache_init(const struct cache_opts *opts)
 
 /* ---- LRU (lock held) ---------------------------------------------- */
 
-static void lru_unlink(struct entry *e)
+static void list_unlink(struct entry *e, struct entry **head,
+			struct entry **tail)
 {
 	if (e->prev)
 		e->prev->next = e->next;
-	else if (cache.lru_head == e)
-		cache.lru_head = e->next;
+	else if (*head == e)
+		*head = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
-	else if (cache.lru_tail == e)
-		cache.lru_tail = e->prev;
+	else if (*tail == e)
+		*tail = e->prev;
 	e->prev = e->next = NULL;
+}
+
+static void list_push_front(struct entry *e, struct entry **head,
+			    struct entry **tail)
+{
+	e->next = *head;
+	e->prev = NULL;
+	if (*head)
+		(*head)->prev = e;
+	*head = e;
+	if (!*tail)
+		*tail = e;
+}
+
+static void lru_unlink(struct entry *e)
+{
+	list_unlink(e, &cache.lru_head, &cache.lru_tail);
 }
 
 static void lru_push_front(struct entry *e)
 {
-	e->next = cache.lru_head;
-	e->prev = NULL;
-	if (cache.lru_head)
-		cache.lru_head->prev = e;
-	cache.lru_head = e;
-	if (!cache.lru_tail)
-		cache.lru_tail = e;
+	list_push_front(e, &cache.lru_head, &cache.lru_tail);
+}
+
+/* A ghost is about to hold a body again (or go): off the ghost list. */
+static void unghost(struct entry *e)
+{
+	if (!e->ghost)
+		return;
+	list_unlink(e, &cache.ghost_head, &cache.ghost_tail);
+	e->ghost = false;
+	cache.ghosts--;
 }
 
 static void entry_free(struct entry *e)
@@ -107,9 +142,41 @@ static void entry_free(struct entry *e)
 		cache.bytes -= e->body->len;
 		blob_unref(e->body);
 	}
+	unghost(e);
 	HASH_DEL(cache.table, e);
+	free(e->memo);
 	free(e->key);
 	free(e);
+}
+
+static bool memo_valid(const struct entry *e)
+{
+	return e->memo && e->memo_version == e->version;
+}
+
+/* Drop e's body; keep the rest as a ghost if it has a memo worth it. */
+static void evict_one(struct entry *e)
+{
+	cache.stats.evictions++;
+	if (!memo_valid(e)) {
+		entry_free(e);
+		return;
+	}
+	lru_unlink(e);
+	cache.bytes -= e->body->len;
+	blob_unref(e->body);
+	e->body = NULL;
+	e->ghost = true;
+	list_push_front(e, &cache.ghost_head, &cache.ghost_tail);
+	cache.ghosts++;
+	while (cache.ghosts > CACHE_GHOSTS_MAX) {
+		struct entry *g = cache.ghost_tail;
+		while (g && g->loading)
+			g = g->prev;
+		if (!g)
+			break;
+		entry_free(g);
+	}
 }
 
 /* Evict from the cold end until under the cap. Entries being fetched are
@@ -119,10 +186,8 @@ static void evict(const struct entry *keep)
 	struct entry *e = cache.lru_tail;
 	while (cache.bytes > cache.opts.max_bytes && e) {
 		struct entry *prev = e->prev;
-		if (e != keep && !e->loading) {
-			entry_free(e);
-			cache.stats.evictions++;
-		}
+		if (e != keep && !e->loading)
+			evict_one(e);
 		e = prev;
 	}
 }
@@ -167,9 +232,15 @@ static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 				   rs->body.len);
 	if (!nb)
 		return; /* keep what we had; caller sees the old bytes */
+	uint64_t h = buf_hash(nb->data, nb->len);
 	if (e->body && blob_equal(e->body, nb)) {
 		blob_unref(nb); /* same bytes: keep version and identity */
 	} else {
+		/* A ghost's bytes came back unchanged: same version, so the
+		 * listings built from it stay "unchanged". */
+		bool same = e->ghost && e->body_len == nb->len &&
+			    e->body_hash == h;
+		unghost(e);
 		if (e->body) {
 			cache.bytes -= e->body->len;
 			blob_unref(e->body);
@@ -177,7 +248,10 @@ static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 			lru_push_front(e);
 		}
 		e->body = nb;
-		e->version = cache.next_version++;
+		if (!same)
+			e->version = cache.next_version++;
+		e->body_len = nb->len;
+		e->body_hash = h;
 		cache.bytes += nb->len;
 	}
 	snprintf(e->etag, sizeof(e->etag), "%s", rs->etag);
@@ -279,6 +353,122 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 	pthread_mutex_unlock(&cache.lock);
 	http_resp_free(&rs);
 	return result;
+}
+
+/* ---- memos: a page's version and note without its body --------------- */
+
+enum api_err cache_get_meta(const char *key, char **memo, uint64_t *version,
+			    struct cache_doc *doc, struct api_status *st)
+{
+	struct entry *e;
+	char etag[160];
+	*memo = NULL;
+	doc->body = NULL;
+	pthread_mutex_lock(&cache.lock);
+	for (;;) {
+		HASH_FIND_STR(cache.table, key, e);
+		if (!e || !e->loading)
+			break;
+		pthread_cond_wait(&cache.loaded, &cache.lock);
+	}
+	bool fresh = e && now_ms() < e->expires_ms;
+	bool offline = now_ms() < cache.offline_until_ms;
+	if (e && memo_valid(e) && (fresh || (e->ghost && offline))) {
+		/* Fresh; or a ghost while the platform is down: its version
+		 * stands, like stale-if-error for bodies. */
+		cache.stats.hits++;
+		*version = e->version;
+		*memo = strdup(e->memo);
+		pthread_mutex_unlock(&cache.lock);
+		return *memo ? API_OK : API_E_NOMEM;
+	}
+	if (!e || !e->ghost || !memo_valid(e) || offline) {
+		pthread_mutex_unlock(&cache.lock);
+		return cache_get(key, doc, st); /* the body is needed */
+	}
+	/* An expired ghost: ask whether its version still stands. */
+	e->loading = true;
+	cache.stats.misses++;
+	snprintf(etag, sizeof(etag), "%s", e->etag);
+	uint64_t gen = cache.expire_gen;
+	pthread_mutex_unlock(&cache.lock);
+
+	struct http_resp rs;
+	enum api_err result = cache.opts.fetch(key, etag, &rs);
+
+	pthread_mutex_lock(&cache.lock);
+	e->loading = false;
+	pthread_cond_broadcast(&cache.loaded);
+	if (result == API_OK && rs.status == 304) {
+		cache.stats.revalidated++;
+		e->expires_ms = gen == cache.expire_gen
+					? now_ms() + cache.opts.ttl_ms
+					: 0;
+		*version = e->version;
+		*memo = strdup(e->memo);
+		if (!*memo)
+			result = API_E_NOMEM;
+	} else if (result == API_OK) {
+		store(e, &rs, gen);
+		if (e->body) {
+			doc_fill(doc, e, false);
+			evict(e);
+		} else {
+			result = API_E_NOMEM;
+		}
+	} else if (st) {
+		*st = rs.st;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	http_resp_free(&rs);
+	return result;
+}
+
+/* A ghost for doc, whose entry was evicted before its memo came (lock
+ * held): small pages under a tiny cap go that fast. */
+static struct entry *ghost_from(const char *key, const struct cache_doc *doc)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e || !(e->key = strdup(key))) {
+		free(e);
+		return NULL;
+	}
+	memcpy(e->etag, doc->etag, sizeof(e->etag));
+	memcpy(e->content_type, doc->content_type, sizeof(e->content_type));
+	e->version = doc->version;
+	e->body_len = doc->body->len;
+	e->body_hash = buf_hash(doc->body->data, doc->body->len);
+	e->ghost = true;
+	HASH_ADD_KEYPTR(hh, cache.table, e->key, strlen(e->key), e);
+	list_push_front(e, &cache.ghost_head, &cache.ghost_tail);
+	cache.ghosts++;
+	return e;
+}
+
+void cache_set_memo(const char *key, const struct cache_doc *doc,
+		    const char *memo)
+{
+	struct entry *e;
+	pthread_mutex_lock(&cache.lock);
+	HASH_FIND_STR(cache.table, key, e);
+	if (!e && doc->body && doc->etag[0] && !doc->stale)
+		e = ghost_from(key, doc);
+	if (e && e->version == doc->version &&
+	    !(e->memo && e->memo_version == doc->version &&
+	      strcmp(e->memo, memo) == 0)) {
+		char *m = strdup(memo);
+		if (m) {
+			free(e->memo);
+			e->memo = m;
+			e->memo_version = doc->version;
+		}
+	}
+	if (e && !e->memo && !e->body && !e->loading)
+		entry_free(e); /* a ghost without a memo is of no use */
+	while (cache.ghosts > CACHE_GHOSTS_MAX && cache.ghost_tail &&
+	       !cache.ghost_tail->loading && cache.ghost_tail != e)
+		entry_free(cache.ghost_tail);
+	pthread_mutex_unlock(&cache.lock);
 }
 
 /* ---- invalidation and stats --------------------------------------- */

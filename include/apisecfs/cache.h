@@ -59,6 +59,19 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 	__attribute__((warn_unused_result));
 void cache_doc_release(struct cache_doc *doc);
 
+/* A note about the version of key in doc (api.c keeps a list page's
+ * nextToken), kept even after the body is evicted: the entry stays as a
+ * ghost (key, ETag, version, memo; bounded in number). */
+void cache_set_memo(const char *key, const struct cache_doc *doc,
+		    const char *memo);
+/* key's version and memo when that is enough: while fresh, or after a 304
+ * to If-None-Match with a ghost's ETag, *memo is a malloc'd copy and no
+ * body is fetched. Otherwise, as cache_get: *memo stays NULL and doc
+ * holds the body (release it). */
+enum api_err cache_get_meta(const char *key, char **memo, uint64_t *version,
+			    struct cache_doc *doc, struct api_status *st)
+	__attribute__((warn_unused_result));
+
 /* Expire (not drop) every entry whose key starts with prefix, so the next
  * get revalidates it; "" expires everything. Used after the user's own
  * actions and by the refresh control. */

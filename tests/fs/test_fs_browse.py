@@ -269,6 +269,44 @@ def test_after_ttl_pages_are_revalidated_not_downloaded():
             m.umount()
 
 
+def test_after_ttl_pages_are_revalidated_even_when_they_did_not_fit():
+    # cache_size=1: half a MiB of responses, and one page of 500 findings
+    # is ~700 KB, so no page stays. Their ghosts (ETag, version,
+    # nextToken) do: after the TTL, one 304 per page, no download.
+    with Sim(apps=10, vulns=2600, scan_seconds=1) as sim:
+        with Mount(sim.url, token=sim.creds["admin_token"],
+                   options=["cache_ttl=1", "cache_size=1"]) as m:
+            pages = severity_pages(sim)
+            assert pages > 5
+            first = sorted(os.listdir(m.path("vulns")))
+            time.sleep(1.3)
+            for _ in range(2):
+                sim.reset_stats()
+                assert sorted(os.listdir(m.path("vulns"))) == first
+                s = sim.stats()
+                assert s["routes"].get("GET /v1/vulnerabilities") == pages
+                assert s["status"].get("304") == pages
+                assert s["status"].get("200", 0) == 0
+                time.sleep(1.3)
+            # A changed finding: its page comes back whole (and then the
+            # listing is rebuilt from every page: those that did not fit
+            # are downloaded again), and the change shows.
+            admin = sim.creds["admin_token"]
+            name = [n for n in first if n.startswith("vuln_")][0]
+            vid = name[:-len(".json")]
+            st, _, _ = sim.request("PATCH", "/v1/vulnerabilities/" + vid,
+                                   token=admin,
+                                   body={"status": "RESOLVED"})
+            assert st == 200
+            sim.reset_stats()
+            os.listdir(m.path("vulns"))
+            s = sim.stats()
+            assert s["status"].get("200", 0) >= 1
+            got = json.load(open(m.path("vulns", name)))
+            assert got["status"] == "RESOLVED"
+            m.umount()
+
+
 def test_sigterm_unmounts_cleanly(sim):
     m = Mount(sim.url, token=sim.creds["readonly_token"])
     os.listdir(m.path("apps"))

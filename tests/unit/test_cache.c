@@ -1,6 +1,7 @@
 /* test_cache.c - TTL, ETag revalidation, stale-on-error, LRU cap and
  * expiry, with a fake clock and a fake fetch. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apisecfs/cache.h"
@@ -103,6 +104,61 @@ int main(void)
 	struct cache_stats s;
 	cache_get_stats(&s);
 	CHECK(s.bytes <= 12 && s.evictions >= 1);
+
+	/* Ghosts: an evicted page with a memo keeps key, ETag, version and
+	 * memo; its version is then known from a 304, without the body. */
+	char *memo = NULL;
+	uint64_t ver = 0;
+	struct api_status st;
+	body = "page1";
+	CHECK(get("/p", &d) == API_OK);
+	uint64_t pv = d.version;
+	cache_set_memo("/p", &d, "next-token");
+	d.version += 99;
+	cache_set_memo("/p", &d, "not this version");
+	d.version -= 99;
+	cache_doc_release(&d);
+	/* Fresh: memo and version at once, no request. */
+	before = fetches;
+	CHECK(cache_get_meta("/p", &memo, &ver, &d, &st) == API_OK);
+	CHECK(memo && strcmp(memo, "next-token") == 0 && ver == pv &&
+	      !d.body && fetches == before);
+	free(memo);
+	/* Evicted by two other bodies (cap 12): a ghost. */
+	CHECK(get("/q", &d) == API_OK);
+	cache_doc_release(&d);
+	CHECK(get("/r", &d) == API_OK);
+	cache_doc_release(&d);
+	cache_get_stats(&s);
+	CHECK(s.bytes <= 12);
+	/* Past the TTL the ghost is revalidated: one 304, no body. */
+	fake_now += 1500;
+	before = fetches;
+	int etags = with_etag;
+	CHECK(cache_get_meta("/p", &memo, &ver, &d, &st) == API_OK);
+	CHECK(memo && strcmp(memo, "next-token") == 0 && ver == pv);
+	CHECK(!d.body && fetches == before + 1 && with_etag == etags + 1);
+	free(memo);
+	/* The body is needed after all: fetched again, same bytes, same
+	 * version (listings built on it stay "unchanged"). */
+	CHECK(get("/p", &d) == API_OK && d.version == pv &&
+	      memcmp(d.body->data, "page1", 5) == 0);
+	cache_doc_release(&d);
+	/* Changed on the platform while a ghost: the body comes back with a
+	 * new version and no memo. */
+	CHECK(get("/q", &d) == API_OK);
+	cache_doc_release(&d);
+	CHECK(get("/r", &d) == API_OK); /* /p a ghost again */
+	cache_doc_release(&d);
+	fake_now += 1500;
+	body = "page2";
+	CHECK(cache_get_meta("/p", &memo, &ver, &d, &st) == API_OK);
+	CHECK(!memo && d.body && d.version != pv &&
+	      memcmp(d.body->data, "page2", 5) == 0);
+	cache_doc_release(&d);
+	/* A page without a memo is simply evicted (no ghost). */
+	cache_get_stats(&s);
+	CHECK(s.entries <= 4);
 
 	cache_cleanup();
 	return check_report("test_cache");
