@@ -266,7 +266,12 @@ static int ensure_stream(struct node *n)
 	node_unlock();
 	if (fresh)
 		return 0;
-	int rc = stream_build(n->kind->stream_paths, n->kind->stream_item, &s);
+	node_lock();
+	struct stream *old = stream_ref(n->stream);
+	node_unlock();
+	int rc = stream_build(n->kind->stream_paths, n->kind->stream_item, old,
+			      &s);
+	stream_unref(old);
 	if (rc)
 		return rc;
 	node_lock();

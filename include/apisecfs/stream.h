@@ -25,10 +25,13 @@ typedef int (*stream_item_fn)(const cJSON *item, struct buf *out);
 struct stream;
 struct stream_reader;
 
-/* Index the lists at paths (NULL-terminated), one after the other.
+/* Index the lists at paths (NULL-terminated), one after the other. With
+ * old (the previous index), first check the pages' versions only: when
+ * none changed, *out is old again (a reference) and no body is fetched.
  * Returns 0 or -errno. */
 int stream_build(const char *const *paths, stream_item_fn fn,
-		 struct stream **out) __attribute__((warn_unused_result));
+		 struct stream *old, struct stream **out)
+	__attribute__((warn_unused_result));
 size_t stream_size(const struct stream *s);
 uint64_t stream_sig(const struct stream *s); /* equal: same bytes */
 struct stream *stream_ref(struct stream *s);

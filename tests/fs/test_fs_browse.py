@@ -279,10 +279,13 @@ def test_after_ttl_pages_are_revalidated_even_when_they_did_not_fit():
             pages = severity_pages(sim)
             assert pages > 5
             first = sorted(os.listdir(m.path("vulns")))
+            size = os.stat(m.path("vulns", "all.jsonl")).st_size
             time.sleep(1.3)
             for _ in range(2):
                 sim.reset_stats()
                 assert sorted(os.listdir(m.path("vulns"))) == first
+                # all.jsonl's index is checked from the same 304s.
+                assert os.stat(m.path("vulns", "all.jsonl")).st_size == size
                 s = sim.stats()
                 assert s["routes"].get("GET /v1/vulnerabilities") == pages
                 assert s["status"].get("304") == pages
