@@ -5,6 +5,7 @@
  * no lock of its own: the base URL is set once before any thread starts.
  * Secrets pass through stack buffers that are wiped after each request.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,8 +174,73 @@ static int page_key(char *key, size_t keysz, const char *path,
 }
 
 /* One pass over the pages. With fn NULL only the signature is computed. */
+/* ---- measured pages ----------------------------------------------- */
+
+/* Lists whose pages are measured whenever they are parsed: all.jsonl's
+ * bytes per page ride with the page's memo in the cache, so its index
+ * needs no body that a listing already parsed (or a 304 confirmed). */
+#define API_MEASURERS 16
+static struct {
+	char prefix[API_PATH_MAX];
+	api_measure_fn fn;
+} measurers[API_MEASURERS];
+static pthread_mutex_t measure_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void api_measure_pages(const char *prefix, api_measure_fn fn)
+{
+	pthread_mutex_lock(&measure_lock);
+	for (int i = 0; i < API_MEASURERS; i++) {
+		if (measurers[i].fn && !strcmp(measurers[i].prefix, prefix))
+			break;
+		if (!measurers[i].fn) {
+			snprintf(measurers[i].prefix,
+				 sizeof(measurers[i].prefix), "%s", prefix);
+			measurers[i].fn = fn;
+			break;
+		}
+		/* Full: that list is measured when its stream is built. */
+	}
+	pthread_mutex_unlock(&measure_lock);
+}
+
+static api_measure_fn measurer_for(const char *key)
+{
+	api_measure_fn fn = NULL;
+	pthread_mutex_lock(&measure_lock);
+	for (int i = 0; i < API_MEASURERS && measurers[i].fn && !fn; i++) {
+		size_t n = strlen(measurers[i].prefix);
+		/* The path itself, then its paging query. */
+		if (!strncmp(key, measurers[i].prefix, n) &&
+		    (key[n] == '&' || key[n] == '?' || !key[n]))
+			fn = measurers[i].fn;
+	}
+	pthread_mutex_unlock(&measure_lock);
+	return fn;
+}
+
+/* The bytes fn makes of every item: 0, or -1 when memory is short. */
+static int measure(const cJSON *items, api_measure_fn fn, uint64_t *total)
+{
+	struct buf b;
+	const cJSON *it;
+	int rc = 0;
+	*total = 0;
+	buf_init(&b, HTTP_MAX_BODY);
+	cJSON_ArrayForEach(it, items) {
+		buf_reset(&b);
+		if ((rc = fn(it, &b)))
+			break;
+		*total += b.len;
+	}
+	buf_free(&b, false);
+	return rc ? -1 : 0;
+}
+
+/* ---- walking lists -------------------------------------------------- */
+
 static enum api_err walk(const char *path, api_item_fn fn, void *ud,
-			 uint64_t *sig, struct api_status *st)
+			 api_page_fn pfn, void *pud, uint64_t *sig,
+			 struct api_status *st)
 {
 	char key[API_PATH_MAX];
 	char *next = NULL;
@@ -190,20 +256,26 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		next = NULL;
 		struct cache_doc doc;
 		if (!fn) {
-			/* The signature needs versions only: a page's memo (its
-			 * nextToken) spares its body, even once evicted. */
-			char *memo;
-			uint64_t version;
-			result = cache_get_meta(key, &memo, &version, &doc, st);
+			/* Versions are enough: a page's memo (its nextToken)
+			 * spares its body, even once evicted. */
+			struct cache_meta m;
+			result = cache_get_meta(key, &m, &doc, st);
 			if (result)
 				break;
-			if (memo) {
-				h = sig_mix(h, version);
-				if (!*memo) {
-					free(memo); /* the last page */
+			if (m.memo) {
+				h = sig_mix(h, m.version);
+				struct api_page_info pi = { key, m.version,
+							m.has_aux, m.aux };
+				if (pfn && pfn(&pi, pud)) {
+					free(m.memo);
+					result = API_E_NOMEM;
 					break;
 				}
-				next = memo;
+				if (!*m.memo) {
+					free(m.memo); /* the last page */
+					break;
+				}
+				next = m.memo;
 				continue;
 			}
 		} else {
@@ -229,9 +301,15 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 				break;
 			}
 		}
+		api_measure_fn mf = result ? NULL : measurer_for(key);
+		struct api_page_info pi = { key, doc.version, false, 0 };
+		pi.has_len = mf && measure(items, mf, &pi.len) == 0;
 		const char *nt = json_str(body, "nextToken");
 		if (!result)
-			cache_set_memo(key, &doc, nt ? nt : "");
+			cache_set_memo(key, &doc, nt ? nt : "",
+				       pi.has_len ? &pi.len : NULL);
+		if (!result && pfn && pfn(&pi, pud))
+			result = API_E_NOMEM;
 		cache_doc_release(&doc);
 		if (nt && *nt && !result)
 			next = strdup(nt);
@@ -250,8 +328,8 @@ enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
 {
 	*unchanged = false;
 	if (!known_sig)
-		return walk(path, fn, ud, sig, st);
-	enum api_err result = walk(path, NULL, NULL, sig, st);
+		return walk(path, fn, ud, NULL, NULL, sig, st);
+	enum api_err result = walk(path, NULL, NULL, NULL, NULL, sig, st);
 	if (result)
 		return result;
 	if (*sig == known_sig) {
@@ -259,7 +337,13 @@ enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
 		return API_OK;
 	}
 	/* Changed: the pages are now in the cache, so this pass is local. */
-	return walk(path, fn, ud, sig, st);
+	return walk(path, fn, ud, NULL, NULL, sig, st);
+}
+
+enum api_err api_list_pages(const char *path, api_page_fn fn, void *ud,
+			    uint64_t *sig, struct api_status *st)
+{
+	return walk(path, NULL, NULL, fn, ud, sig, st);
 }
 
 enum api_err api_page(const char *page_key, api_item_fn fn, void *ud,

@@ -37,6 +37,8 @@ struct entry {
 	uint64_t body_hash; /* with the same bytes keeps the version */
 	char *memo;	    /* the caller's note about this version */
 	uint64_t memo_version;
+	uint64_t aux;	    /* and a number with it (a page's line bytes) */
+	bool has_aux;
 	/* LRU of bodies, or of ghosts: most recent first. */
 	struct entry *prev, *next;
 	UT_hash_handle hh;
@@ -357,12 +359,22 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 
 /* ---- memos: a page's version and note without its body --------------- */
 
-enum api_err cache_get_meta(const char *key, char **memo, uint64_t *version,
+/* Lock held: *meta from e, whose memo is valid. */
+static enum api_err meta_of(const struct entry *e, struct cache_meta *meta)
+{
+	meta->version = e->version;
+	meta->has_aux = e->has_aux;
+	meta->aux = e->aux;
+	meta->memo = strdup(e->memo);
+	return meta->memo ? API_OK : API_E_NOMEM;
+}
+
+enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
 			    struct cache_doc *doc, struct api_status *st)
 {
 	struct entry *e;
 	char etag[160];
-	*memo = NULL;
+	memset(meta, 0, sizeof(*meta));
 	doc->body = NULL;
 	pthread_mutex_lock(&cache.lock);
 	for (;;) {
@@ -377,10 +389,9 @@ enum api_err cache_get_meta(const char *key, char **memo, uint64_t *version,
 		/* Fresh; or a ghost while the platform is down: its version
 		 * stands, like stale-if-error for bodies. */
 		cache.stats.hits++;
-		*version = e->version;
-		*memo = strdup(e->memo);
+		enum api_err r = meta_of(e, meta);
 		pthread_mutex_unlock(&cache.lock);
-		return *memo ? API_OK : API_E_NOMEM;
+		return r;
 	}
 	if (!e || !e->ghost || !memo_valid(e) || offline) {
 		pthread_mutex_unlock(&cache.lock);
@@ -404,10 +415,7 @@ enum api_err cache_get_meta(const char *key, char **memo, uint64_t *version,
 		e->expires_ms = gen == cache.expire_gen
 					? now_ms() + cache.opts.ttl_ms
 					: 0;
-		*version = e->version;
-		*memo = strdup(e->memo);
-		if (!*memo)
-			result = API_E_NOMEM;
+		result = meta_of(e, meta);
 	} else if (result == API_OK) {
 		store(e, &rs, gen);
 		if (e->body) {
@@ -438,6 +446,7 @@ static struct entry *ghost_from(const char *key, const struct cache_doc *doc)
 	e->version = doc->version;
 	e->body_len = doc->body->len;
 	e->body_hash = buf_hash(doc->body->data, doc->body->len);
+	e->expires_ms = now_ms() + cache.opts.ttl_ms; /* just fetched */
 	e->ghost = true;
 	HASH_ADD_KEYPTR(hh, cache.table, e->key, strlen(e->key), e);
 	list_push_front(e, &cache.ghost_head, &cache.ghost_tail);
@@ -446,7 +455,7 @@ static struct entry *ghost_from(const char *key, const struct cache_doc *doc)
 }
 
 void cache_set_memo(const char *key, const struct cache_doc *doc,
-		    const char *memo)
+		    const char *memo, const uint64_t *aux)
 {
 	struct entry *e;
 	pthread_mutex_lock(&cache.lock);
@@ -461,7 +470,12 @@ void cache_set_memo(const char *key, const struct cache_doc *doc,
 			free(e->memo);
 			e->memo = m;
 			e->memo_version = doc->version;
+			e->has_aux = false;
 		}
+	}
+	if (e && aux && e->memo && e->memo_version == doc->version) {
+		e->aux = *aux;
+		e->has_aux = true;
 	}
 	if (e && !e->memo && !e->body && !e->loading)
 		entry_free(e); /* a ghost without a memo is of no use */

@@ -65,6 +65,26 @@ enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
 		      struct api_status *st)
 	__attribute__((warn_unused_result));
 
+/* Pages of lists under path are measured whenever they are parsed: the
+ * sum of fn's bytes over the page's items is kept with the page's memo in
+ * the cache (all.jsonl registers its line renderer for its lists). */
+typedef int (*api_measure_fn)(const cJSON *item, struct buf *out);
+void api_measure_pages(const char *path, api_measure_fn fn);
+
+struct api_page_info {
+	const char *key; /* the page's cache key (for api_page) */
+	uint64_t version;
+	bool has_len;	 /* len is known: the list is measured */
+	uint64_t len;	 /* measured bytes of the page */
+};
+typedef int (*api_page_fn)(const struct api_page_info *p, void *ud);
+/* Walk the pages of the list at path by their versions, bodies only where
+ * the cache lacks a page's memo; fn is called once a page (non-zero stops:
+ * API_E_NOMEM). *sig as api_list's. */
+enum api_err api_list_pages(const char *path, api_page_fn fn, void *ud,
+			    uint64_t *sig, struct api_status *st)
+	__attribute__((warn_unused_result));
+
 /* Call fn for each item of one page of a list, by the page_key an
  * api_list callback was given (cached like any GET). */
 enum api_err api_page(const char *page_key, api_item_fn fn, void *ud,

@@ -63,12 +63,18 @@ void cache_doc_release(struct cache_doc *doc);
  * nextToken), kept even after the body is evicted: the entry stays as a
  * ghost (key, ETag, version, memo; bounded in number). */
 void cache_set_memo(const char *key, const struct cache_doc *doc,
-		    const char *memo);
+		    const char *memo, const uint64_t *aux);
+struct cache_meta {
+	char *memo;	  /* malloc'd; NULL when doc was filled instead */
+	uint64_t version;
+	uint64_t aux;	  /* the number set with the memo, if has_aux */
+	bool has_aux;
+};
 /* key's version and memo when that is enough: while fresh, or after a 304
- * to If-None-Match with a ghost's ETag, *memo is a malloc'd copy and no
- * body is fetched. Otherwise, as cache_get: *memo stays NULL and doc
- * holds the body (release it). */
-enum api_err cache_get_meta(const char *key, char **memo, uint64_t *version,
+ * to If-None-Match with a ghost's ETag, meta->memo is a malloc'd copy and
+ * no body is fetched. Otherwise, as cache_get: meta->memo stays NULL and
+ * doc holds the body (release it). */
+enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
 			    struct cache_doc *doc, struct api_status *st)
 	__attribute__((warn_unused_result));
 

@@ -107,23 +107,28 @@ int main(void)
 
 	/* Ghosts: an evicted page with a memo keeps key, ETag, version and
 	 * memo; its version is then known from a 304, without the body. */
-	char *memo = NULL;
-	uint64_t ver = 0;
+	struct cache_meta meta;
 	struct api_status st;
 	body = "page1";
 	CHECK(get("/p", &d) == API_OK);
 	uint64_t pv = d.version;
-	cache_set_memo("/p", &d, "next-token");
+	cache_set_memo("/p", &d, "next-token", NULL);
 	d.version += 99;
-	cache_set_memo("/p", &d, "not this version");
+	cache_set_memo("/p", &d, "not this version", NULL);
 	d.version -= 99;
 	cache_doc_release(&d);
 	/* Fresh: memo and version at once, no request. */
 	before = fetches;
-	CHECK(cache_get_meta("/p", &memo, &ver, &d, &st) == API_OK);
-	CHECK(memo && strcmp(memo, "next-token") == 0 && ver == pv &&
-	      !d.body && fetches == before);
-	free(memo);
+	CHECK(cache_get_meta("/p", &meta, &d, &st) == API_OK);
+	CHECK(meta.memo && strcmp(meta.memo, "next-token") == 0 &&
+	      meta.version == pv && !meta.has_aux && !d.body &&
+	      fetches == before);
+	free(meta.memo);
+	/* A number rides with the memo (all.jsonl's bytes of the page). */
+	uint64_t aux = 4242;
+	CHECK(get("/p", &d) == API_OK);
+	cache_set_memo("/p", &d, "next-token", &aux);
+	cache_doc_release(&d);
 	/* Evicted by two other bodies (cap 12): a ghost. */
 	CHECK(get("/q", &d) == API_OK);
 	cache_doc_release(&d);
@@ -135,10 +140,11 @@ int main(void)
 	fake_now += 1500;
 	before = fetches;
 	int etags = with_etag;
-	CHECK(cache_get_meta("/p", &memo, &ver, &d, &st) == API_OK);
-	CHECK(memo && strcmp(memo, "next-token") == 0 && ver == pv);
+	CHECK(cache_get_meta("/p", &meta, &d, &st) == API_OK);
+	CHECK(meta.memo && strcmp(meta.memo, "next-token") == 0 &&
+	      meta.version == pv && meta.has_aux && meta.aux == 4242);
 	CHECK(!d.body && fetches == before + 1 && with_etag == etags + 1);
-	free(memo);
+	free(meta.memo);
 	/* The body is needed after all: fetched again, same bytes, same
 	 * version (listings built on it stay "unchanged"). */
 	CHECK(get("/p", &d) == API_OK && d.version == pv &&
@@ -152,8 +158,8 @@ int main(void)
 	cache_doc_release(&d);
 	fake_now += 1500;
 	body = "page2";
-	CHECK(cache_get_meta("/p", &memo, &ver, &d, &st) == API_OK);
-	CHECK(!memo && d.body && d.version != pv &&
+	CHECK(cache_get_meta("/p", &meta, &d, &st) == API_OK);
+	CHECK(!meta.memo && d.body && d.version != pv &&
 	      memcmp(d.body->data, "page2", 5) == 0);
 	cache_doc_release(&d);
 	/* A page without a memo is simply evicted (no ghost). */
