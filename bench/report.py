@@ -155,9 +155,10 @@ def print_probes(p):
     out(f"   re-read within TTL (ls -l vulns/, cat all.jsonl + a file): {c['requests']} "
         f"requests  [0: {yes(c['met'])}]")
     t = p["ttl"]
-    out(f"   re-list after TTL (cache_ttl=2, sleep 3): {t['requests']} requests, status "
-        f"{t['status']}, {t['seconds'] * 1000:.0f} ms  [one 304 per page fetched "
-        f"by the first listing = {t['pages']}: "
+    ttl = t.get("ttl", 2)
+    out(f"   re-list after TTL (cache_ttl={ttl}, sleep {ttl + 1}): {t['requests']} requests, "
+        f"status {t['status']}, {t['seconds'] * 1000:.0f} ms  [all 304, at most one per "
+        f"page the first listing fetched ({t['pages']}): "
         f"{yes(t['met'])}]")
     r = p["rss_bound"]
     rss = "-" if r["peak_rss_kib"] is None else f"{r['peak_rss_kib'] / 1024:.1f} MiB"
