@@ -95,10 +95,10 @@ void inotab_del(struct inotab *t, void *obj)
 	t->count--;
 }
 
-void *inotab_any(const struct inotab *t)
+void *inotab_next(const struct inotab *t, size_t *pos)
 {
-	for (size_t i = 0; t->count && i < t->nslots; i++)
-		if (t->slots[i])
-			return t->slots[i];
+	for (; t->count && *pos < t->nslots; (*pos)++)
+		if (t->slots[*pos])
+			return t->slots[*pos];
 	return NULL;
 }

@@ -159,15 +159,12 @@ void node_cleanup(void)
 	pthread_mutex_lock(&table.lock);
 	/* First drop every children table (uthash's own allocations),
 	 * then the nodes: the tables point into nodes freed here too. */
-	for (size_t i = 0; i < table.by_ino.nslots; i++) {
-		struct node *n = table.by_ino.slots[i];
-		if (n) {
-			HASH_CLEAR(hh_child, n->children);
-		}
-	}
 	struct node *n;
-	while ((n = inotab_any(&table.by_ino)))
-		node_free(n);
+	size_t pos;
+	for (pos = 0; (n = inotab_next(&table.by_ino, &pos)); pos++)
+		HASH_CLEAR(hh_child, n->children);
+	for (pos = 0; (n = inotab_next(&table.by_ino, &pos));)
+		node_free(n); /* no step: see inotab_next */
 	inotab_free(&table.by_ino);
 	pthread_mutex_unlock(&table.lock);
 }

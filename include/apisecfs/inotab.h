@@ -25,7 +25,10 @@ int inotab_add(struct inotab *t, void *obj)
 void *inotab_find(const struct inotab *t, uint64_t key);
 /* Remove obj if it is the one filed under its number. */
 void inotab_del(struct inotab *t, void *obj);
-/* Any object still in the table, or NULL when empty (for teardown). */
-void *inotab_any(const struct inotab *t);
+/* Iteration: the first object at slot *pos or after (*pos is set to its
+ * slot), or NULL at the end. Start with *pos = 0 and step with (*pos)++.
+ * To empty the table, delete what it returns without stepping: deletion
+ * only moves later objects into the freed slot, so each is met once. */
+void *inotab_next(const struct inotab *t, size_t *pos);
 
 #endif

@@ -69,8 +69,13 @@ static void run(struct obj *v, bool sequential)
 	size_t before = t.count;
 	inotab_del(&t, &stranger);
 	CHECK(t.count == before && verify(&t, v, N) == 0);
+	/* Iterate: each object once. Then empty it as teardown does. */
+	size_t seen = 0, pos;
 	struct obj *o;
-	while ((o = inotab_any(&t))) {
+	for (pos = 0; (o = inotab_next(&t, &pos)); pos++)
+		seen += o->in && inotab_find(&t, o->key) == o;
+	CHECK(seen == t.count);
+	for (pos = 0; (o = inotab_next(&t, &pos));) {
 		inotab_del(&t, o);
 		o->in = false;
 	}
