@@ -173,48 +173,56 @@ static int page_key(char *key, size_t keysz, const char *path,
 	return (n < 0 || (size_t)n >= keysz) ? -1 : 0;
 }
 
-/* One pass over the pages. With fn NULL only the signature is computed. */
 /* ---- measured pages ----------------------------------------------- */
 
 /* Lists whose pages are measured whenever they are parsed: all.jsonl's
  * bytes per page ride with the page's memo in the cache, so its index
  * needs no body that a listing already parsed (or a 304 confirmed). */
-#define API_MEASURERS 16
-static struct {
-	char prefix[API_PATH_MAX];
+struct measurer {
+	char *prefix;
 	api_measure_fn fn;
-} measurers[API_MEASURERS];
-static pthread_mutex_t measure_lock = PTHREAD_MUTEX_INITIALIZER;
+};
+static struct {
+	pthread_mutex_t lock;
+	struct measurer *v;
+	size_t n;
+} measurers = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-void api_measure_pages(const char *prefix, api_measure_fn fn)
+int api_measure_pages(const char *prefix, api_measure_fn fn)
 {
-	pthread_mutex_lock(&measure_lock);
-	for (int i = 0; i < API_MEASURERS; i++) {
-		if (measurers[i].fn && !strcmp(measurers[i].prefix, prefix))
-			break;
-		if (!measurers[i].fn) {
-			snprintf(measurers[i].prefix,
-				 sizeof(measurers[i].prefix), "%s", prefix);
-			measurers[i].fn = fn;
-			break;
+	int rc = 0;
+	pthread_mutex_lock(&measurers.lock);
+	size_t i = 0;
+	while (i < measurers.n && strcmp(measurers.v[i].prefix, prefix))
+		i++;
+	if (i == measurers.n) {
+		struct measurer *v = realloc(measurers.v, (i + 1) * sizeof(*v));
+		char *p = v ? strdup(prefix) : NULL;
+		if (v)
+			measurers.v = v;
+		if (p) {
+			v[i] = (struct measurer){ p, fn };
+			measurers.n++;
+		} else {
+			rc = -1;
 		}
-		/* Full: that list is measured when its stream is built. */
 	}
-	pthread_mutex_unlock(&measure_lock);
+	pthread_mutex_unlock(&measurers.lock);
+	return rc;
 }
 
 static api_measure_fn measurer_for(const char *key)
 {
 	api_measure_fn fn = NULL;
-	pthread_mutex_lock(&measure_lock);
-	for (int i = 0; i < API_MEASURERS && measurers[i].fn && !fn; i++) {
-		size_t n = strlen(measurers[i].prefix);
+	pthread_mutex_lock(&measurers.lock);
+	for (size_t i = 0; i < measurers.n && !fn; i++) {
+		size_t n = strlen(measurers.v[i].prefix);
 		/* The path itself, then its paging query. */
-		if (!strncmp(key, measurers[i].prefix, n) &&
+		if (!strncmp(key, measurers.v[i].prefix, n) &&
 		    (key[n] == '&' || key[n] == '?' || !key[n]))
-			fn = measurers[i].fn;
+			fn = measurers.v[i].fn;
 	}
-	pthread_mutex_unlock(&measure_lock);
+	pthread_mutex_unlock(&measurers.lock);
 	return fn;
 }
 
@@ -238,6 +246,9 @@ static int measure(const cJSON *items, api_measure_fn fn, uint64_t *total)
 
 /* ---- walking lists -------------------------------------------------- */
 
+/* One pass over the pages. With fn NULL only the versions are needed
+ * (the signature, and pfn's page infos): pages are parsed only where the
+ * cache lacks their memo, or, for pfn, their measure. */
 static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 			 api_page_fn pfn, void *pud, uint64_t *sig,
 			 struct api_status *st)
@@ -262,6 +273,15 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 			result = cache_get_meta(key, &m, &doc, st);
 			if (result)
 				break;
+			if (m.memo && pfn && !m.has_aux && measurer_for(key)) {
+				/* Parsed before its list was measured: parse
+				 * it again (from the cache if it is there). */
+				free(m.memo);
+				m.memo = NULL;
+				result = cache_get(key, &doc, st);
+				if (result)
+					break;
+			}
 			if (m.memo) {
 				h = sig_mix(h, m.version);
 				struct api_page_info pi = { key, m.version,

@@ -36,15 +36,17 @@ struct stream_reader {
 
 /* ---- building ----------------------------------------------------- */
 
-struct build {
-	struct stream *s;
-	struct buf scratch;
-	bool unmeasured; /* a page came without its measure */
-};
-
-/* A new page at the end of s's index (empty so far). */
-static int add_page(struct stream *s, const char *key)
+static uint64_t sig_add(uint64_t acc, uint64_t path_sig)
 {
+	return buf_hash(&path_sig, sizeof(path_sig)) ^ (acc * 1099511628211ULL);
+}
+
+/* One page at the end of s's index: its measure is its length. */
+static int add_page(const struct api_page_info *pi, void *ud)
+{
+	struct stream *s = ud;
+	if (!pi->has_len)
+		return -1; /* unmeasured: only when memory was short */
 	if (s->n == s->alloc) {
 		size_t na = s->alloc ? s->alloc * 2 : 16;
 		struct page *v = realloc(s->pages, na * sizeof(*v));
@@ -54,146 +56,45 @@ static int add_page(struct stream *s, const char *key)
 		s->alloc = na;
 	}
 	struct page *p = &s->pages[s->n];
-	p->key = strdup(key);
+	p->key = strdup(pi->key);
 	p->off = s->size;
-	p->len = 0;
+	p->len = pi->len;
 	if (!p->key)
 		return -1;
 	s->n++;
+	s->size += pi->len;
 	return 0;
-}
-
-/* A page measured already (api_measure_pages): no body needed. */
-static int add_measured(const struct api_page_info *pi, void *ud)
-{
-	struct build *b = ud;
-	if (!pi->has_len) {
-		b->unmeasured = true;
-		return 0;
-	}
-	if (add_page(b->s, pi->key))
-		return -1;
-	b->s->pages[b->s->n - 1].len = pi->len;
-	b->s->size += pi->len;
-	return 0;
-}
-
-static int measure_item(const cJSON *item, const char *page_key, void *ud)
-{
-	struct build *b = ud;
-	struct stream *s = b->s;
-	if ((!s->n || strcmp(s->pages[s->n - 1].key, page_key)) &&
-	    add_page(s, page_key))
-		return -1;
-	buf_reset(&b->scratch);
-	if (s->fn(item, &b->scratch))
-		return -1;
-	s->pages[s->n - 1].len += b->scratch.len;
-	s->size += b->scratch.len;
-	return 0;
-}
-
-static uint64_t sig_add(uint64_t acc, uint64_t path_sig)
-{
-	return buf_hash(&path_sig, sizeof(path_sig)) ^ (acc * 1099511628211ULL);
-}
-
-/* The signature a build would give now, from the pages' versions alone
- * (the cache answers those from memos and 304s, without bodies). */
-static int current_sig(const char *const *paths, uint64_t *out)
-{
-	struct api_status st = { 0 };
-	bool unchanged;
-	*out = 0;
-	for (const char *const *p = paths; *p; p++) {
-		uint64_t sig;
-		enum api_err result = api_list(*p, 0, NULL, NULL, &sig,
-					       &unchanged, &st);
-		if (result)
-			return -errmap_to_errno(result, &st);
-		*out = sig_add(*out, sig);
-	}
-	return 0;
-}
-
-static struct stream *stream_new(stream_item_fn fn)
-{
-	struct stream *s = calloc(1, sizeof(*s));
-	if (s) {
-		s->refs = 1;
-		s->fn = fn;
-	}
-	return s;
-}
-
-/* The index from the pages' measures, walked by version (no bodies where
- * a listing parsed them already). Sets b->unmeasured if one lacked it. */
-static int build_measured(const char *const *paths, stream_item_fn fn,
-			  struct build *b)
-{
-	struct api_status st = { 0 };
-	if (!(b->s = stream_new(fn)))
-		return -ENOMEM;
-	for (const char *const *p = paths; *p && !b->unmeasured; p++) {
-		uint64_t sig;
-		enum api_err result = api_list_pages(*p, add_measured, b,
-						     &sig, &st);
-		if (result)
-			return -errmap_to_errno(result, &st);
-		b->s->sig = sig_add(b->s->sig, sig);
-	}
-	return 0;
-}
-
-/* The index by rendering every line of every page. */
-static int build_lines(const char *const *paths, stream_item_fn fn,
-		       struct build *b)
-{
-	struct api_status st = { 0 };
-	enum api_err result = API_OK;
-	bool unchanged;
-	if (!(b->s = stream_new(fn)))
-		return -ENOMEM;
-	buf_init(&b->scratch, HTTP_MAX_BODY);
-	for (const char *const *p = paths; *p && !result; p++) {
-		uint64_t sig;
-		result = api_list(*p, 0, measure_item, b, &sig, &unchanged,
-				  &st);
-		b->s->sig = sig_add(b->s->sig, sig);
-	}
-	buf_free(&b->scratch, false);
-	return result ? -errmap_to_errno(result, &st) : 0;
 }
 
 int stream_build(const char *const *paths, stream_item_fn fn,
 		 struct stream *old, struct stream **out)
 {
-	if (old) {
+	struct api_status st = { 0 };
+	struct stream *s = calloc(1, sizeof(*s));
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->refs = 1;
+	s->fn = fn;
+	/* The pages' versions and measures: bodies only for pages the cache
+	 * has not seen parsed since their list was measured. */
+	for (const char *const *p = paths; *p; p++) {
 		uint64_t sig;
-		int rc = current_sig(paths, &sig);
-		if (rc)
-			return rc;
-		if (sig == old->sig) {
-			*out = stream_ref(old); /* same pages: same bytes */
-			return 0;
+		enum api_err result = api_measure_pages(*p, fn)
+					      ? API_E_NOMEM
+					      : api_list_pages(*p, add_page, s,
+							       &sig, &st);
+		if (result) {
+			stream_unref(s);
+			return -errmap_to_errno(result, &st);
 		}
+		s->sig = sig_add(s->sig, sig);
 	}
-	for (const char *const *p = paths; *p; p++)
-		api_measure_pages(*p, fn);
-	struct build b = { 0 };
-	int rc = build_measured(paths, fn, &b);
-	if (rc == 0 && b.unmeasured) {
-		/* Some page was parsed before its list was measured (it came
-		 * from the cache as it was): measure every line now. */
-		stream_unref(b.s);
-		b.s = NULL;
-		rc = build_lines(paths, fn, &b);
+	if (old && s->sig == old->sig) {
+		stream_unref(s); /* same pages: same bytes, keep the index */
+		s = stream_ref(old);
 	}
-	if (rc) {
-		stream_unref(b.s);
-		return rc;
-	}
-	*out = b.s;
+	*out = s;
 	return 0;
 }
 

@@ -69,7 +69,8 @@ enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
  * sum of fn's bytes over the page's items is kept with the page's memo in
  * the cache (all.jsonl registers its line renderer for its lists). */
 typedef int (*api_measure_fn)(const cJSON *item, struct buf *out);
-void api_measure_pages(const char *path, api_measure_fn fn);
+/* 0, or -1 when memory is short (then the pages go unmeasured). */
+int api_measure_pages(const char *path, api_measure_fn fn);
 
 struct api_page_info {
 	const char *key; /* the page's cache key (for api_page) */

@@ -2,8 +2,10 @@
  * bytes are made from one list page at a time, when read.
  *
  * A stream is an index of a paged list: for each page, its cache key and
- * where its bytes fall in the file. Building it walks the list once (the
- * pages land in the API cache) and measures every line; reading renders
+ * where its bytes fall in the file. Building it walks the list by its
+ * pages' versions and measures (api_measure_pages: a listing that parsed
+ * the pages measured them already, and the cache keeps the measures of
+ * evicted pages); reading renders
  * only the page under the offset. A reader keeps the last page it made, so
  * sequential reads render each page once. Memory: the index (a few dozen
  * bytes a page) plus one page per open file.
@@ -25,10 +27,9 @@ typedef int (*stream_item_fn)(const cJSON *item, struct buf *out);
 struct stream;
 struct stream_reader;
 
-/* Index the lists at paths (NULL-terminated), one after the other. With
- * old (the previous index), first check the pages' versions only: when
- * none changed, *out is old again (a reference) and no body is fetched.
- * Returns 0 or -errno. */
+/* Index the lists at paths (NULL-terminated), one after the other, fn
+ * making an item's bytes. With old (the previous index): when no page's
+ * version changed, *out is old again (a reference). Returns 0 or -errno. */
 int stream_build(const char *const *paths, stream_item_fn fn,
 		 struct stream *old, struct stream **out)
 	__attribute__((warn_unused_result));
