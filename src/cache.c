@@ -156,6 +156,27 @@ static bool memo_valid(const struct entry *e)
 	return e->memo && e->memo_version == e->version;
 }
 
+/* Past the cap the oldest ghosts go; keep and those being fetched stay. */
+static void trim_ghosts(const struct entry *keep)
+{
+	struct entry *g = cache.ghost_tail;
+	while (cache.ghosts > CACHE_GHOSTS_MAX && g) {
+		struct entry *prev = g->prev;
+		if (g != keep && !g->loading)
+			entry_free(g);
+		g = prev;
+	}
+}
+
+/* e (without a body now) goes on the ghost list. */
+static void to_ghost(struct entry *e)
+{
+	e->ghost = true;
+	list_push_front(e, &cache.ghost_head, &cache.ghost_tail);
+	cache.ghosts++;
+	trim_ghosts(e);
+}
+
 /* Drop e's body; keep the rest as a ghost if it has a memo worth it. */
 static void evict_one(struct entry *e)
 {
@@ -168,17 +189,7 @@ static void evict_one(struct entry *e)
 	cache.bytes -= e->body->len;
 	blob_unref(e->body);
 	e->body = NULL;
-	e->ghost = true;
-	list_push_front(e, &cache.ghost_head, &cache.ghost_tail);
-	cache.ghosts++;
-	while (cache.ghosts > CACHE_GHOSTS_MAX) {
-		struct entry *g = cache.ghost_tail;
-		while (g && g->loading)
-			g = g->prev;
-		if (!g)
-			break;
-		entry_free(g);
-	}
+	to_ghost(e);
 }
 
 /* Evict from the cold end until under the cap. Entries being fetched are
@@ -447,10 +458,8 @@ static struct entry *ghost_from(const char *key, const struct cache_doc *doc)
 	e->body_len = doc->body->len;
 	e->body_hash = buf_hash(doc->body->data, doc->body->len);
 	e->expires_ms = now_ms() + cache.opts.ttl_ms; /* just fetched */
-	e->ghost = true;
 	HASH_ADD_KEYPTR(hh, cache.table, e->key, strlen(e->key), e);
-	list_push_front(e, &cache.ghost_head, &cache.ghost_tail);
-	cache.ghosts++;
+	to_ghost(e);
 	return e;
 }
 
@@ -479,9 +488,6 @@ void cache_set_memo(const char *key, const struct cache_doc *doc,
 	}
 	if (e && !e->memo && !e->body && !e->loading)
 		entry_free(e); /* a ghost without a memo is of no use */
-	while (cache.ghosts > CACHE_GHOSTS_MAX && cache.ghost_tail &&
-	       !cache.ghost_tail->loading && cache.ghost_tail != e)
-		entry_free(cache.ghost_tail);
 	pthread_mutex_unlock(&cache.lock);
 }
 

@@ -44,14 +44,12 @@ double tree_timeout(void)
 
 /* ---- operations --------------------------------------------------- */
 
-/* The inode for link name of dir's link table, made now (lock held);
- * NULL if there is no such link or memory is short. */
-static struct node *link_node_locked(struct node *dir, const char *name)
+/* The inode for link le of dir's link table, made now (lock held); NULL
+ * if memory is short. */
+static struct node *link_node_locked(struct node *dir,
+				     const struct linkent *le)
 {
-	const struct linkent *le = linktab_find(dir->links, name);
-	if (!le)
-		return NULL;
-	struct node *c = node_add_child_locked(dir, name, dir->links->kind,
+	struct node *c = node_add_child_locked(dir, le->name, dir->links->kind,
 					       NULL, NULL, S_IFLNK | 0777);
 	struct blob *target = c ? linktab_target(dir->links, le) : NULL;
 	if (c && !target) {
@@ -74,21 +72,28 @@ static fuse_ino_t link_ino(const struct node *dir, const struct linkent *le)
 	return ino ? ino : (fuse_ino_t)((uint64_t)le->hash | 1ULL << 62);
 }
 
+/* Lock held: attributes of link le of dir, as inode ino. */
+static void link_stat_locked(const struct node *dir, const struct linkent *le,
+			     fuse_ino_t ino, struct stat *st)
+{
+	uid_t uid;
+	gid_t gid;
+	node_owner(&uid, &gid);
+	linktab_stat(dir->links, le, ino, uid, gid, st);
+}
+
 /* Lock held: the entry for link le of dir, answered without an inode if
  * it can be; false if it needs one. */
 static bool link_entry_locked(struct node *dir, const struct linkent *le,
 			      struct fuse_entry_param *e)
 {
 	fuse_ino_t ino = linktab_ino(le, dir->ino);
-	uid_t uid;
-	gid_t gid;
 	if (!ino)
 		return false;
 	memset(e, 0, sizeof(*e));
-	node_owner(&uid, &gid);
 	e->ino = ino;
 	e->generation = 1;
-	linktab_stat(dir->links, le, ino, uid, gid, &e->attr);
+	link_stat_locked(dir, le, ino, &e->attr);
 	e->attr_timeout = topts.ttl_s;
 	e->entry_timeout = topts.ttl_s;
 	return true;
@@ -105,10 +110,7 @@ static int link_by_ino(fuse_ino_t ino, struct stat *st, struct blob **target)
 	node_lock();
 	const struct linkent *le = linktab_by_ino(dir->links, ino);
 	if (le && st) {
-		uid_t uid;
-		gid_t gid;
-		node_owner(&uid, &gid);
-		linktab_stat(dir->links, le, ino, uid, gid, st);
+		link_stat_locked(dir, le, ino, st);
 		rc = 0;
 	} else if (le) {
 		*target = linktab_target(dir->links, le);
@@ -155,7 +157,7 @@ int tree_lookup(fuse_ino_t parent, const char *name,
 		goto out; /* rc is 0 */
 	}
 	if (le)
-		c = link_node_locked(dir, name);
+		c = link_node_locked(dir, le);
 	if (c)
 		node_pin_locked(c);
 	node_unlock();
