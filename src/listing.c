@@ -5,53 +5,87 @@
  * references to their blobs.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apisecfs/kind.h"
 
-int listing_add(struct listing *out, const char *name, const struct kind *k,
-		const char *id, const char *ctx, struct blob *content,
-		struct blob *obj, time_t mtime)
+int listing_reserve(struct listing *out, size_t n)
 {
-	if (out->n == out->alloc) {
-		size_t na = out->alloc ? out->alloc * 2 : 16;
-		struct listing_entry *v = realloc(out->v, na * sizeof(*v));
-		if (!v)
-			goto nomem;
-		out->v = v;
-		out->alloc = na;
+	if (out->alloc - out->n >= n)
+		return 0;
+	size_t na = out->n + n;
+	struct listing_entry *v = realloc(out->v, na * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	out->v = v;
+	out->alloc = na;
+	return 0;
+}
+
+/* The one place an entry is filed: takes name, id and ctx (malloc'd, may
+ * be NULL only for id and ctx) and the blob references, also on failure. */
+static int add_taking(struct listing *out, char *name, const struct kind *k,
+		      char *id, char *ctx, struct blob *content,
+		      struct blob *obj, time_t mtime)
+{
+	if (!name || (out->n == out->alloc &&
+		      listing_reserve(out, out->alloc ? out->alloc : 16))) {
+		free(name);
+		free(id);
+		free(ctx);
+		blob_unref(content);
+		blob_unref(obj);
+		return -ENOMEM;
 	}
-	struct listing_entry *e = &out->v[out->n];
-	e->name = strdup(name);
-	e->id = id ? strdup(id) : NULL;
-	e->ctx = ctx ? strdup(ctx) : NULL;
-	if (!e->name || (id && !e->id) || (ctx && !e->ctx)) {
-		free(e->name);
-		free(e->id);
-		free(e->ctx);
-		goto nomem;
-	}
+	struct listing_entry *e = &out->v[out->n++];
+	memset(e, 0, sizeof(*e));
+	e->name = name;
+	e->id = id;
+	e->ctx = ctx;
 	e->kind = k;
 	e->content = content;
 	e->obj = obj;
 	e->mtime = mtime;
-	e->size = 0;
-	e->hash = 0;
-	e->src = NULL;
-	out->n++;
 	return 0;
-nomem:
-	blob_unref(content);
-	blob_unref(obj);
-	return -ENOMEM;
 }
 
-int listing_add_reloadable(struct listing *out, const char *name,
-			   const struct kind *k, const char *id, size_t size,
-			   uint64_t hash, struct blob *src, time_t mtime)
+/* strdup that tells a NULL argument (fine) from a failure (*bad set). */
+static char *dup_or_null(const char *s, bool *bad)
 {
-	int rc = listing_add(out, name, k, id, NULL, NULL, NULL, mtime);
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*bad = true;
+	return d;
+}
+
+int listing_add(struct listing *out, const char *name, const struct kind *k,
+		const char *id, const char *ctx, struct blob *content,
+		struct blob *obj, time_t mtime)
+{
+	bool bad = false;
+	char *n = dup_or_null(name, &bad), *i = dup_or_null(id, &bad),
+	     *c = dup_or_null(ctx, &bad);
+	if (bad) {
+		free(n); /* add_taking frees the rest */
+		n = NULL;
+	}
+	return add_taking(out, n, k, i, c, content, obj, mtime);
+}
+
+int listing_take(struct listing *out, char *name, const struct kind *k,
+		 char *id, struct blob *content, struct blob *obj,
+		 time_t mtime)
+{
+	return add_taking(out, name, k, id, NULL, content, obj, mtime);
+}
+
+int listing_take_reloadable(struct listing *out, char *name,
+			    const struct kind *k, char *id, size_t size,
+			    uint64_t hash, struct blob *src, time_t mtime)
+{
+	int rc = add_taking(out, name, k, id, NULL, NULL, NULL, mtime);
 	if (rc) {
 		blob_unref(src);
 		return rc;

@@ -1,4 +1,5 @@
-/* names.c - API name -> safe, stable, bounded file name. A leaf.
+/* names.c - API name -> safe, stable, bounded file name. A leaf
+ * apart from nametab (the names in use).
  *
  * See names.h for the rules. Stability matters more than beauty: a script
  * that found "payments-api" yesterday must find it today, whatever was
@@ -9,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <uthash.h>
-
+#include "apisecfs/nametab.h"
 #include "apisecfs/names.h"
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
@@ -80,11 +80,6 @@ bool names_sanitize(const char *in, char *out, size_t outsz)
 	return changed;
 }
 
-struct slot {
-	char *key; /* final name */
-	UT_hash_handle hh;
-};
-
 struct order {
 	size_t idx;
 	char *base; /* sanitized; malloc'd: 100,000 entries of a listing */
@@ -108,23 +103,6 @@ static int cmp_order(const void *pa, const void *pb, void *arg)
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-static bool taken(struct slot *used, const char *name)
-{
-	struct slot *s;
-	HASH_FIND_STR(used, name, s);
-	return s != NULL;
-}
-
-static int claim(struct slot **used, char *name)
-{
-	struct slot *s = malloc(sizeof(*s));
-	if (!s)
-		return -1;
-	s->key = name;
-	HASH_ADD_KEYPTR(hh, *used, s->key, strlen(s->key), s);
-	return 0;
-}
-
 void names_first_choice(const char *api_name, const char *id,
 			const char *ext, char *out, size_t outsz)
 {
@@ -136,14 +114,25 @@ void names_first_choice(const char *api_name, const char *id,
 int names_assign(struct names_entry *e, size_t n, const char *ext,
 		 const char *const *reserved)
 {
-	struct slot *used = NULL, *s, *tmp;
-	struct order *ord = calloc(n ? n : 1, sizeof(*ord));
-	int rc = -1;
-	size_t done = 0;
+	/* Names in use, by the entries that hold them: a pointer a name,
+	 * where a uthash entry each made 100,000 findings cost 10 MB. */
+	struct nametab used;
+	nametab_init(&used, offsetof(struct names_entry, name));
 	static char *const none[] = { NULL };
+	if (!reserved)
+		reserved = (const char *const *)none;
+	size_t nres = 0;
+	while (reserved[nres])
+		nres++;
+	struct order *ord = calloc(n ? n : 1, sizeof(*ord));
+	struct names_entry *res = calloc(nres + 1, sizeof(*res));
+	int rc = -1;
 
-	if (!ord)
+	if (!ord || !res) {
+		free(ord);
+		free(res);
 		return -1;
+	}
 	if (!ext)
 		ext = "";
 	for (size_t i = 0; i < n; i++) {
@@ -158,12 +147,13 @@ int names_assign(struct names_entry *e, size_t n, const char *ext,
 	}
 	qsort_r(ord, n, sizeof(*ord), cmp_order, e);
 
-	/* Reserved names are claimed first with keys we do not own. */
-	if (!reserved)
-		reserved = (const char *const *)none;
-	for (const char *const *r = reserved; *r; r++)
-		if (!taken(used, *r) && claim(&used, (char *)*r))
+	/* Reserved names are claimed first, by entries of their own. */
+	for (size_t i = 0; i < nres; i++) {
+		res[i].name = (char *)reserved[i];
+		if (!nametab_find(&used, reserved[i]) &&
+		    nametab_add(&used, &res[i]))
 			goto out;
+	}
 
 	for (size_t k = 0; k < n; k++) {
 		struct names_entry *en = &e[ord[k].idx];
@@ -171,34 +161,30 @@ int names_assign(struct names_entry *e, size_t n, const char *ext,
 		char idpart[NAMES_ID_MAX + 3];
 
 		snprintf(name, sizeof(name), "%s%s", ord[k].base, ext);
-		if (taken(used, name)) {
+		if (nametab_find(&used, name)) {
 			names_sanitize(en->id ? en->id : "", idpart,
 				       NAMES_ID_MAX + 1);
 			snprintf(name, sizeof(name), "%s~%s%s", ord[k].base,
 				 idpart, ext);
 			/* Duplicate ids (hostile data): count up. */
-			for (unsigned dup = 2; taken(used, name); dup++)
+			for (unsigned dup = 2; nametab_find(&used, name); dup++)
 				snprintf(name, sizeof(name), "%s~%s~%u%s",
 					 ord[k].base, idpart, dup, ext);
 		}
 		en->name = strdup(name);
-		if (!en->name || claim(&used, en->name))
+		if (!en->name || nametab_add(&used, en))
 			goto out;
-		done++;
 	}
 	rc = 0;
 out:
-	HASH_ITER(hh, used, s, tmp) {
-		HASH_DEL(used, s);
-		free(s);
-	}
+	nametab_free(&used);
+	free(res);
 	if (rc) {
 		for (size_t i = 0; i < n; i++) {
 			free(e[i].name);
 			e[i].name = NULL;
 		}
 	}
-	(void)done;
 	for (size_t i = 0; i < n; i++)
 		free(ord[i].base);
 	free(ord);

@@ -96,11 +96,15 @@ static void node_free(struct node *n)
 {
 	drop_content(n);
 	blob_unref(n->src);
-	stream_unref(n->stream);
-	linktab_unref(n->links);
+	if (n->more) {
+		stream_unref(n->more->stream);
+		linktab_unref(n->more->links);
+		blob_unref(n->more->obj);
+		nametab_free(&n->more->children);
+		free(n->more);
+	}
 	inotab_del(&table.by_ino, n);
 	blob_unref(n->content);
-	blob_unref(n->obj);
 	free(n);
 }
 
@@ -131,11 +135,26 @@ static struct node *node_alloc(fuse_ino_t ino, fuse_ino_t parent,
 	n->kind = k;
 	n->mode = mode;
 	n->mtime = time(NULL);
-	if (inotab_add(&table.by_ino, n)) {
+	/* Directories and paged files always have their optional part, so
+	 * the code that lists or pages never meets ENOMEM for it later. */
+	bool more = S_ISDIR(mode) || k->stream_paths;
+	if ((more && !node_more_locked(n)) || inotab_add(&table.by_ino, n)) {
+		free(n->more);
 		free(n);
 		return NULL;
 	}
 	return n;
+}
+
+struct node_more *node_more_locked(struct node *n)
+{
+	if (!n->more) {
+		n->more = calloc(1, sizeof(*n->more));
+		if (n->more)
+			nametab_init(&n->more->children,
+				     offsetof(struct node, name));
+	}
+	return n->more;
 }
 
 int node_init(const struct kind *root_kind, size_t content_max)
@@ -157,12 +176,10 @@ int node_init(const struct kind *root_kind, size_t content_max)
 void node_cleanup(void)
 {
 	pthread_mutex_lock(&table.lock);
-	/* First drop every children table (uthash's own allocations),
-	 * then the nodes: the tables point into nodes freed here too. */
+	/* Every node goes, whatever refers to it: the children tables are
+	 * freed with their own node and never read here. */
 	struct node *n;
 	size_t pos;
-	for (pos = 0; (n = inotab_next(&table.by_ino, &pos)); pos++)
-		HASH_CLEAR(hh_child, n->children);
 	for (pos = 0; (n = inotab_next(&table.by_ino, &pos));)
 		node_free(n); /* no step: see inotab_next */
 	inotab_free(&table.by_ino);
@@ -210,38 +227,51 @@ void node_put(struct node *n)
 
 struct node *node_child_locked(struct node *dir, const char *name)
 {
-	struct node *c;
-	HASH_FIND(hh_child, dir->children, name, strlen(name), c);
-	return c;
+	return dir->more ? nametab_find(&dir->more->children, name) : NULL;
+}
+
+struct node *node_next_child_locked(const struct node *dir, size_t *pos)
+{
+	return dir->more ? nametab_next(&dir->more->children, pos) : NULL;
+}
+
+size_t node_child_count_locked(const struct node *dir)
+{
+	return dir->more ? nametab_count(&dir->more->children) : 0;
 }
 
 struct node *node_add_child_locked(struct node *dir, const char *name,
 				   const struct kind *k, const char *id,
 				   const char *ctx, mode_t mode)
 {
+	if (!node_more_locked(dir))
+		return NULL;
 	struct node *c = node_alloc(table.next_ino, dir->ino, name, k, id,
 				    ctx, mode);
 	if (!c)
 		return NULL;
+	if (nametab_add(&dir->more->children, c)) {
+		node_free(c);
+		return NULL;
+	}
 	table.next_ino++;
 	c->linked = true;
-	HASH_ADD_KEYPTR(hh_child, dir->children, c->name, strlen(c->name), c);
 	return c;
 }
 
 void node_unlink_locked(struct node *n)
 {
-	struct node *c, *tmp;
-	HASH_ITER(hh_child, n->children, c, tmp) {
+	struct node *c;
+	for (size_t pos = 0; (c = node_next_child_locked(n, &pos)); pos++)
 		node_unlink_locked(c);
-	}
 	if (n->linked && n->parent) {
 		struct node *p = node_find_locked(n->parent);
-		if (p)
-			HASH_DELETE(hh_child, p->children, n);
+		if (p && p->more)
+			nametab_del(&p->more->children, n);
 	}
 	n->linked = false;
-	n->listed = false;
+	if (n->more)
+		n->more->listed = false;
 	maybe_free(n);
 }
 
@@ -335,12 +365,12 @@ size_t node_content_bytes(void)
 
 bool node_set_obj_locked(struct node *n, struct blob *obj)
 {
-	if (blob_equal(n->obj, obj)) {
-		blob_unref(obj);
+	if (blob_equal(node_obj(n), obj) || !node_more_locked(n)) {
+		blob_unref(obj); /* no memory: it keeps the object it shows */
 		return false;
 	}
-	blob_unref(n->obj);
-	n->obj = obj;
+	blob_unref(n->more->obj);
+	n->more->obj = obj;
 	return true;
 }
 

@@ -214,14 +214,16 @@ static int list_path(const struct kind_ctx *c, const struct res_row *row,
 	return (n < 0 || (size_t)n >= pathsz) ? -ENAMETOOLONG : 0;
 }
 
-/* Turn the collected items into listing entries with safe names. */
+/* Turn the collected items into listing entries with safe names. The
+ * items' strings move into the listing as they go, so a listing of
+ * 100,000 findings never holds them twice. */
 static int add_items(struct collect *cl, struct listing *out)
 {
 	const struct res_row *row = cl->row;
 	struct names_entry *ne = calloc(cl->n ? cl->n : 1, sizeof(*ne));
 	int rc = -ENOMEM;
-	if (!ne)
-		return rc;
+	if (!ne || listing_reserve(out, cl->n))
+		goto out;
 	for (size_t i = 0; i < cl->n; i++) {
 		ne[i].api_name = cl->v[i].api_name;
 		ne[i].id = cl->v[i].id;
@@ -229,35 +231,40 @@ static int add_items(struct collect *cl, struct listing *out)
 	if (names_assign(ne, cl->n, row->ext, row->reserved))
 		goto out;
 	rc = 0;
-	for (size_t i = 0; i < cl->n && !rc; i++) {
+	for (size_t i = 0; i < cl->n; i++) {
 		struct item *x = &cl->v[i];
-		struct blob *content = NULL, *obj = NULL;
+		char *name = ne[i].name, *id = x->id;
+		ne[i].name = NULL;
+		free(x->api_name);
+		x->api_name = NULL;
+		if (rc) {
+			free(name); /* an earlier entry failed: just clean up */
+			continue;
+		}
 		if (row->shape == RES_LINK) {
 			char target[NAMES_BASE_MAX * 2 + 64];
 			char safe[NAMES_BASE_MAX + 1];
-			names_sanitize(x->id, safe, sizeof(safe));
+			names_sanitize(id, safe, sizeof(safe));
 			int n = snprintf(target, sizeof(target), "%s%s%s",
 					 row->link_to, safe, row->ext);
-			content = blob_new(target, (size_t)n);
-			if (!content) {
-				rc = -ENOMEM;
-				break;
-			}
+			struct blob *content = blob_new(target, (size_t)n);
+			x->id = NULL;
+			rc = content ? listing_take(out, name, row->child, id,
+						    content, NULL, x->mtime)
+				     : (free(name), free(id), -ENOMEM);
 		} else if (row->shape == RES_FILE) {
-			rc = listing_add_reloadable(out, ne[i].name,
-						    row->child, x->id, x->size,
-						    x->hash, x->src, x->mtime);
+			x->id = NULL;
+			rc = listing_take_reloadable(out, name, row->child, id,
+						     x->size, x->hash, x->src,
+						     x->mtime);
 			x->src = NULL;
-			continue;
 		} else {
-			obj = x->payload;
+			x->id = NULL;
+			rc = listing_take(out, name, row->child, id, NULL,
+					  x->payload, x->mtime);
+			x->payload = NULL;
 		}
-		x->payload = NULL;
-		rc = listing_add(out, ne[i].name, row->child, x->id, NULL,
-				 content, obj, x->mtime);
 	}
-	for (size_t i = 0; i < cl->n; i++)
-		free(ne[i].name);
 out:
 	free(ne);
 	return rc;
@@ -330,6 +337,9 @@ static int merge(struct split_job *jobs, size_t n, struct collect *all)
 		       jobs[i].cl.n * sizeof(*all->v));
 		all->n += jobs[i].cl.n;
 		jobs[i].cl.n = 0;
+		free(jobs[i].cl.v); /* moved: do not hold the items twice */
+		jobs[i].cl.v = NULL;
+		jobs[i].cl.alloc = 0;
 	}
 	all->alloc = total;
 	qsort(all->v, all->n, sizeof(*all->v), by_id);

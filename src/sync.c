@@ -99,8 +99,8 @@ void sync_ctx_of(const struct node *n, struct kind_ctx *c)
 	c->name = n->name;
 	c->id = n->id;
 	c->ctx = n->ctx;
-	c->obj = blob_ref(n->obj);
-	c->list_sig = n->list_sig;
+	c->obj = blob_ref(node_obj(n));
+	c->list_sig = n->more ? n->more->list_sig : 0;
 }
 
 /* n's bytes changed (lock held): the kernel's pages and attributes for it
@@ -119,23 +119,25 @@ static void content_changed_locked(struct node *n)
  * was started. */
 static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 {
-	struct node *c, *tmp;
+	struct node *c;
 	/* Two fetches raced and the one started before an action finished
 	 * last: what is applied is newer; keep it (the older one would drop
 	 * an entry, e.g. the scan just started, that was looked up since). */
-	if (dir->listed && epoch < dir->list_epoch)
+	struct node_more *dm = node_more_locked(dir);
+	if (!dm)
+		return -ENOMEM;
+	if (dm->listed && epoch < dm->list_epoch)
 		return 0;
-	dir->list_epoch = epoch;
+	dm->list_epoch = epoch;
 	dir->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
-	if (l->unchanged && dir->listed)
+	if (l->unchanged && dm->listed)
 		return 0;
 	bool nomem;
 	struct linktab *links = linktab_from_listing(l, &nomem);
 	if (nomem)
 		return -ENOMEM;
-	HASH_ITER(hh_child, dir->children, c, tmp) {
+	for (size_t pos = 0; (c = node_next_child_locked(dir, &pos)); pos++)
 		c->mark = false;
-	}
 	for (size_t i = 0; i < l->n; i++) {
 		struct listing_entry *e = &l->v[i];
 		if (e->kind->type == KIND_LINK)
@@ -178,7 +180,7 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 			e->content = NULL;
 		}
 	}
-	HASH_ITER(hh_child, dir->children, c, tmp) {
+	for (size_t pos = 0; (c = node_next_child_locked(dir, &pos)); pos++) {
 		if (c->mark)
 			continue;
 		/* A link looked up before stays while it points the same. */
@@ -194,10 +196,10 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 			notify_inval_entry(dir->ino, c->name);
 		node_unlink_locked(c);
 	}
-	linktab_unref(dir->links);
-	dir->links = links;
-	dir->list_sig = l->sig;
-	dir->listed = true;
+	linktab_unref(dm->links);
+	dm->links = links;
+	dm->list_sig = l->sig;
+	dm->listed = true;
 	return 0;
 }
 
@@ -221,8 +223,8 @@ int sync_listed(struct node *dir)
 	struct listing l = { 0 };
 
 	node_lock();
-	bool fresh = dir->listed && now_ms() < dir->expires_ms;
-	bool derived = dir->obj && dir->parent;
+	bool fresh = node_listed(dir) && now_ms() < dir->expires_ms;
+	bool derived = node_obj(dir) && dir->parent;
 	node_unlock();
 	if (fresh)
 		return 0;
@@ -262,12 +264,12 @@ static int ensure_stream(struct node *n)
 	struct stream *s;
 	uint64_t epoch = epoch_now();
 	node_lock();
-	bool fresh = n->stream && now_ms() < n->expires_ms;
+	bool fresh = node_stream(n) && now_ms() < n->expires_ms;
 	node_unlock();
 	if (fresh)
 		return 0;
 	node_lock();
-	struct stream *old = stream_ref(n->stream);
+	struct stream *old = stream_ref(node_stream(n));
 	node_unlock();
 	int rc = stream_build(n->kind->stream_paths, n->kind->stream_item, old,
 			      &s);
@@ -275,10 +277,15 @@ static int ensure_stream(struct node *n)
 	if (rc)
 		return rc;
 	node_lock();
-	if (!n->stream || stream_sig(n->stream) != stream_sig(s))
+	if (!node_more_locked(n)) {
+		node_unlock();
+		stream_unref(s);
+		return -ENOMEM;
+	}
+	if (!n->more->stream || stream_sig(n->more->stream) != stream_sig(s))
 		content_changed_locked(n);
-	stream_unref(n->stream);
-	n->stream = s;
+	stream_unref(n->more->stream);
+	n->more->stream = s;
 	n->size = stream_size(s);
 	n->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
 	node_unlock();
@@ -333,13 +340,12 @@ struct reload {
 static struct node *child_by_id_locked(struct node *dir, const char *id,
 				       const char *name)
 {
-	struct node *c = node_child_locked(dir, name), *tmp;
+	struct node *c = node_child_locked(dir, name);
 	if (c && same(c->id, id))
 		return c;
-	HASH_ITER(hh_child, dir->children, c, tmp) {
+	for (size_t pos = 0; (c = node_next_child_locked(dir, &pos)); pos++)
 		if (same(c->id, id))
 			return c;
-	}
 	return NULL;
 }
 
@@ -428,15 +434,14 @@ int sync_fresh(struct node *n, bool need_bytes)
  * invalidates just those. */
 static void expire_tree_locked(struct node *n, bool kernel)
 {
-	struct node *c, *tmp;
+	struct node *c;
 	n->expires_ms = 0;
 	if (kernel && n->opened_before) {
 		n->opened_before = false;
 		notify_inval_inode(n->ino);
 	}
-	HASH_ITER(hh_child, n->children, c, tmp) {
+	for (size_t pos = 0; (c = node_next_child_locked(n, &pos)); pos++)
 		expire_tree_locked(c, kernel);
-	}
 }
 
 void sync_expire_all(bool kernel)

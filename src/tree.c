@@ -49,9 +49,9 @@ double tree_timeout(void)
 static struct node *link_node_locked(struct node *dir,
 				     const struct linkent *le)
 {
-	struct node *c = node_add_child_locked(dir, le->name, dir->links->kind,
+	struct node *c = node_add_child_locked(dir, le->name, node_links(dir)->kind,
 					       NULL, NULL, S_IFLNK | 0777);
-	struct blob *target = c ? linktab_target(dir->links, le) : NULL;
+	struct blob *target = c ? linktab_target(node_links(dir), le) : NULL;
 	if (c && !target) {
 		node_unlink_locked(c);
 		return NULL;
@@ -66,6 +66,13 @@ static struct node *link_node_locked(struct node *dir,
 
 /* readdir's inode number for link le of dir: the one a lookup answers,
  * or for the rare links that get a real inode, a hash clear of them. */
+static int by_ino(const void *a, const void *b)
+{
+	fuse_ino_t x = ((const struct tree_dirent *)a)->ino,
+		   y = ((const struct tree_dirent *)b)->ino;
+	return (x > y) - (x < y);
+}
+
 static fuse_ino_t link_ino(const struct node *dir, const struct linkent *le)
 {
 	fuse_ino_t ino = linktab_ino(le, dir->ino);
@@ -79,7 +86,7 @@ static void link_stat_locked(const struct node *dir, const struct linkent *le,
 	uid_t uid;
 	gid_t gid;
 	node_owner(&uid, &gid);
-	linktab_stat(dir->links, le, ino, uid, gid, st);
+	linktab_stat(node_links(dir), le, ino, uid, gid, st);
 }
 
 /* Lock held: the entry for link le of dir, answered without an inode if
@@ -108,12 +115,12 @@ static int link_by_ino(fuse_ino_t ino, struct stat *st, struct blob **target)
 	if (!dir)
 		return rc;
 	node_lock();
-	const struct linkent *le = linktab_by_ino(dir->links, ino);
+	const struct linkent *le = linktab_by_ino(node_links(dir), ino);
 	if (le && st) {
 		link_stat_locked(dir, le, ino, st);
 		rc = 0;
 	} else if (le) {
-		*target = linktab_target(dir->links, le);
+		*target = linktab_target(node_links(dir), le);
 		rc = *target ? 0 : -ENOMEM;
 	}
 	node_unlock();
@@ -151,7 +158,7 @@ int tree_lookup(fuse_ino_t parent, const char *name,
 		goto out;
 	node_lock();
 	struct node *c = node_child_locked(dir, name);
-	const struct linkent *le = c ? NULL : linktab_find(dir->links, name);
+	const struct linkent *le = c ? NULL : linktab_find(node_links(dir), name);
 	if (le && link_entry_locked(dir, le, e)) {
 		node_unlock();
 		goto out; /* rc is 0 */
@@ -237,27 +244,32 @@ int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
 		goto out;
 	rc = -ENOMEM;
 	node_lock();
-	size_t n = HASH_CNT(hh_child, dir->children) +
-		   (dir->links ? dir->links->n : 0);
+	const struct linktab *links = node_links(dir);
+	size_t n = node_child_count_locked(dir) + (links ? links->n : 0);
 	d = calloc(1, sizeof(*d));
 	if (d)
 		d->v = calloc(n + 2, sizeof(*d->v));
 	if (d && d->v) {
-		struct node *c, *tmp;
+		struct node *c;
 		d->v[d->n++] = (struct tree_dirent){ strdup("."), dir->ino,
 						     S_IFDIR };
 		d->v[d->n++] = (struct tree_dirent){
 			strdup(".."), dir->parent ? dir->parent : dir->ino,
 			S_IFDIR
 		};
-		HASH_ITER(hh_child, dir->children, c, tmp) {
+		for (size_t pos = 0; (c = node_next_child_locked(dir, &pos));
+		     pos++) {
 			if (c->kind->hidden)
 				continue;
 			d->v[d->n++] = (struct tree_dirent){ strdup(c->name),
 							     c->ino, c->mode };
 		}
-		for (size_t i = 0; dir->links && i < dir->links->n; i++) {
-			const struct linkent *le = &dir->links->v[i];
+		/* The API's order (inode numbers follow the first listing):
+		 * grep -r then reads the files page by page, and a small
+		 * cache renders each page once, not once a file. */
+		qsort(d->v + 2, d->n - 2, sizeof(*d->v), by_ino);
+		for (size_t i = 0; links && i < links->n; i++) {
+			const struct linkent *le = &links->v[i];
 			if (node_child_locked(dir, le->name))
 				continue; /* made an inode: listed above */
 			d->v[d->n++] = (struct tree_dirent){
@@ -331,7 +343,7 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 	if ((rc = sync_fresh(n, false)))
 		goto out;
 	node_lock();
-	bool need = !n->content && !n->stream &&
+	bool need = !n->content && !node_stream(n) &&
 		    !(n->src && n->opened_before);
 	node_unlock();
 	if (need && (rc = sync_fresh(n, true)))
@@ -342,8 +354,8 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 		goto out;
 	}
 	node_lock();
-	if (n->stream)
-		f->reader = stream_reader_new(n->stream);
+	if (node_stream(n))
+		f->reader = stream_reader_new(node_stream(n));
 	else
 		f->content = blob_ref(n->content);
 	node_touch_locked(n);
@@ -355,7 +367,7 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 	n->opened_before = true;
 	node_unlock();
 	if (!f->content && !f->reader && !f->lazy)
-		rc = n->stream ? -ENOMEM : -EIO;
+		rc = node_stream(n) ? -ENOMEM : -EIO;
 out:
 	if (f) {
 		f->ino = ino;
@@ -391,7 +403,7 @@ int tree_unlink(fuse_ino_t parent, const char *name)
 	c = node_child_locked(dir, name);
 	if (c)
 		node_pin_locked(c);
-	bool link = !c && linktab_find(dir->links, name);
+	bool link = !c && linktab_find(node_links(dir), name);
 	node_unlock();
 	if (!c) {
 		rc = link ? -EPERM : -ENOENT;

@@ -106,11 +106,22 @@ int listing_add(struct listing *out, const char *name, const struct kind *k,
 		const char *id, const char *ctx, struct blob *content,
 		struct blob *obj, time_t mtime)
 	__attribute__((warn_unused_result));
-/* Add an evictable file: its bytes are not held, only their size and
- * hash, and the page src (reference taken) to render them again from. */
-int listing_add_reloadable(struct listing *out, const char *name,
-			   const struct kind *k, const char *id, size_t size,
-			   uint64_t hash, struct blob *src, time_t mtime)
+/* Room for n more entries, so a big listing is one exact allocation.
+ * Returns 0 or -ENOMEM. */
+int listing_reserve(struct listing *out, size_t n)
+	__attribute__((warn_unused_result));
+/* As listing_add, but taking name and id (malloc'd; id may be NULL)
+ * instead of copying them, also on failure: a listing of 100,000
+ * findings would otherwise hold every string twice at its peak. */
+int listing_take(struct listing *out, char *name, const struct kind *k,
+		 char *id, struct blob *content, struct blob *obj,
+		 time_t mtime) __attribute__((warn_unused_result));
+/* Add an evictable file the same way: its bytes are not held, only their
+ * size and hash, and the page src (reference taken) to render them again
+ * from. */
+int listing_take_reloadable(struct listing *out, char *name,
+			    const struct kind *k, char *id, size_t size,
+			    uint64_t hash, struct blob *src, time_t mtime)
 	__attribute__((warn_unused_result));
 void listing_free(struct listing *l);
 

@@ -19,13 +19,25 @@
 #include <time.h>
 
 #include <fuse_lowlevel.h>
-#include <uthash.h>
 
 #include "apisecfs/buf.h"
+#include "apisecfs/nametab.h"
 
 struct kind;   /* what a node is: kind.h */
 struct stream; /* stream.h */
 struct linktab; /* linktab.h */
+
+/* What only directories and paged files need, apart so that a finding's
+ * file (most nodes by far) does not carry it. */
+struct node_more {
+	struct blob *obj;      /* compact JSON of the API object it shows */
+	struct stream *stream; /* paged files: the index their bytes follow */
+	struct linktab *links; /* dirs: symlinks not made inodes yet */
+	uint64_t list_sig;     /* dirs: signature of the applied listing */
+	uint64_t list_epoch;   /* dirs: expire epoch it was fetched in */
+	bool listed;	       /* dirs: children are known */
+	struct nametab children; /* dirs: by name */
+};
 
 struct node {
 	fuse_ino_t ino;		 /* immutable */
@@ -37,9 +49,7 @@ struct node {
 
 	uint64_t nlookup; /* kernel lookups */
 	int pins;	  /* operations in progress */
-	bool linked;	  /* present in the parent's listing */
-
-	mode_t mode;	     /* type and permission bits */
+	mode_t mode;	  /* type and permission bits */
 	time_t mtime;
 	struct blob *content; /* file bytes or link target; NULL: unknown or
 			       * evicted (size still holds) */
@@ -48,20 +58,36 @@ struct node {
 	struct blob *src;     /* key of the list page its content comes from:
 			       * set for contents that may be evicted */
 	struct node *lru_prev, *lru_next; /* evictable contents, hot first */
-	struct stream *stream; /* paged files: the index their bytes follow */
-	struct linktab *links; /* dirs: symlinks not made inodes yet */
-	struct blob *obj;     /* compact JSON of the API object it shows */
 	long long expires_ms; /* content (files) or listing (dirs) */
-	uint64_t list_sig;    /* dirs: signature of the applied listing */
-	uint64_t list_epoch;  /* dirs: expire epoch it was fetched in */
-	bool listed;	      /* dirs: children are known */
+	struct node_more *more; /* dirs, paged files and nodes showing an
+				 * object; NULL for the rest */
+	bool linked;	      /* present in the parent's listing */
 	bool opened_before;   /* content was handed to the kernel before */
 	bool mark;	      /* scratch for sync.c's reconcile */
 	bool stale_attrs;     /* content changed since the kernel's attrs */
-
-	struct node *children;	     /* by name (hh_child) */
-	UT_hash_handle hh_child;
 };
+
+/* Readers of the optional part (lock held). */
+static inline struct linktab *node_links(const struct node *n)
+{
+	return n->more ? n->more->links : NULL;
+}
+static inline struct stream *node_stream(const struct node *n)
+{
+	return n->more ? n->more->stream : NULL;
+}
+static inline struct blob *node_obj(const struct node *n)
+{
+	return n->more ? n->more->obj : NULL;
+}
+static inline bool node_listed(const struct node *n)
+{
+	return n->more && n->more->listed;
+}
+/* The children of a directory, one at a time: start with *pos = 0, step
+ * with (*pos)++; unlinking the child returned is fine. */
+struct node *node_next_child_locked(const struct node *dir, size_t *pos);
+size_t node_child_count_locked(const struct node *dir);
 
 /* Create the table with its root directory (ino 1) of root_kind.
  * content_max caps the bytes of evictable contents held (an LRU). */
@@ -114,6 +140,9 @@ void node_stat_locked(const struct node *n, struct stat *st);
  * the bytes changed. */
 bool node_set_content_locked(struct node *n, struct blob *content);
 bool node_set_obj_locked(struct node *n, struct blob *obj);
+/* Lock held: n's optional part, made now if it has none; NULL when
+ * memory is short. */
+struct node_more *node_more_locked(struct node *n);
 
 size_t node_count(void);
 /* Bytes of evictable content held now. */
