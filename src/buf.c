@@ -90,6 +90,14 @@ struct blob *blob_new(const void *data, size_t len)
 	return bl;
 }
 
+size_t blob_footprint(const struct blob *bl)
+{
+	/* glibc rounds to 16 bytes and keeps an 8-byte size before each
+	 * chunk; large ones are mmapped whole pages (rounded here too). */
+	size_t n = sizeof(*bl) + bl->len + 1 + sizeof(size_t);
+	return (n + 15) & ~(size_t)15;
+}
+
 struct blob *blob_from_buf(struct buf *b)
 {
 	struct blob *bl = blob_new(b->data, b->len);

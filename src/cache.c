@@ -141,7 +141,7 @@ static void entry_free(struct entry *e)
 {
 	if (e->body) {
 		lru_unlink(e);
-		cache.bytes -= e->body->len;
+		cache.bytes -= blob_footprint(e->body);
 		blob_unref(e->body);
 	}
 	unghost(e);
@@ -186,7 +186,7 @@ static void evict_one(struct entry *e)
 		return;
 	}
 	lru_unlink(e);
-	cache.bytes -= e->body->len;
+	cache.bytes -= blob_footprint(e->body);
 	blob_unref(e->body);
 	e->body = NULL;
 	to_ghost(e);
@@ -255,7 +255,7 @@ static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 			    e->body_hash == h;
 		unghost(e);
 		if (e->body) {
-			cache.bytes -= e->body->len;
+			cache.bytes -= blob_footprint(e->body);
 			blob_unref(e->body);
 		} else {
 			lru_push_front(e);
@@ -265,7 +265,7 @@ static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 			e->version = cache.next_version++;
 		e->body_len = nb->len;
 		e->body_hash = h;
-		cache.bytes += nb->len;
+		cache.bytes += blob_footprint(nb);
 	}
 	snprintf(e->etag, sizeof(e->etag), "%s", rs->etag);
 	snprintf(e->content_type, sizeof(e->content_type), "%s",

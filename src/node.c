@@ -62,7 +62,7 @@ static void drop_content(struct node *n)
 	if (in_lru(n)) {
 		lru_unlink(n);
 		if (n->content)
-			table.content_bytes -= n->content->len;
+			table.content_bytes -= blob_footprint(n->content);
 	}
 	blob_unref(n->content);
 	n->content = NULL;
@@ -328,7 +328,7 @@ bool node_set_content_locked(struct node *n, struct blob *content)
 	n->content_hash = content ? buf_hash(content->data, content->len) : 0;
 	if (content && n->src) {
 		lru_push(n);
-		table.content_bytes += content->len;
+		table.content_bytes += blob_footprint(content);
 		lru_evict(n);
 	}
 	return changed;

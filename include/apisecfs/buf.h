@@ -43,6 +43,9 @@ struct blob *blob_new(const void *data, size_t len);
 struct blob *blob_from_buf(struct buf *b);
 struct blob *blob_ref(struct blob *bl);
 void blob_unref(struct blob *bl); /* NULL is fine */
+/* The memory bl takes, header and allocator overhead included: what the
+ * caps count, so cache_size=N holds N MiB, not N MiB of data. */
+size_t blob_footprint(const struct blob *bl);
 bool blob_equal(const struct blob *a, const struct blob *b);
 /* FNV-1a of len bytes: tells whether re-rendered bytes are the same. */
 uint64_t buf_hash(const void *data, size_t len);
