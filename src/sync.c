@@ -332,6 +332,8 @@ int sync_content(struct node *n)
 
 struct reload {
 	struct node *dir;
+	struct node *want; /* the file being read */
+	struct blob *got;  /* its bytes, held until they are its content */
 };
 
 /* A re-rendered file from the page: give it to the child with that id. */
@@ -355,6 +357,8 @@ static int reload_emit(const char *id, const char *name,
 	struct reload *r = ud;
 	node_lock();
 	struct node *c = child_by_id_locked(r->dir, id, name);
+	if (c && c == r->want && !r->got)
+		r->got = blob_ref(content);
 	if (c && c->src && !c->content) {
 		/* Different bytes than listed: the data changed since. */
 		if (node_set_content_locked(c, content))
@@ -371,7 +375,7 @@ static int reload_emit(const char *id, const char *name,
 static int reload(struct node *n, struct node *dir)
 {
 	struct kind_ctx c;
-	struct reload r = { dir };
+	struct reload r = { dir, n, NULL };
 	node_lock();
 	struct blob *key = blob_ref(n->src);
 	sync_ctx_of(dir, &c);
@@ -379,6 +383,16 @@ static int reload(struct node *n, struct node *dir)
 	int rc = key && dir->kind->reload
 			 ? dir->kind->reload(&c, key->data, reload_emit, &r)
 			 : -EIO;
+	/* A page's files can outweigh the content cap, and filling them
+	 * evicts the first ones: the file being read goes in last. */
+	node_lock();
+	if (r.got && n->src && !n->content) {
+		if (node_set_content_locked(n, r.got))
+			content_changed_locked(n);
+		r.got = NULL;
+	}
+	node_unlock();
+	blob_unref(r.got);
 	blob_unref(key);
 	blob_unref(c.obj);
 	return rc;
