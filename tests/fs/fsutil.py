@@ -22,6 +22,10 @@ sys.path.insert(0, os.path.join(TOP, "tests", "sim"))
 from simctl import Sim  # noqa: E402,F401  (path set above; re-exported)
 
 BIN = os.environ.get("APISECFS_BIN", os.path.join(TOP, "build", "apisecfs"))
+# A command the daemon runs under, e.g. valgrind (tests/run's memcheck
+# pass): split on spaces. Slower starts and exits get more time.
+WRAP = os.environ.get("APISECFS_WRAP", "").split()
+SLOW = 4 if WRAP else 1
 
 
 def require_fuse():
@@ -63,7 +67,7 @@ class Mount:
         if token_file:
             opts.append("token_file=" + token_file)
         self.token_file = token_file
-        cmd = [BIN, "-f"] + list(args)
+        cmd = WRAP + [BIN, "-f"] + list(args)
         if opts:
             cmd += ["-o", ",".join(opts)]
         cmd += [url, self.mnt]
@@ -77,7 +81,7 @@ class Mount:
         self.wait_mounted()
 
     def wait_mounted(self, timeout=20):
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * SLOW
         while time.time() < deadline:
             if is_mounted(self.mnt):
                 return
@@ -109,7 +113,7 @@ class Mount:
             else:
                 subprocess.run(["fusermount3", "-uz", self.mnt], check=True)
         try:
-            rc = self.proc.wait(timeout=20)
+            rc = self.proc.wait(timeout=20 * SLOW)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -121,6 +125,9 @@ class Mount:
         assert "ERROR: AddressSanitizer" not in log, log
         assert "runtime error:" not in log, log
         assert "ERROR: LeakSanitizer" not in log, log
+        # memcheck (APISECFS_WRAP) reports go to stderr too; its
+        # --error-exitcode already failed the exit status check above.
+        assert "Invalid read" not in log and "Invalid write" not in log, log
         return log
 
     def __enter__(self):

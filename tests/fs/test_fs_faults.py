@@ -157,8 +157,10 @@ def test_refresh_now_by_file_and_by_sighup(clean):
 
 def test_stress_parallel_readers_listers_writers(clean):
     """16 threads for 30 s; faults switched on and off; every scan the
-    writers were told about exists exactly once. EIO (5xx) and EAGAIN (a
-    429 storm outlasting the retries) are the expected errors."""
+    writers were told about exists exactly once, and no write made two
+    (answers cut after the platform acted are retried under the same
+    Idempotency-Key). EIO (5xx, cut answers) and EAGAIN (a 429 storm
+    outlasting the retries) are the expected errors."""
     sim = clean
     admin = sim.creds["admin_token"]
     scans_before = len(all_scans(sim, admin))
@@ -221,6 +223,8 @@ def test_stress_parallel_readers_listers_writers(clean):
                     {"error_rate": 0.3, "error_status": 503},
                     {"latency_ms": 200},
                     {"burst_429": 5, "retry_after": 1},
+                    {"truncate_rate": 0.5,
+                     "path_prefix": "/v1/applications/"},
                     {}]))
                 time.sleep(2)
             sim.clear_faults()
@@ -238,13 +242,13 @@ def test_stress_parallel_readers_listers_writers(clean):
         scans = all_scans(sim, admin)
         assert len(set(started)) == len(started)
         assert set(started) <= set(scans)
-        # The injected faults (503s, 429s, latency under the deadline) all
-        # come before the platform acts, so exactly the scans the writers
-        # were told about exist: none twice, none unreported.
-        assert len(scans) - scans_before == len(started), (len(scans),
-                                                           scans_before,
-                                                           len(started),
-                                                           failures)
+        # 503s, 429s and latency come before the platform acts; a cut
+        # answer comes after. So the scans made are those the writers were
+        # told about plus at most one for each write that failed: a POST
+        # retried without its Idempotency-Key would make one per attempt.
+        made = len(scans) - scans_before
+        assert len(started) <= made <= len(started) + len(failures), (
+            made, len(started), failures)
         m.umount()
 
 
@@ -276,9 +280,11 @@ def read_everything_twice(m):
 
 
 def sanitized(pid):
-    """ASan's shadow memory and quarantine make RSS meaningless."""
+    """ASan's shadow memory and quarantine, or valgrind's, make RSS
+    meaningless."""
     with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
+        maps = f.read()
+    return "libasan" in maps or "vgpreload" in maps
 
 
 def test_memory_follows_the_cache_cap_not_the_data():

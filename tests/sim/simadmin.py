@@ -44,7 +44,7 @@ class Faults:
         for key, val in body.items():
             if key == "latency_ms":
                 cfg[key] = number(body, key, 0, 600000)
-            elif key == "error_rate":
+            elif key in ("error_rate", "truncate_rate"):
                 cfg[key] = number(body, key, 0, 1)
             elif key == "error_status":
                 cfg[key] = number(body, key, 429, 504, int)
@@ -96,6 +96,13 @@ class Faults:
                     and path.startswith(self.cfg.get("path_prefix", "")):
                 self.cond.wait(HANG_POLL)
             return self.stopping
+
+    def cut_body(self, cfg):
+        """Whether this answer is sent cut: always with truncate, else
+        with probability truncate_rate (after the platform acted)."""
+        with self.cond:
+            return bool(cfg.get("truncate")) or \
+                cfg.get("truncate_rate", 0) > self.rng.random()
 
     def check_errors(self, path):
         """Raise the injected 429 burst or random error due for path."""

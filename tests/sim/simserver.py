@@ -144,7 +144,7 @@ class Handler(BaseHTTPRequestHandler):
             if etag_matches(inm, tag):
                 reply = Reply(304, headers=dict(reply.headers))
         self.server.stats.answered(entry, reply.status)
-        self.write(reply, rid, truncate=faults.get("truncate", False))
+        self.write(reply, rid, truncate=self.server.faults.cut_body(faults))
 
     def admin(self, req, rid):
         try:

@@ -111,6 +111,22 @@ def test_truncate(fsim, tok):
         conn.close()
 
 
+def test_truncate_rate_cuts_some_answers(fsim, tok):
+    fsim.set_faults(truncate_rate=0.5, path_prefix="/v1/me")
+    cut = 0
+    for _ in range(40):
+        conn = fsim.connection()
+        try:
+            conn.request("GET", "/v1/me", headers={"Authorization": f"Bearer {tok}"})
+            try:
+                conn.getresponse().read()
+            except http.client.IncompleteRead:
+                cut += 1
+        finally:
+            conn.close()
+    assert 5 < cut < 35
+
+
 def test_path_prefix(fsim, tok):
     fsim.set_faults(error_rate=1, error_status=503, path_prefix="/v1/vulnerabilities")
     assert fsim.request("GET", "/v1/me", token=tok)[0] == 200
