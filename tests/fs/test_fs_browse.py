@@ -326,6 +326,23 @@ def test_sigterm_unmounts_cleanly(sim):
     assert not os.path.ismount(m.mnt)
 
 
+def test_a_killed_daemon_leaves_a_mount_fusermount_removes(sim):
+    # What the man page promises after a crash: ENOTCONN, then
+    # fusermount3 -u leaves the plain, empty mount point behind.
+    m = Mount(sim.url, token=sim.creds["readonly_token"])
+    os.listdir(m.path("apps"))
+    m.proc.kill()
+    m.proc.wait(timeout=20)
+    m.log.close()
+    with pytest.raises(OSError) as e:
+        os.listdir(m.mnt)
+    assert e.value.errno == errno.ENOTCONN
+    r = subprocess.run(["fusermount3", "-u", m.mnt], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.ismount(m.mnt)
+    assert os.listdir(m.mnt) == []
+
+
 def test_evicted_files_come_back_right_with_a_tiny_cache():
     """cache_size=1 holds ~350 of 2,000 findings: the rest are evicted and
     rendered again from their list page when read, byte for byte what the
