@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 libcurl4-openssl-dev libcjson-dev uthash-dev python3 python3-pytest
-python3-docutils openssl jq rsync curl man-db clang libclang-rt-14-dev"
+python3-docutils openssl jq rsync curl man-db clang libclang-rt-14-dev
+valgrind"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
