@@ -110,6 +110,29 @@ def test_429_storm_honours_retry_after(clean):
         m.umount()
 
 
+def test_paces_itself_under_the_rate_limit():
+    # 12 requests per 3 s window; 30 fresh listings need 30 requests. A
+    # client that only reacted to 429s would get several; apisecfs reads
+    # X-RateLimit-Remaining/Reset and spreads the last requests of each
+    # window over what is left of it, so the platform never says 429.
+    with Sim(apps=5, vulns=20, rate_limit=12, rate_window=3) as sim:
+        with Mount(sim.url, token=sim.creds["admin_token"],
+                   options=["cache_ttl=60", "timeout=10"]) as m:
+            sim.reset_stats()
+            t0 = time.monotonic()
+            for _ in range(30):
+                with open(m.path(".refresh"), "w") as f:
+                    f.write("1\n")
+                assert len(os.listdir(m.path("teams"))) >= 1
+            dt = time.monotonic() - t0
+            st = sim.stats()
+            assert st["total"] >= 30
+            assert st["status"].get("429", 0) == 0, st["status"]
+            # 30 requests at 12 a window need two more windows.
+            assert dt >= 4, dt
+            m.umount()
+
+
 def test_truncated_body_is_eio_never_half_a_tree(clean):
     sim = clean
     with Mount(sim.url, token=sim.creds["admin_token"], options=FAST) as m:

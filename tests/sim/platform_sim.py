@@ -7,7 +7,7 @@ fault / stats knobs under /_sim.  See tests/sim/README.md.
 
     platform_sim.py --port 0 [--host 127.0.0.1] [--apps N] [--vulns M]
         [--seed S] [--scan-seconds X] [--latency-ms L] [--rate-limit N]
-        [--token-ttl SECONDS] [--tls] --write-credentials PATH
+        [--rate-window S] [--token-ttl SECONDS] [--tls] --write-credentials PATH
 
 The first line on stdout is "listening on http(s)://HOST:PORT".
 """
@@ -46,7 +46,9 @@ def parse_args(argv):
     p.add_argument("--scan-seconds", type=float, default=3.0)
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument("--rate-limit", type=int, default=0,
-                   help="requests per 60 s window per credential; 0 = off")
+                   help="requests per window per credential; 0 = off")
+    p.add_argument("--rate-window", type=float, default=60.0,
+                   help="seconds of a rate-limit window (default 60)")
     p.add_argument("--token-ttl", type=int, default=None,
                    help="OAuth and login token lifetime (default 3600 / 86400)")
     p.add_argument("--tls", action="store_true")
@@ -54,6 +56,7 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.apps < 1 or args.vulns < 0 or args.scan_seconds < 0 \
             or args.latency_ms < 0 or args.rate_limit < 0 \
+            or args.rate_window <= 0 \
             or (args.token_ttl is not None and args.token_ttl < 1):
         p.error("--apps must be >= 1; counts, times and limits must not be negative")
     return args
@@ -120,7 +123,7 @@ def main(argv=None):
         ssl_ctx = make_tls(args.host, ca_file)
     admin = Admin(auth, Faults(args.seed), Stats())
     server = SimServer((args.host, args.port), Api(store, auth), admin,
-                       RateLimiter(args.rate_limit), Idempotency(),
+                       RateLimiter(args.rate_limit, args.rate_window), Idempotency(),
                        args.latency_ms, ssl_ctx)
     url = f"{'https' if args.tls else 'http'}://{args.host}:{server.server_address[1]}"
     creds.update(ca_file=ca_file, url=url)

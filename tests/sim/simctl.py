@@ -29,10 +29,12 @@ REQUEST_TIMEOUT = 30
 
 class Sim:
     def __init__(self, apps=10, vulns=200, seed=1, scan_seconds=3, latency_ms=0,
-                 rate_limit=0, tls=False, token_ttl=None, extra_args=()):
+                 rate_limit=0, tls=False, token_ttl=None, extra_args=(),
+                 rate_window=60):
         self.args = ["--apps", str(apps), "--vulns", str(vulns), "--seed", str(seed),
                      "--scan-seconds", str(scan_seconds), "--latency-ms", str(latency_ms),
-                     "--rate-limit", str(rate_limit)]
+                     "--rate-limit", str(rate_limit),
+                     "--rate-window", str(rate_window)]
         if tls:
             self.args.append("--tls")
         if token_ttl is not None:

@@ -2,6 +2,7 @@
 HTTP/1.1 keep-alive and Content-Length."""
 
 import json
+import time
 
 import pytest
 
@@ -146,6 +147,17 @@ def test_rate_limit():
         other = limited.creds["readonly_token"]
         assert limited.request("GET", "/v1/me", token=other)[0] == 200
         assert limited.stats()["status"]["429"] == 1
+
+
+def test_rate_window_can_be_shortened():
+    with Sim(apps=2, vulns=10, rate_limit=2, rate_window=1.5) as limited:
+        tok = limited.creds["admin_token"]
+        for _ in range(2):
+            assert limited.request("GET", "/v1/me", token=tok)[0] == 200
+        st, headers, _ = limited.request("GET", "/v1/me", token=tok)
+        assert st == 429 and 1 <= int(headers["retry-after"]) <= 2
+        time.sleep(1.6)
+        assert limited.request("GET", "/v1/me", token=tok)[0] == 200
 
 
 def test_no_rate_limit_headers_when_off(sim, admin):
