@@ -117,7 +117,7 @@ int names_assign(struct names_entry *e, size_t n, const char *ext,
 	/* Names in use, by the entries that hold them: a pointer a name,
 	 * where a uthash entry each made 100,000 findings cost 10 MB. */
 	struct nametab used;
-	nametab_init(&used, offsetof(struct names_entry, name));
+	nametab_init(&used, offsetof(struct names_entry, name), false);
 	static char *const none[] = { NULL };
 	if (!reserved)
 		reserved = (const char *const *)none;

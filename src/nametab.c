@@ -11,8 +11,10 @@
 
 static const char *name_of(const struct nametab *t, const void *obj)
 {
-	const char *s;
-	memcpy(&s, (const char *)obj + t->name_off, sizeof(s));
+	const char *at = (const char *)obj + t->name_off, *s;
+	if (t->name_inline)
+		return at;
+	memcpy(&s, at, sizeof(s));
 	return s;
 }
 
@@ -21,16 +23,17 @@ static size_t home(const struct nametab *t, const char *name)
 	return (size_t)(buf_hash(name, strlen(name)) & (t->nslots - 1));
 }
 
-void nametab_init(struct nametab *t, size_t name_off)
+void nametab_init(struct nametab *t, size_t name_off, bool name_inline)
 {
 	memset(t, 0, sizeof(*t));
 	t->name_off = (uint32_t)name_off;
+	t->name_inline = name_inline;
 }
 
 void nametab_free(struct nametab *t)
 {
 	free(t->slots);
-	nametab_init(t, t->name_off);
+	nametab_init(t, t->name_off, t->name_inline);
 }
 
 /* The slot holding name, or SIZE_MAX. */

@@ -123,13 +123,16 @@ static struct node *node_alloc(fuse_ino_t ino, fuse_ino_t parent,
 	/* The strings live after the struct: one allocation a node. */
 	size_t ln = strlen(name) + 1, li = id ? strlen(id) + 1 : 0,
 	       lc = ctx ? strlen(ctx) + 1 : 0;
-	struct node *n = calloc(1, sizeof(*n) + ln + li + lc);
+	struct node *n = calloc(1, offsetof(struct node, name) + ln + li + lc);
 	if (!n)
 		return NULL;
-	char *p = (char *)(n + 1);
-	n->name = memcpy(p, name, ln);
-	n->id = id ? memcpy(p + ln, id, li) : NULL;
-	n->ctx = ctx ? memcpy(p + ln + li, ctx, lc) : NULL;
+	memcpy(n->name, name, ln);
+	if (id)
+		memcpy(n->name + ln, id, li);
+	if (ctx)
+		memcpy(n->name + ln + li, ctx, lc);
+	n->has_id = id != NULL;
+	n->has_ctx = ctx != NULL;
 	n->ino = ino;
 	n->parent = parent;
 	n->kind = k;
@@ -152,7 +155,7 @@ struct node_more *node_more_locked(struct node *n)
 		n->more = calloc(1, sizeof(*n->more));
 		if (n->more)
 			nametab_init(&n->more->children,
-				     offsetof(struct node, name));
+				     offsetof(struct node, name), true);
 	}
 	return n->more;
 }

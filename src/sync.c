@@ -97,8 +97,8 @@ void sync_ctx_of(const struct node *n, struct kind_ctx *c)
 {
 	c->ino = n->ino;
 	c->name = n->name;
-	c->id = n->id;
-	c->ctx = n->ctx;
+	c->id = node_id(n);
+	c->ctx = node_ctx(n);
 	c->obj = blob_ref(node_obj(n));
 	c->list_sig = n->more ? n->more->list_sig : 0;
 }
@@ -143,8 +143,8 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 		if (e->kind->type == KIND_LINK)
 			continue; /* in the link table; an inode on lookup */
 		c = node_child_locked(dir, e->name);
-		if (c && (c->kind != e->kind || !same(c->id, e->id) ||
-			  !same(c->ctx, e->ctx))) {
+		if (c && (c->kind != e->kind || !same(node_id(c), e->id) ||
+			  !same(node_ctx(c), e->ctx))) {
 			/* Same name, different thing: a new inode. */
 			if (c->nlookup)
 				notify_inval_entry(dir->ino, c->name);
@@ -210,8 +210,9 @@ static bool relisted_locked(struct node *dir)
 {
 	struct node *p = dir->parent ? node_find_locked(dir->parent) : NULL;
 	struct node *now = p ? node_child_locked(p, dir->name) : NULL;
-	return now && now->kind == dir->kind && same(now->id, dir->id) &&
-	       same(now->ctx, dir->ctx);
+	return now && now->kind == dir->kind &&
+	       same(node_id(now), node_id(dir)) &&
+	       same(node_ctx(now), node_ctx(dir));
 }
 
 /* Make dir's listing fresh (dir pinned). A directory that shows an API
@@ -343,10 +344,10 @@ static struct node *child_by_id_locked(struct node *dir, const char *id,
 				       const char *name)
 {
 	struct node *c = node_child_locked(dir, name);
-	if (c && same(c->id, id))
+	if (c && same(node_id(c), id))
 		return c;
 	for (size_t pos = 0; (c = node_next_child_locked(dir, &pos)); pos++)
-		if (same(c->id, id))
+		if (same(node_id(c), id))
 			return c;
 	return NULL;
 }

@@ -42,10 +42,7 @@ struct node_more {
 struct node {
 	fuse_ino_t ino;		 /* immutable */
 	fuse_ino_t parent;	 /* immutable; 0 for the root */
-	char *name;		 /* immutable */
 	const struct kind *kind; /* immutable */
-	char *id;		 /* immutable: API id it is about, or NULL */
-	char *ctx;		 /* immutable: second id / filter value */
 
 	uint64_t nlookup; /* kernel lookups */
 	int pins;	  /* operations in progress */
@@ -65,7 +62,26 @@ struct node {
 	bool opened_before;   /* content was handed to the kernel before */
 	bool mark;	      /* scratch for sync.c's reconcile */
 	bool stale_attrs;     /* content changed since the kernel's attrs */
+	bool has_id, has_ctx; /* immutable: see node_id, node_ctx */
+	/* Immutable: the name, then the API id it is about and a second
+	 * id / filter value when it has them, each NUL-terminated, in the
+	 * same allocation (no pointers: 16 bytes less on every finding). */
+	char name[];
 };
+
+/* The API id n is about, or NULL. */
+static inline const char *node_id(const struct node *n)
+{
+	return n->has_id ? n->name + __builtin_strlen(n->name) + 1 : NULL;
+}
+/* The second id / filter value of n, or NULL. */
+static inline const char *node_ctx(const struct node *n)
+{
+	if (!n->has_ctx)
+		return NULL;
+	const char *p = n->name + __builtin_strlen(n->name) + 1;
+	return n->has_id ? p + __builtin_strlen(p) + 1 : p;
+}
 
 /* Readers of the optional part (lock held). */
 static inline struct linktab *node_links(const struct node *n)

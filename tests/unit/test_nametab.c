@@ -48,7 +48,7 @@ int main(void)
 {
 	static struct obj v[N];
 	struct nametab t;
-	nametab_init(&t, offsetof(struct obj, name));
+	nametab_init(&t, offsetof(struct obj, name), false);
 	CHECK(nametab_find(&t, "x") == NULL);
 	size_t pos = 0;
 	CHECK(nametab_next(&t, &pos) == NULL);

@@ -34,6 +34,17 @@ int main(void)
 			return 2;
 		ino[i] = c->ino;
 	}
+	/* The strings after the name: a ctx without an id, then neither. */
+	struct node *only_ctx = node_add_child_locked(root, "c", &file_kind,
+						      NULL, "y", S_IFREG | 0444);
+	struct node *bare = node_add_child_locked(root, "b", &file_kind, NULL,
+						  NULL, S_IFREG | 0444);
+	CHECK(only_ctx && !node_id(only_ctx) && node_ctx(only_ctx) &&
+	      strcmp(node_ctx(only_ctx), "y") == 0);
+	CHECK(bare && !node_id(bare) && !node_ctx(bare) &&
+	      strcmp(bare->name, "b") == 0);
+	node_unlink_locked(only_ctx);
+	node_unlink_locked(bare);
 	node_unlock();
 	CHECK(node_count() == N + 1);
 	node_lock();
@@ -62,8 +73,9 @@ int main(void)
 			continue;
 		}
 		bad += !c || c->ino != ino[i] || strcmp(c->name, name) ||
-		       strcmp(c->id, id) ||
-		       (i % 2 ? !c->ctx || strcmp(c->ctx, "x") : c->ctx != NULL);
+		       !node_id(c) || strcmp(node_id(c), id) ||
+		       (i % 2 ? !node_ctx(c) || strcmp(node_ctx(c), "x")
+			      : node_ctx(c) != NULL);
 		if (c && c->linked)
 			bad += node_child_locked(root, name) != c;
 	}
