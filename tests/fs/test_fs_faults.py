@@ -156,6 +156,26 @@ def test_server_errors_are_eio(clean):
         m.umount()
 
 
+@pytest.mark.parametrize("retries", [0, 3])
+def test_gets_are_retried_exactly_retries_times(clean, retries):
+    # -o retries=N: a failing GET is tried N + 1 times, with a growing
+    # pause between tries (200 ms doubled each time, jittered within its
+    # upper half: at least 100 ms x (2^N - 1) in all).
+    sim = clean
+    with Mount(sim.url, token=sim.creds["admin_token"],
+               options=["retries=%d" % retries, "timeout=5"]) as m:
+        sim.reset_stats()
+        sim.set_faults(error_rate=1.0, error_status=503,
+                       path_prefix="/v1/teams")
+        got, dt = timed(lambda: os.listdir(m.path("teams")))
+        assert isinstance(got, OSError) and got.errno == errno.EIO
+        assert sim.stats()["routes"].get("GET /v1/teams") == retries + 1
+        if retries:
+            assert dt >= 0.1 * (2 ** retries - 1)
+        sim.clear_faults()
+        m.umount()
+
+
 def test_refresh_now_by_file_and_by_sighup(clean):
     sim = clean
     admin = sim.creds["admin_token"]
@@ -327,7 +347,7 @@ def test_memory_follows_the_cache_cap_not_the_data():
                 m.umount()
     if asan:
         return  # the reads above still ran; the plain build checks RSS
-    # The fixed part: code, libraries, FUSE and curl buffers, and ~0.3 KiB
+    # The fixed part: code, libraries, FUSE and curl buffers, and ~0.2 KiB
     # per finding looked up (the inode table follows the data).
     assert peaks[2] <= 2 + 40, peaks
     assert peaks[512] >= peaks[2] + 8, peaks
