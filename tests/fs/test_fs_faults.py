@@ -146,6 +146,32 @@ def test_truncated_body_is_eio_never_half_a_tree(clean):
         m.umount()
 
 
+def test_oversized_answers_are_efbig_and_harm_nothing_else(clean):
+    # A 70 MiB answer (valid JSON: trailing spaces) is past the 64 MiB
+    # body cap: the read fails with EFBIG, the rest of the tree works, and
+    # nothing of it stays in memory. A 2 MiB one is just a big answer.
+    sim = clean
+    with Mount(sim.url, token=sim.creds["admin_token"],
+               options=["cache_ttl=60"]) as m:
+        sim.set_faults(pad_bytes=2 << 20, path_prefix="/v1/teams")
+        assert len(os.listdir(m.path("teams"))) >= 3
+        with open(m.path(".refresh"), "w") as f:
+            f.write("1\n")
+        sim.set_faults(pad_bytes=70 << 20, path_prefix="/v1/tokens")
+        with pytest.raises(OSError) as e:
+            os.listdir(m.path("tokens"))
+        assert e.value.errno == errno.EFBIG
+        assert "response too large" in m.read_log()
+        assert os.listdir(m.path("apps"))
+        sim.clear_faults()
+        assert os.listdir(m.path("tokens"))
+        with open("/proc/%d/status" % m.proc.pid) as f:
+            rss = [l for l in f if l.startswith("VmRSS")][0]
+        # (ASan's quarantine and valgrind keep freed memory mapped.)
+        assert sanitized(m.proc.pid) or int(rss.split()[1]) < 100 * 1024, rss
+        m.umount()
+
+
 def test_server_errors_are_eio(clean):
     sim = clean
     with Mount(sim.url, token=sim.creds["admin_token"], options=FAST) as m:

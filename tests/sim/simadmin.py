@@ -52,6 +52,8 @@ class Faults:
                     raise bad_request(f"error_status must be one of {sorted(ERROR_CODES)}")
             elif key in ("burst_429", "retry_after"):
                 cfg[key] = number(body, key, 0, 10**9, int)
+            elif key == "pad_bytes":
+                cfg[key] = number(body, key, 0, 256 << 20, int)
             elif key in ("hang", "down", "truncate"):
                 if not isinstance(val, bool):
                     raise bad_request(f"{key} must be true or false")

@@ -144,6 +144,11 @@ class Handler(BaseHTTPRequestHandler):
             if etag_matches(inm, tag):
                 reply = Reply(304, headers=dict(reply.headers))
         self.server.stats.answered(entry, reply.status)
+        pad = faults.get("pad_bytes", 0)
+        if pad and reply.body and reply.ctype == "application/json":
+            # Trailing whitespace: still valid JSON, only bigger.
+            reply = Reply(reply.status, reply.body + b" " * pad,
+                          reply.ctype, reply.headers)
         self.write(reply, rid, truncate=self.server.faults.cut_body(faults))
 
     def admin(self, req, rid):

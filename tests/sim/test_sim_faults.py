@@ -1,6 +1,7 @@
 """Fault injection, latency and request statistics under /_sim."""
 
 import http.client
+import json
 import socket
 import threading
 import time
@@ -125,6 +126,20 @@ def test_truncate_rate_cuts_some_answers(fsim, tok):
         finally:
             conn.close()
     assert 5 < cut < 35
+
+
+def test_pad_bytes_keeps_json_valid(fsim, tok):
+    fsim.set_faults(pad_bytes=3 << 20, path_prefix="/v1/teams")
+    st, _, body = fsim.request("GET", "/v1/teams", token=tok)
+    assert st == 200 and "items" in body
+    conn = fsim.connection()
+    try:
+        conn.request("GET", "/v1/teams", headers={"Authorization": f"Bearer {tok}"})
+        raw = conn.getresponse().read()
+    finally:
+        conn.close()
+    assert len(raw) > 3 << 20 and json.loads(raw)["items"]
+    assert len(fsim.request("GET", "/v1/me", token=tok)[2]["scopes"]) > 0
 
 
 def test_path_prefix(fsim, tok):
