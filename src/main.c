@@ -29,6 +29,7 @@
 #include "apisecfs/log.h"
 #include "apisecfs/notify.h"
 #include "apisecfs/opts.h"
+#include "apisecfs/restab.h"
 #include "apisecfs/tree.h"
 
 /* SIGHUP drops every cache, as rclone does. The handler only writes a
@@ -205,6 +206,7 @@ static int setup_stack(const struct opts *o, char *err, size_t errsz)
 static void teardown_stack(void)
 {
 	tree_cleanup();
+	restab_cleanup();
 	cache_cleanup();
 	api_cleanup();
 	auth_cleanup();

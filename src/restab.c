@@ -4,10 +4,12 @@
  * no state: everything it needs comes in the row and the node's context.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "apisecfs/api.h"
 #include "apisecfs/json.h"
@@ -111,6 +113,17 @@ struct item {
 	size_t size;	      /* RES_FILE: the pretty rendering's length */
 	uint64_t hash;	      /* and its hash; the bytes are not kept */
 	struct blob *src;     /* RES_FILE: the page it came in */
+	unsigned char group;  /* grouped walks: index of its match value */
+};
+
+/* The distinct values of row->match_field a grouped walk met (statuses:
+ * a handful), shared by the parallel streams of one walk. */
+#define GROUPS_MAX 32
+struct groups {
+	pthread_mutex_t lock;
+	char *values[GROUPS_MAX];
+	size_t n;
+	bool overflow; /* more values than that: those items were dropped */
 };
 
 struct collect {
@@ -121,7 +134,26 @@ struct collect {
 	struct buf scratch;    /* one rendering at a time */
 	struct blob *page_key; /* shared by the items of one page */
 	const char *match;     /* row->match_field must equal this */
+	struct groups *groups; /* instead of match: keep all, grouped */
 };
+
+/* The index of value in g (added if new), or -1 when g is full or
+ * memory is short (g->overflow is set). */
+static int group_of(struct groups *g, const char *value)
+{
+	int idx = -1;
+	pthread_mutex_lock(&g->lock);
+	for (size_t i = 0; i < g->n && idx < 0; i++)
+		if (strcmp(g->values[i], value) == 0)
+			idx = (int)i;
+	if (idx < 0 && g->n < GROUPS_MAX &&
+	    (g->values[g->n] = strdup(value)) != NULL)
+		idx = (int)g->n++;
+	if (idx < 0)
+		g->overflow = true;
+	pthread_mutex_unlock(&g->lock);
+	return idx;
+}
 
 /* Render a file row's item (pretty) into scratch: size and hash. */
 static int measure(struct collect *cl, const cJSON *it, struct item *x)
@@ -145,9 +177,16 @@ static int collect_item(const cJSON *it, const char *page_key, void *ud)
 		cl->skipped++; /* an item we cannot address */
 		return 0;
 	}
+	int group = 0;
 	if (row->match_field) {
 		const char *v = json_str(it, row->match_field);
-		if (!v || !cl->match || strcmp(v, cl->match))
+		if (!v)
+			return 0;
+		if (cl->groups)
+			group = group_of(cl->groups, v);
+		else if (!cl->match || strcmp(v, cl->match))
+			return 0;
+		if (group < 0)
 			return 0;
 	}
 	if (cl->n == cl->alloc) {
@@ -163,6 +202,7 @@ static int collect_item(const cJSON *it, const char *page_key, void *ud)
 	x->id = strdup(id);
 	x->api_name = name ? strdup(name) : NULL;
 	x->mtime = restab_mtime(it);
+	x->group = (unsigned char)group;
 	int rc = 0;
 	if (row->shape == RES_DIR) {
 		x->payload = restab_compact(it);
@@ -346,6 +386,148 @@ static int merge(struct split_job *jobs, size_t n, struct collect *all)
 	return 0;
 }
 
+/* ---- sibling views from one walk ---------------------------------- */
+
+/* by-status/S/, for each S, filters the same five streams. Listing one
+ * walks them all, so that walk keeps the other values' items a while:
+ * the siblings listed next (grep -r, find and ls -R list them in a row)
+ * then cost a signature walk (nothing, or 304s) instead of a whole walk
+ * each. At 100,000 findings, with the pages not all fitting the cache,
+ * that was 1,000 page downloads for one grep -r. */
+#define STASH_MS 30000
+
+struct stash_group {
+	char *value;
+	struct collect cl; /* v, n, alloc only */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	char key[API_PATH_MAX]; /* the row's lists and field; "" when empty */
+	uint64_t sig;		/* of the pages the items came from */
+	long long until_ms;
+	bool complete; /* every value has its group (an absent one: none) */
+	struct stash_group *v;
+	size_t n;
+} stash = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void stash_clear_locked(void)
+{
+	for (size_t i = 0; i < stash.n; i++) {
+		free(stash.v[i].value);
+		collect_free(&stash.v[i].cl);
+	}
+	free(stash.v);
+	stash.v = NULL;
+	stash.n = 0;
+	stash.key[0] = '\0';
+}
+
+void restab_cleanup(void)
+{
+	pthread_mutex_lock(&stash.lock);
+	stash_clear_locked();
+	pthread_mutex_unlock(&stash.lock);
+}
+
+static bool stash_holds(const char *key)
+{
+	pthread_mutex_lock(&stash.lock);
+	bool yes = strcmp(stash.key, key) == 0 && mono_ms() < stash.until_ms;
+	pthread_mutex_unlock(&stash.lock);
+	return yes;
+}
+
+/* Move the items stashed for value into all (empty if the walk met none)
+ * if the stash is of key and sig; false if it cannot say. */
+static bool stash_take(const char *key, uint64_t sig, const char *value,
+		       struct collect *all)
+{
+	bool got = false;
+	pthread_mutex_lock(&stash.lock);
+	if (strcmp(stash.key, key) || stash.sig != sig ||
+	    mono_ms() >= stash.until_ms)
+		goto out;
+	for (size_t i = 0; i < stash.n && !got; i++) {
+		struct stash_group *g = &stash.v[i];
+		if (strcmp(g->value, value))
+			continue;
+		all->v = g->cl.v;
+		all->n = g->cl.n;
+		all->alloc = g->cl.alloc;
+		free(g->value);
+		stash.v[i] = stash.v[--stash.n]; /* taken once */
+		got = true;
+	}
+	got = got || stash.complete;
+out:
+	pthread_mutex_unlock(&stash.lock);
+	return got;
+}
+
+/* Split a grouped walk's items: those of value stay in all, the other
+ * groups go to the stash (replacing what it held). */
+static int split_groups(struct collect *all, struct groups *gs,
+			const char *key, uint64_t sig, const char *value)
+{
+	struct stash_group *v = calloc(gs->n ? gs->n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t *count = calloc(gs->n ? gs->n : 1, sizeof(*count));
+	int rc = count ? 0 : -ENOMEM;
+	for (size_t i = 0; !rc && i < all->n; i++)
+		count[all->v[i].group]++;
+	for (size_t g = 0; !rc && g < gs->n; g++) {
+		v[g].cl.alloc = count[g];
+		v[g].cl.v = calloc(count[g] ? count[g] : 1, sizeof(struct item));
+		if (!v[g].cl.v)
+			rc = -ENOMEM;
+	}
+	if (rc) {
+		for (size_t g = 0; g < gs->n; g++)
+			free(v[g].cl.v);
+		free(v);
+		free(count);
+		return rc;
+	}
+	for (size_t i = 0; i < all->n; i++) {
+		struct collect *to = &v[all->v[i].group].cl;
+		to->v[to->n++] = all->v[i]; /* moved, in id order still */
+	}
+	free(all->v);
+	all->v = NULL;
+	all->n = all->alloc = 0;
+	free(count);
+	pthread_mutex_lock(&stash.lock);
+	stash_clear_locked();
+	for (size_t g = 0; g < gs->n; g++) {
+		if (strcmp(gs->values[g], value) == 0) {
+			all->v = v[g].cl.v; /* ours: listed now */
+			all->n = v[g].cl.n;
+			all->alloc = v[g].cl.alloc;
+			continue;
+		}
+		v[stash.n].cl = v[g].cl;
+		v[stash.n].value = gs->values[g]; /* the stash owns it now */
+		gs->values[g] = NULL;
+		stash.n++;
+	}
+	stash.v = v;
+	snprintf(stash.key, sizeof(stash.key), "%s", key);
+	stash.sig = sig;
+	stash.complete = !gs->overflow;
+	stash.until_ms = mono_ms() + STASH_MS;
+	pthread_mutex_unlock(&stash.lock);
+	return 0;
+}
+
 static int list_split(const struct kind_ctx *c, const struct res_row *row,
 		      struct listing *out)
 {
@@ -355,11 +537,19 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 	struct split_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
 	struct collect all = { .row = row };
 	struct api_status st = { 0 };
+	/* A view filtered by value walks every item anyway: keep them all,
+	 * grouped, for the sibling views (see the stash above). */
+	struct groups groups = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	bool grouped = row->match_field && c->ctx;
+	char key[API_PATH_MAX];
+	snprintf(key, sizeof(key), "%s?%s|%s", row->path, row->split_param,
+		 row->match_field ? row->match_field : "");
 	int rc = jobs ? 0 : -ENOMEM;
 	for (size_t i = 0; !rc && i < n; i++) {
 		char esc[API_PATH_MAX / 2];
 		jobs[i].cl.row = row;
 		jobs[i].cl.match = c->ctx;
+		jobs[i].cl.groups = grouped ? &groups : NULL;
 		buf_init(&jobs[i].cl.scratch, HTTP_MAX_BODY);
 		int w = snprintf(jobs[i].path, sizeof(jobs[i].path),
 				 "%s?%s=%s", row->path, row->split_param,
@@ -368,30 +558,40 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 		if (w < 0 || (size_t)w >= sizeof(jobs[i].path))
 			rc = -ENAMETOOLONG;
 	}
-	/* First listing: collect at once. Later: signatures first (304s),
-	 * and collect (from the now cached pages) only if something moved. */
+	/* First listing: collect at once. Later, or with a stash to take
+	 * from: signatures first (304s), and collect (from the now cached
+	 * pages) only if something moved and the stash cannot say. */
+	bool sig_first = c->list_sig || (grouped && stash_holds(key));
+	bool collected = !sig_first;
 	enum api_err result = rc ? API_OK
-				 : run_splits(jobs, n, !c->list_sig, &st);
+				 : run_splits(jobs, n, collected, &st);
 	uint64_t sig = 0;
 	for (size_t i = 0; !rc && !result && i < n; i++)
 		sig = buf_hash(&jobs[i].sig, sizeof(jobs[i].sig)) ^
 		      (sig * 1099511628211ULL);
 	out->sig = sig ? sig : 1;
-	if (!rc && !result && c->list_sig) {
-		out->unchanged = out->sig == c->list_sig;
-		if (!out->unchanged)
+	if (!rc && !result && sig_first) {
+		out->unchanged = c->list_sig && out->sig == c->list_sig;
+		if (!out->unchanged &&
+		    !(grouped && stash_take(key, out->sig, c->ctx, &all))) {
 			result = run_splits(jobs, n, true, &st);
+			collected = true;
+		}
 	}
 	if (!rc && result)
 		rc = restab_errno(result, &st);
-	if (!rc && !out->unchanged)
+	if (!rc && collected)
 		rc = merge(jobs, n, &all);
+	if (!rc && collected && grouped)
+		rc = split_groups(&all, &groups, key, out->sig, c->ctx);
 	if (!rc && !out->unchanged)
 		rc = add_items(&all, out);
 	for (size_t i = 0; jobs && i < n; i++)
 		collect_free(&jobs[i].cl);
 	collect_free(&all);
 	free(jobs);
+	for (size_t g = 0; g < groups.n; g++)
+		free(groups.values[g]);
 	return rc;
 }
 

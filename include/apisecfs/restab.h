@@ -45,6 +45,8 @@ struct res_row {
 	const char *match_field;
 };
 
+/* Drop what restab keeps between listings (sibling views' items). */
+void restab_cleanup(void);
 /* Page through row's list and add an entry per item to out. */
 int restab_list(const struct kind_ctx *c, const struct res_row *row,
 		struct listing *out) __attribute__((warn_unused_result));

@@ -326,6 +326,39 @@ def test_sigterm_unmounts_cleanly(sim):
     assert not os.path.ismount(m.mnt)
 
 
+def test_status_views_share_one_walk_of_the_pages():
+    # by-status/S/ filters the five severity streams. With a cache too
+    # small to keep them (cache_size=1), listing the views one after the
+    # other (as grep -r and find do) must still download each page once
+    # for all of them, not once per view; and each view must hold exactly
+    # the API's set.
+    with Sim(apps=10, vulns=2600, scan_seconds=1) as sim:
+        admin = sim.creds["admin_token"]
+        truth = {}
+        for v in api_items(sim, "/v1/vulnerabilities", admin):
+            truth.setdefault(v["status"], set()).add(
+                v["vulnerabilityId"] + ".json")
+        with Mount(sim.url, token=admin,
+                   options=["cache_size=1", "cache_ttl=300"]) as m:
+            pages = severity_pages(sim)
+            views = sorted(os.listdir(m.path("vulns", "by-status")))
+            assert set(truth) <= set(views)
+            sim.reset_stats()
+            got = {d: set(os.listdir(m.path("vulns", "by-status", d)))
+                   for d in views}
+            n = sim.stats()["routes"].get("GET /v1/vulnerabilities", 0)
+            assert n <= pages, (n, pages)
+            for d in views:
+                assert got[d] == truth.get(d, set()), d
+            # After a refresh (the stash is spent or stale): still right.
+            with open(m.path(".refresh"), "w") as f:
+                f.write("1\n")
+            for d in views:
+                assert set(os.listdir(m.path("vulns", "by-status", d))) \
+                    == got[d], d
+            m.umount()
+
+
 def test_a_killed_daemon_leaves_a_mount_fusermount_removes(sim):
     # What the man page promises after a crash: ENOTCONN, then
     # fusermount3 -u leaves the plain, empty mount point behind.
