@@ -3,6 +3,7 @@
 #ifndef CHECK_H
 #define CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 static int check_failures, check_count;
@@ -16,6 +17,16 @@ static int check_failures, check_count;
 				__FILE__, __LINE__, #cond);             \
 		}                                                       \
 	} while (0)
+
+/* A fixed pseudo-random sequence (xorshift64): the same every run. */
+static inline uint64_t check_rnd(void)
+{
+	static uint64_t x = 88172645463325252ULL;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
 
 static inline int check_report(const char *name)
 {

@@ -18,15 +18,6 @@ struct obj {
 
 #define N 40000
 
-static uint64_t rnd(void)
-{
-	static uint64_t x = 88172645463325252ULL; /* xorshift64 */
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return x;
-}
-
 static size_t verify(const struct inotab *t, struct obj *v, size_t n)
 {
 	size_t bad = 0, in = 0;
@@ -44,7 +35,7 @@ static void run(struct obj *v, bool sequential)
 	inotab_init(&t, offsetof(struct obj, key));
 	CHECK(inotab_find(&t, 1) == NULL);
 	for (size_t i = 0; i < N; i++) {
-		v[i].key = sequential ? i + 2 : rnd() | 1;
+		v[i].key = sequential ? i + 2 : check_rnd() | 1;
 		v[i].in = inotab_add(&t, &v[i]) == 0;
 		CHECK(v[i].in);
 	}
@@ -53,7 +44,7 @@ static void run(struct obj *v, bool sequential)
 	size_t bad = 0;
 	for (int round = 0; round < 4; round++) {
 		for (size_t k = 0; k < N / 2; k++) {
-			struct obj *o = &v[rnd() % N];
+			struct obj *o = &v[check_rnd() % N];
 			if (o->in) {
 				inotab_del(&t, o);
 				o->in = false;

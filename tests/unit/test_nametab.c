@@ -21,15 +21,6 @@ struct obj {
 
 #define N 30000
 
-static uint64_t rnd(void)
-{
-	static uint64_t x = 88172645463325252ULL; /* xorshift64 */
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return x;
-}
-
 static size_t verify(const struct nametab *t, struct obj *v, size_t n)
 {
 	size_t bad = 0, in = 0;
@@ -61,7 +52,7 @@ int main(void)
 	/* Random adds and deletions, checked against the truth. */
 	for (int round = 0; round < 6; round++) {
 		for (size_t k = 0; k < N; k++) {
-			struct obj *o = &v[rnd() % N];
+			struct obj *o = &v[check_rnd() % N];
 			if (o->in) {
 				nametab_del(&t, o);
 				o->in = false;
