@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,47 @@ int tree_init(const struct tree_opts *opts)
 	return node_init(&restab_root_kind, opts->content_max);
 }
 
+/* Handles given to the kernel and not released yet. At unmount the
+ * RELEASE and RELEASEDIR requests still queued are never processed, so
+ * tree_cleanup frees what is left (valgrind saw the leak). */
+static struct {
+	pthread_mutex_t lock;
+	struct tree_dir *dirs;
+	struct tree_file *files;
+} handles = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define HANDLE_LINK(head, h)                                            \
+	do {                                                            \
+		pthread_mutex_lock(&handles.lock);                      \
+		(h)->prev = NULL;                                       \
+		(h)->next = (head);                                     \
+		if (head)                                               \
+			(head)->prev = (h);                             \
+		(head) = (h);                                           \
+		(h)->open = true;                                       \
+		pthread_mutex_unlock(&handles.lock);                    \
+	} while (0)
+#define HANDLE_UNLINK(head, h)                                          \
+	do {                                                            \
+		pthread_mutex_lock(&handles.lock);                      \
+		if ((h)->open) {                                        \
+			if ((h)->prev)                                  \
+				(h)->prev->next = (h)->next;            \
+			else                                            \
+				(head) = (h)->next;                     \
+			if ((h)->next)                                  \
+				(h)->next->prev = (h)->prev;            \
+			(h)->open = false;                              \
+		}                                                       \
+		pthread_mutex_unlock(&handles.lock);                    \
+	} while (0)
+
 void tree_cleanup(void)
 {
+	while (handles.dirs)
+		tree_dir_free(handles.dirs);
+	while (handles.files)
+		tree_file_free(handles.files);
 	node_cleanup();
 }
 
@@ -287,6 +327,8 @@ int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
 		tree_dir_free(d);
 		d = NULL;
 	}
+	if (d)
+		HANDLE_LINK(handles.dirs, d);
 out:
 	node_put(dir);
 	*out = d;
@@ -297,6 +339,7 @@ void tree_dir_free(struct tree_dir *d)
 {
 	if (!d)
 		return;
+	HANDLE_UNLINK(handles.dirs, d);
 	for (size_t i = 0; i < d->n; i++)
 		free(d->v[i].name);
 	free(d->v);
@@ -377,6 +420,8 @@ out:
 		tree_file_free(f);
 		f = NULL;
 	}
+	if (f)
+		HANDLE_LINK(handles.files, f);
 	node_put(n);
 	*out = f;
 	return rc;
@@ -386,6 +431,7 @@ void tree_file_free(struct tree_file *f)
 {
 	if (!f)
 		return;
+	HANDLE_UNLINK(handles.files, f);
 	blob_unref(f->content);
 	stream_reader_free(f->reader);
 	ctl_close(f->ctl);

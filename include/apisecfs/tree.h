@@ -53,6 +53,8 @@ struct tree_dirent {
 struct tree_dir {
 	struct tree_dirent *v;
 	size_t n;
+	struct tree_dir *prev, *next; /* tree.c's open handles */
+	bool open;
 };
 int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
 	__attribute__((warn_unused_result));
@@ -66,6 +68,8 @@ struct tree_file {
 	struct ctl_handle *ctl;	 /* control files */
 	struct stream_reader *reader; /* paged files */
 	bool lazy; /* content rendered at the first read, if one comes */
+	struct tree_file *prev, *next; /* tree.c's open handles */
+	bool open;
 };
 /* keep_cache: the kernel's cached pages are still right. */
 int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
