@@ -17,6 +17,7 @@
 
 #include "apisecfs/auth.h"
 #include "apisecfs/authsrc.h"
+#include "apisecfs/clock.h"
 #include "apisecfs/buf.h"
 #include "apisecfs/log.h"
 
@@ -139,19 +140,12 @@ char *authsrc_env(const char *name)
 
 /* ---- token_cmd ---------------------------------------------------- */
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Read the child's stdout until EOF or the deadline. */
 static int read_until(int fd, struct buf *b, long long deadline)
 {
 	char chunk[1024];
 	for (;;) {
-		long long left = deadline - mono_ms();
+		long long left = deadline - clock_ms();
 		if (left <= 0)
 			return ETIMEDOUT;
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -204,7 +198,7 @@ char *authsrc_cmd(const char *cmd, char *err, size_t errsz)
 	struct buf b;
 	buf_init(&b, AUTH_SECRET_MAX);
 	int rc = read_until(pfd[0], &b,
-			    mono_ms() + AUTHSRC_CMD_TIMEOUT_S * 1000LL);
+			    clock_ms() + AUTHSRC_CMD_TIMEOUT_S * 1000LL);
 	close(pfd[0]);
 	if (rc)
 		kill(-pid, SIGKILL);

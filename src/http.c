@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "apisecfs/clock.h"
 #include "apisecfs/http.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
@@ -47,13 +48,6 @@ static struct {
 } pace = { .lock = PTHREAD_MUTEX_INITIALIZER, .remaining = -1 };
 
 static struct http_counters counters;
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void sleep_ms(long ms)
 {
@@ -409,7 +403,7 @@ static long backoff_ms(int attempt_no, const struct http_resp *rs)
 	long b = HTTP_BACKOFF_BASE_MS << (attempt_no < 5 ? attempt_no : 5);
 	if (b > HTTP_BACKOFF_MAX_MS)
 		b = HTTP_BACKOFF_MAX_MS;
-	unsigned seed = (unsigned)now_ms() ^ (unsigned)(uintptr_t)rs;
+	unsigned seed = (unsigned)clock_ms() ^ (unsigned)(uintptr_t)rs;
 	return b / 2 + (long)(rand_r(&seed) % (unsigned)(b / 2 + 1));
 }
 
@@ -424,7 +418,7 @@ static const char *url_path(const char *url)
 enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
 {
 	enum api_err result = API_E_NOMEM;
-	long start = now_ms();
+	long start = clock_ms();
 	struct curl_slist *hdrs = build_headers(rq);
 	int max_attempts = 1 + (rq->retryable ? pool.opts.retries : 0);
 
@@ -456,7 +450,7 @@ enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
 	pool_give(h);
 	wipe_slist(hdrs);
 
-	rs->elapsed_ms = now_ms() - start;
+	rs->elapsed_ms = clock_ms() - start;
 	if (result != API_OK) {
 		__atomic_add_fetch(&counters.failures, 1, __ATOMIC_RELAXED);
 		log_msg(rq->quiet ? LOG_LVL_DEBUG : LOG_LVL_WARN,

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "apisecfs/api.h"
+#include "apisecfs/clock.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
 #include "apisecfs/names.h"
@@ -411,13 +412,6 @@ static struct {
 	size_t n;
 } stash = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void stash_clear_locked(void)
 {
 	for (size_t i = 0; i < stash.n; i++) {
@@ -440,7 +434,7 @@ void restab_cleanup(void)
 static bool stash_holds(const char *key)
 {
 	pthread_mutex_lock(&stash.lock);
-	bool yes = strcmp(stash.key, key) == 0 && mono_ms() < stash.until_ms;
+	bool yes = strcmp(stash.key, key) == 0 && clock_ms() < stash.until_ms;
 	pthread_mutex_unlock(&stash.lock);
 	return yes;
 }
@@ -453,7 +447,7 @@ static bool stash_take(const char *key, uint64_t sig, const char *value,
 	bool got = false;
 	pthread_mutex_lock(&stash.lock);
 	if (strcmp(stash.key, key) || stash.sig != sig ||
-	    mono_ms() >= stash.until_ms)
+	    clock_ms() >= stash.until_ms)
 		goto out;
 	for (size_t i = 0; i < stash.n && !got; i++) {
 		struct stash_group *g = &stash.v[i];
@@ -523,7 +517,7 @@ static int split_groups(struct collect *all, struct groups *gs,
 	snprintf(stash.key, sizeof(stash.key), "%s", key);
 	stash.sig = sig;
 	stash.complete = !gs->overflow;
-	stash.until_ms = mono_ms() + STASH_MS;
+	stash.until_ms = clock_ms() + STASH_MS;
 	pthread_mutex_unlock(&stash.lock);
 	return 0;
 }

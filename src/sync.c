@@ -16,6 +16,7 @@
 
 #include "apisecfs/api.h"
 #include "apisecfs/auth.h"
+#include "apisecfs/clock.h"
 #include "apisecfs/kind.h"
 #include "apisecfs/linktab.h"
 #include "apisecfs/node.h"
@@ -37,13 +38,6 @@ static uint64_t expire_epoch;
 static uint64_t epoch_now(void)
 {
 	return __atomic_load_n(&expire_epoch, __ATOMIC_ACQUIRE);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 static long long ttl_ms(void)
@@ -129,7 +123,7 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 	if (dm->listed && epoch < dm->list_epoch)
 		return 0;
 	dm->list_epoch = epoch;
-	dir->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
+	dir->expires_ms = epoch == epoch_now() ? clock_ms() + ttl_ms() : 0;
 	if (l->unchanged && dm->listed)
 		return 0;
 	bool nomem;
@@ -224,7 +218,7 @@ int sync_listed(struct node *dir)
 	struct listing l = { 0 };
 
 	node_lock();
-	bool fresh = node_listed(dir) && now_ms() < dir->expires_ms;
+	bool fresh = node_listed(dir) && clock_ms() < dir->expires_ms;
 	bool derived = node_obj(dir) && dir->parent;
 	node_unlock();
 	if (fresh)
@@ -265,7 +259,7 @@ static int ensure_stream(struct node *n)
 	struct stream *s;
 	uint64_t epoch = epoch_now();
 	node_lock();
-	bool fresh = node_stream(n) && now_ms() < n->expires_ms;
+	bool fresh = node_stream(n) && clock_ms() < n->expires_ms;
 	node_unlock();
 	if (fresh)
 		return 0;
@@ -288,7 +282,7 @@ static int ensure_stream(struct node *n)
 	stream_unref(n->more->stream);
 	n->more->stream = s;
 	n->size = stream_size(s);
-	n->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
+	n->expires_ms = epoch == epoch_now() ? clock_ms() + ttl_ms() : 0;
 	node_unlock();
 	return 0;
 }
@@ -305,7 +299,7 @@ int sync_content(struct node *n)
 	uint64_t epoch = epoch_now();
 	node_lock();
 	if (!n->kind->render ||
-	    (n->content && now_ms() < n->expires_ms)) {
+	    (n->content && clock_ms() < n->expires_ms)) {
 		node_unlock();
 		return 0;
 	}
@@ -326,7 +320,7 @@ int sync_content(struct node *n)
 		content_changed_locked(n);
 	if (mtime)
 		n->mtime = mtime;
-	n->expires_ms = epoch == epoch_now() ? now_ms() + ttl_ms() : 0;
+	n->expires_ms = epoch == epoch_now() ? clock_ms() + ttl_ms() : 0;
 	node_unlock();
 	return 0;
 }
@@ -415,7 +409,7 @@ int sync_fresh(struct node *n, bool need_bytes)
 	if (n->kind->render || n->kind->stream_paths)
 		return sync_content(n);
 	node_lock();
-	bool fresh = now_ms() < n->expires_ms;
+	bool fresh = clock_ms() < n->expires_ms;
 	node_unlock();
 	if (!n->parent)
 		return 0;
