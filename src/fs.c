@@ -1,8 +1,14 @@
 /* fs.c - the FUSE lowlevel operations: thin handlers over tree.c.
  *
  * Each fs_<op> unpacks the request, calls the tree, and replies exactly
- * once. No state lives here; handles are struct tree_dir / tree_file in
- * fi->fh. Errors are -errno from the tree, passed to the kernel unchanged.
+ * once. Two tables serve the two mounts of one tree (tree.h): the data
+ * mount answers OPEN with ENOSYS (FUSE_CAP_NO_OPEN_SUPPORT: the kernel
+ * then sends no OPEN, FLUSH or RELEASE for files and keeps their pages),
+ * lists with readdirplus, and reads by inode; the control mount opens,
+ * writes, flushes and releases per handle. Which mount a request came
+ * from is the session's userdata. No state lives here; handles are
+ * struct tree_dir / tree_file in fi->fh. Errors are -errno from the tree,
+ * passed to the kernel unchanged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +25,23 @@
 _Static_assert(sizeof(uint64_t) >= sizeof(void *),
 	       "fi->fh must hold a pointer");
 
+static const enum tree_view data_view = TREE_VIEW_DATA;
+static const enum tree_view ctl_view = TREE_VIEW_CTL;
+
+void *fs_userdata(bool ctl)
+{
+	return (void *)(ctl ? &ctl_view : &data_view);
+}
+
+static enum tree_view view_of(fuse_req_t req)
+{
+	const enum tree_view *v = fuse_req_userdata(req);
+	return v ? *v : TREE_VIEW_CTL;
+}
+
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	const enum tree_view *v = userdata;
 	/* Parallel lookups and readdirs of one directory are safe here:
 	 * the tree serializes what needs it. */
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
@@ -32,12 +52,30 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_readahead = 1 << 20;
+	if (v && *v == TREE_VIEW_DATA) {
+		/* No OPEN a file: the page cache stays, and a change reaches
+		 * it through attribute timeouts (a new size or mtime drops
+		 * the pages: AUTO_INVAL_DATA) and notify_inval_inode. */
+		if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)
+			conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+			conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+		/* Every listing with its attributes: grep -r reads the whole
+		 * directory before its files, so READDIRPLUS_AUTO would
+		 * still send a LOOKUP for nearly every file. */
+		if (conn->capable & FUSE_CAP_READDIRPLUS)
+			conn->want |= FUSE_CAP_READDIRPLUS;
+		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	} else {
+		conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS |
+					  FUSE_CAP_READDIRPLUS_AUTO);
+	}
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	int rc = tree_lookup(parent, name, &e);
+	int rc = tree_lookup(view_of(req), parent, name, &e);
 	if (rc == -ENOENT) {
 		/* Negative entry with a zero timeout: a name that appears
 		 * later (a new scan) is seen at once. */
@@ -70,7 +108,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct stat st;
 	(void)fi;
-	int rc = tree_getattr(ino, &st);
+	int rc = tree_getattr(view_of(req), ino, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -85,7 +123,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	(void)attr;
 	(void)fi;
-	int rc = tree_getattr(ino, &st);
+	int rc = tree_getattr(view_of(req), ino, &st);
 	if (!rc && (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
 			       FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 			       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
@@ -101,7 +139,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct blob *target;
-	int rc = tree_readlink(ino, &target);
+	int rc = tree_readlink(view_of(req), ino, &target);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -114,7 +152,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct tree_dir *d;
-	int rc = tree_opendir(ino, &d);
+	int rc = tree_opendir(view_of(req), ino, &d);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -143,6 +181,35 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 						(off_t)(i + 1));
 		if (need > size - used)
 			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	struct tree_dir *d = (struct tree_dir *)(uintptr_t)fi->fh;
+	enum tree_view v = view_of(req);
+	char *buf = malloc(size);
+	size_t used = 0;
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; off >= 0 && i < d->n; i++) {
+		struct fuse_entry_param e;
+		tree_dirplus(v, d, i, &e);
+		size_t need = fuse_add_direntry_plus(req, buf + used,
+						     size - used, d->v[i].name,
+						     &e, (off_t)(i + 1));
+		if (need > size - used) {
+			if (e.ino)
+				tree_forget(e.ino, 1); /* not sent after all */
+			break;
+		}
 		used += need;
 	}
 	fuse_reply_buf(req, buf, used);
@@ -185,7 +252,17 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
-	(void)ino;
+	if (!f) {
+		/* The data mount: no open, the inode is all there is. */
+		char *buf = malloc(size ? size : 1);
+		int rc = buf ? tree_read_ino(ino, buf, size, off) : -ENOMEM;
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_buf(req, buf, (size_t)rc);
+		free(buf);
+		return;
+	}
 	if (f->content) {
 		/* Regular file: point into the pinned blob, no copy. */
 		size_t len = f->content->len;
@@ -258,7 +335,27 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-const struct fuse_lowlevel_ops fs_ops = {
+/* The user's mountpoint: no open, flush or release for files (left out:
+ * libfuse answers ENOSYS, and the kernel stops asking), readdirplus. */
+const struct fuse_lowlevel_ops fs_data_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.releasedir = fs_releasedir,
+	.read = fs_read,
+	.unlink = fs_unlink,
+	.statfs = fs_statfs,
+};
+
+/* The control mount: every file opened, per-handle state. */
+const struct fuse_lowlevel_ops fs_ctl_ops = {
 	.init = fs_init,
 	.lookup = fs_lookup,
 	.forget = fs_forget,

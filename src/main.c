@@ -24,6 +24,7 @@
 #include "apisecfs/api.h"
 #include "apisecfs/auth.h"
 #include "apisecfs/cache.h"
+#include "apisecfs/ctlmount.h"
 #include "apisecfs/fs.h"
 #include "apisecfs/http.h"
 #include "apisecfs/log.h"
@@ -82,9 +83,28 @@ static void hup_stop(void)
 	hup_pipe[0] = hup_pipe[1] = -1;
 }
 
-/* FUSE worker threads: enough for many blocked scans/ID/wait readers
- * beside ordinary traffic. */
-#define APISECFS_MAX_THREADS 256
+/* FUSE worker threads of the data mount: requests there block only on
+ * the platform (a cold listing, a render), never on a scan. */
+#define APISECFS_MAX_THREADS 64
+
+/* The data mount's allow_other or allow_root, for the control mount to
+ * match; NULL when neither was given. */
+static const char *allow_option(const struct fuse_args *args)
+{
+	const char *found = NULL;
+	for (int i = 1; i < args->argc; i++) {
+		const char *a = args->argv[i];
+		if (strncmp(a, "-o", 2) == 0)
+			a += 2;
+		if (!a[0] && i + 1 < args->argc)
+			a = args->argv[++i];
+		if (strstr(a, "allow_other"))
+			found = "allow_other";
+		else if (strstr(a, "allow_root") && !found)
+			found = "allow_root";
+	}
+	return found;
+}
 
 static void print_version(void)
 {
@@ -218,6 +238,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct fuse_session *se = NULL;
+	struct ctlmount *cm = NULL;
 	struct fuse_loop_config *loop = NULL;
 	struct opts o;
 	char err[512];
@@ -292,7 +313,8 @@ int main(int argc, char *argv[])
 		goto out_opts;
 	}
 	/* Unknown options fail here, before any request is made. */
-	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
+	se = fuse_session_new(&args, &fs_data_ops, sizeof(fs_data_ops),
+			      fs_userdata(false));
 	if (!se) {
 		status = EXIT_USAGE;
 		goto out_curl;
@@ -307,6 +329,12 @@ int main(int argc, char *argv[])
 		status = EXIT_MOUNT;
 		goto out_stack;
 	}
+	if (ctlmount_create(allow_option(&args), &cm, err, sizeof(err)) ||
+	    tree_set_ctl_root(ctlmount_path(cm))) {
+		fprintf(stderr, "apisecfs: %s\n", cm ? "out of memory" : err);
+		status = EXIT_MOUNT;
+		goto out_signals;
+	}
 	if (fuse_session_mount(se, cmd.mountpoint)) {
 		fprintf(stderr, "apisecfs: cannot mount on %s\n",
 			cmd.mountpoint);
@@ -316,7 +344,12 @@ int main(int argc, char *argv[])
 	fuse_daemonize(cmd.foreground);
 	if (!cmd.foreground)
 		log_use_syslog();
-	if (notify_start(se)) {
+	if (ctlmount_start(cm)) {
+		log_err("cannot serve the control mount");
+		status = EXIT_MOUNT;
+		goto out_unmount;
+	}
+	if (notify_start(se, ctlmount_session(cm))) {
 		log_err("cannot start the invalidation thread");
 		status = EXIT_MOUNT;
 		goto out_unmount;
@@ -341,11 +374,14 @@ int main(int argc, char *argv[])
 	status = (ret < 0 && ret != -EINTR) ? EXIT_MOUNT : 0;
 	fuse_loop_cfg_destroy(loop);
 	hup_stop();
-	notify_stop();
 	log_info("unmounting %s", cmd.mountpoint);
 out_unmount:
+	notify_stop();
+	ctlmount_destroy(cm);
+	cm = NULL;
 	fuse_session_unmount(se);
 out_signals:
+	ctlmount_destroy(cm);
 	fuse_remove_signal_handlers(se);
 out_stack:
 	teardown_stack();

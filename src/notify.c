@@ -24,21 +24,30 @@ static struct {
 	struct item *head, *tail;
 	bool running, stopping;
 	pthread_t thread;
-	struct fuse_session *se;
+	struct fuse_session *se[2]; /* the data and the control mount */
 } q = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	.more = PTHREAD_COND_INITIALIZER };
 
+/* Both mounts show the same inodes, and each kernel connection caches
+ * its own copy: tell each (one that never saw the inode says ENOENT). */
 static void deliver(const struct item *it)
 {
-	int rc;
-	if (it->name)
-		rc = fuse_lowlevel_notify_inval_entry(q.se, it->ino, it->name,
-						      strlen(it->name));
-	else
-		rc = fuse_lowlevel_notify_inval_inode(q.se, it->ino, 0, 0);
-	if (rc && rc != -ENOENT && rc != -EBADF && rc != -ENODEV)
-		log_debug("kernel invalidation of inode %lu failed: %s",
-			  (unsigned long)it->ino, strerror(-rc));
+	for (size_t i = 0; i < 2; i++) {
+		struct fuse_session *se = q.se[i];
+		int rc;
+		if (!se)
+			continue;
+		if (it->name)
+			rc = fuse_lowlevel_notify_inval_entry(
+				se, it->ino, it->name, strlen(it->name));
+		else
+			rc = fuse_lowlevel_notify_inval_inode(se, it->ino, 0,
+							      0);
+		if (rc && rc != -ENOENT && rc != -EBADF && rc != -ENODEV)
+			log_debug("kernel invalidation of inode %lu failed: "
+				  "%s",
+				  (unsigned long)it->ino, strerror(-rc));
+	}
 }
 
 static void *run(void *arg)
@@ -64,9 +73,10 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int notify_start(struct fuse_session *se)
+int notify_start(struct fuse_session *se, struct fuse_session *ctl_se)
 {
-	q.se = se;
+	q.se[0] = se;
+	q.se[1] = ctl_se;
 	q.stopping = false;
 	if (pthread_create(&q.thread, NULL, run, NULL))
 		return -1;

@@ -139,6 +139,11 @@ struct stream_reader *stream_reader_new(struct stream *s)
 	return r;
 }
 
+bool stream_reader_on(const struct stream_reader *r, const struct stream *s)
+{
+	return r->s == s;
+}
+
 void stream_reader_free(struct stream_reader *r)
 {
 	if (!r)

@@ -8,11 +8,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apisecfs/auth.h"
+#include "apisecfs/clock.h"
 #include "apisecfs/ctl.h"
 #include "apisecfs/kind.h"
 #include "apisecfs/linktab.h"
@@ -26,11 +29,93 @@ extern const struct kind restab_root_kind;
 
 static struct tree_opts topts;
 
+/* The control mount's absolute path, or NULL: then no node is shown as a
+ * link into it. Set once before the mounts serve. */
+static char *ctl_root;
+
+/* The data mount's .ctl link: a fixed inode number clear of real nodes
+ * (they count up from 2) and of linktab's (top bit, or bit 62 with a
+ * 32-bit hash). */
+#define TREE_CTL_INO ((fuse_ino_t)1 << 61)
+
 int tree_init(const struct tree_opts *opts)
 {
 	topts = *opts;
 	sync_init(opts->ttl_s);
 	return node_init(&restab_root_kind, opts->content_max);
+}
+
+int tree_set_ctl_root(const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	free(ctl_root);
+	ctl_root = p;
+	return 0;
+}
+
+/* Shown in the data view as a link into the control mount: files whose
+ * bytes or effects belong to one open (writes that act at close, replies
+ * read back from the same descriptor, reads that block). */
+static bool via_ctl(enum tree_view v, const struct node *n)
+{
+	return v == TREE_VIEW_DATA && ctl_root &&
+	       (n->kind->type == KIND_CTL || n->kind->ctl);
+}
+
+/* Lock held: n's link target in the data view, "../" up to the root, then
+ * .ctl/ and n's path: relative, so it reads the same in every mount. */
+static struct blob *ctl_target_locked(const struct node *n)
+{
+	const char *names[32];
+	size_t depth = 0;
+	for (const struct node *p = n; p && p->parent;
+	     p = node_find_locked(p->parent)) {
+		if (depth == sizeof(names) / sizeof(names[0]))
+			return NULL;
+		names[depth++] = p->name;
+	}
+	char t[PATH_MAX];
+	size_t len = 0;
+	for (size_t i = 1; i < depth && len + 3 < sizeof(t); i++, len += 3)
+		memcpy(t + len, "../", 3);
+	int w = snprintf(t + len, sizeof(t) - len, "%s", TREE_CTL_NAME);
+	for (size_t i = depth; w >= 0 && (size_t)w < sizeof(t) - len && i-- > 0;) {
+		len += (size_t)w;
+		w = snprintf(t + len, sizeof(t) - len, "/%s", names[i]);
+	}
+	if (w < 0 || (size_t)w >= sizeof(t) - len)
+		return NULL;
+	return blob_new(t, len + (size_t)w);
+}
+
+/* Lock held: n's attributes as view v shows them. */
+static void stat_view_locked(enum tree_view v, const struct node *n,
+			     struct stat *st)
+{
+	node_stat_locked(n, st);
+	if (via_ctl(v, n)) {
+		struct blob *t = ctl_target_locked(n);
+		st->st_mode = S_IFLNK | 0777;
+		st->st_size = t ? (off_t)t->len : 0;
+		st->st_blocks = 0;
+		blob_unref(t);
+	}
+}
+
+static void ctl_link_stat(struct stat *st)
+{
+	uid_t uid;
+	gid_t gid;
+	node_owner(&uid, &gid);
+	memset(st, 0, sizeof(*st));
+	st->st_ino = TREE_CTL_INO;
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+	st->st_uid = uid;
+	st->st_gid = gid;
+	st->st_size = (off_t)strlen(ctl_root);
 }
 
 /* Handles given to the kernel and not released yet. At unmount the
@@ -68,13 +153,18 @@ static struct {
 		pthread_mutex_unlock(&handles.lock);                    \
 	} while (0)
 
+static void readers_cleanup(void);
+
 void tree_cleanup(void)
 {
 	while (handles.dirs)
 		tree_dir_free(handles.dirs);
 	while (handles.files)
 		tree_file_free(handles.files);
+	readers_cleanup();
 	node_cleanup();
+	free(ctl_root);
+	ctl_root = NULL;
 }
 
 double tree_timeout(void)
@@ -168,20 +258,30 @@ static int link_by_ino(fuse_ino_t ino, struct stat *st, struct blob **target)
 	return rc;
 }
 
-static void entry_of_locked(struct node *n, struct fuse_entry_param *e)
+static void entry_of_locked(enum tree_view v, struct node *n,
+			    struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = n->ino;
 	e->generation = 1;
-	node_stat_locked(n, &e->attr);
+	stat_view_locked(v, n, &e->attr);
 	n->stale_attrs = false;
 	e->attr_timeout = topts.ttl_s;
 	e->entry_timeout = topts.ttl_s;
 }
 
-int tree_lookup(fuse_ino_t parent, const char *name,
+int tree_lookup(enum tree_view v, fuse_ino_t parent, const char *name,
 		struct fuse_entry_param *e)
 {
+	if (parent == FUSE_ROOT_ID && v == TREE_VIEW_DATA && ctl_root &&
+	    strcmp(name, TREE_CTL_NAME) == 0) {
+		memset(e, 0, sizeof(*e));
+		e->ino = TREE_CTL_INO;
+		e->generation = 1;
+		ctl_link_stat(&e->attr);
+		e->attr_timeout = e->entry_timeout = 3600;
+		return 0;
+	}
 	struct node *dir = node_get(parent);
 	int rc;
 	if (!dir)
@@ -213,12 +313,14 @@ int tree_lookup(fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	/* The size is part of the entry: render lazy files now, unless the
-	 * scope says the read would be refused anyway. */
-	if ((c->kind->render || c->kind->stream_paths) && sync_may_read(c->kind))
+	 * scope says the read would be refused anyway, or the data view
+	 * shows the file as a link. */
+	if ((c->kind->render || c->kind->stream_paths) &&
+	    sync_may_read(c->kind) && !via_ctl(v, c))
 		rc = sync_content(c);
 	if (!rc) {
 		node_lock();
-		entry_of_locked(c, e);
+		entry_of_locked(v, c, e);
 		node_lookup_locked(c);
 		node_unlock();
 	}
@@ -233,26 +335,34 @@ void tree_forget(fuse_ino_t ino, uint64_t nlookup)
 	node_forget(ino, nlookup);
 }
 
-int tree_getattr(fuse_ino_t ino, struct stat *st)
+int tree_getattr(enum tree_view v, fuse_ino_t ino, struct stat *st)
 {
+	if (ino == TREE_CTL_INO && ctl_root) {
+		ctl_link_stat(st);
+		return 0;
+	}
 	if (linktab_is_ino(ino))
 		return link_by_ino(ino, st, NULL);
 	struct node *n = node_get(ino);
 	if (!n)
 		return -ENOENT;
-	if (!S_ISDIR(n->mode) && sync_may_read(n->kind))
+	if (!S_ISDIR(n->mode) && sync_may_read(n->kind) && !via_ctl(v, n))
 		sync_fresh(n, false); /* on failure: what we have */
 	node_lock();
 	n->mode = sync_mode(n->kind);
-	node_stat_locked(n, st);
+	stat_view_locked(v, n, st);
 	n->stale_attrs = false;
 	node_unlock();
 	node_put(n);
 	return 0;
 }
 
-int tree_readlink(fuse_ino_t ino, struct blob **target)
+int tree_readlink(enum tree_view v, fuse_ino_t ino, struct blob **target)
 {
+	if (ino == TREE_CTL_INO && ctl_root) {
+		*target = blob_new(ctl_root, strlen(ctl_root));
+		return *target ? 0 : -ENOMEM;
+	}
 	if (linktab_is_ino(ino))
 		return link_by_ino(ino, NULL, target);
 	struct node *n = node_get(ino);
@@ -260,7 +370,10 @@ int tree_readlink(fuse_ino_t ino, struct blob **target)
 		return -ENOENT;
 	int rc = -EINVAL;
 	node_lock();
-	if (S_ISLNK(n->mode) && n->content) {
+	if (via_ctl(v, n)) {
+		*target = ctl_target_locked(n);
+		rc = *target ? 0 : -ENOMEM;
+	} else if (S_ISLNK(n->mode) && n->content) {
 		*target = blob_ref(n->content);
 		rc = 0;
 	}
@@ -269,7 +382,7 @@ int tree_readlink(fuse_ino_t ino, struct blob **target)
 	return rc;
 }
 
-int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
+int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out)
 {
 	struct node *dir = node_get(ino);
 	struct tree_dir *d = NULL;
@@ -301,8 +414,10 @@ int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
 		     pos++) {
 			if (c->kind->hidden)
 				continue;
-			d->v[d->n++] = (struct tree_dirent){ strdup(c->name),
-							     c->ino, c->mode };
+			d->v[d->n++] = (struct tree_dirent){
+				strdup(c->name), c->ino,
+				via_ctl(v, c) ? S_IFLNK | 0777 : c->mode
+			};
 		}
 		/* The API's order (inode numbers follow the first listing):
 		 * grep -r then reads the files page by page, and a small
@@ -333,6 +448,41 @@ out:
 	node_put(dir);
 	*out = d;
 	return rc;
+}
+
+void tree_dirplus(enum tree_view v, const struct tree_dir *d, size_t i,
+		  struct fuse_entry_param *e)
+{
+	const struct tree_dirent *de = &d->v[i];
+	memset(e, 0, sizeof(*e));
+	e->attr.st_ino = de->ino;
+	e->attr.st_mode = de->mode;
+	if (i < 2) /* . and ..: the kernel takes no count for them */
+		return;
+	if (linktab_is_ino(de->ino)) {
+		if (link_by_ino(de->ino, &e->attr, NULL) == 0) {
+			e->ino = de->ino;
+			e->generation = 1;
+			e->attr_timeout = e->entry_timeout = topts.ttl_s;
+		}
+		return;
+	}
+	struct node *c = node_get(de->ino);
+	if (!c)
+		return;
+	node_lock();
+	/* A file rendered on demand has no size until it is rendered: leave
+	 * it to a lookup, which renders it only if something asks. */
+	bool sized = !(c->kind->render || c->kind->stream_paths) ||
+		     via_ctl(v, c) ||
+		     ((c->content || node_stream(c)) &&
+		      clock_ms() < c->expires_ms);
+	if (c->linked && sized && sync_may_read(c->kind)) {
+		entry_of_locked(v, c, e);
+		node_lookup_locked(c);
+	}
+	node_unlock();
+	node_put(c);
 }
 
 void tree_dir_free(struct tree_dir *d)
@@ -547,6 +697,116 @@ int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
 		n = size;
 	memcpy(out, f->content->data + off, n);
 	return (int)n;
+}
+
+/* Readers of paged files for reads that come without an open (the data
+ * mount): one per file, kept so that the kernel's sequential reads render
+ * each page once. Each slot's mutex is held across the read (its page
+ * may be fetched); the readers are few (vulns/all.jsonl). */
+#define TREE_READERS 4
+static struct reader_slot {
+	pthread_mutex_t lock;
+	fuse_ino_t ino;
+	struct stream_reader *r;
+} readers[TREE_READERS] = {
+	[0 ... TREE_READERS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+};
+
+static int read_stream(struct node *n, char *out, size_t size, off_t off)
+{
+	struct reader_slot *slot = &readers[n->ino % TREE_READERS];
+	int rc = -ENOMEM;
+	pthread_mutex_lock(&slot->lock);
+	for (int tries = 0; tries < 2; tries++) {
+		node_lock();
+		struct stream *s = node_stream(n);
+		if (slot->ino != n->ino || !slot->r ||
+		    !stream_reader_on(slot->r, s)) {
+			stream_reader_free(slot->r);
+			slot->r = s ? stream_reader_new(s) : NULL;
+			slot->ino = n->ino;
+		}
+		node_unlock();
+		if (!slot->r)
+			break;
+		rc = stream_read(slot->r, out, size, off);
+		if (rc != -EIO)
+			break;
+		/* The list changed under the index: index it again. */
+		node_lock();
+		n->expires_ms = 0;
+		node_unlock();
+		if ((rc = sync_content(n)))
+			break;
+	}
+	pthread_mutex_unlock(&slot->lock);
+	return rc;
+}
+
+static void readers_cleanup(void)
+{
+	for (size_t i = 0; i < TREE_READERS; i++) {
+		stream_reader_free(readers[i].r);
+		readers[i].r = NULL;
+		readers[i].ino = 0;
+	}
+}
+
+int tree_read_ino(fuse_ino_t ino, char *out, size_t size, off_t off)
+{
+	struct node *n = node_get(ino);
+	struct blob *b = NULL;
+	int rc = 0;
+	if (!n)
+		return -ENOENT;
+	if (S_ISDIR(n->mode) || n->kind->type == KIND_CTL) {
+		rc = S_ISDIR(n->mode) ? -EISDIR : -EBADF;
+		goto out;
+	}
+	if (!sync_may_read(n->kind)) {
+		rc = -EACCES;
+		goto out;
+	}
+	if (n->kind->stream_paths) {
+		node_lock();
+		bool indexed = node_stream(n) != NULL;
+		node_unlock();
+		rc = indexed ? 0 : sync_content(n);
+		if (!rc)
+			rc = read_stream(n, out, size, off);
+		goto out;
+	}
+	node_lock();
+	b = blob_ref(n->content);
+	node_unlock();
+	if (!b) {
+		/* Evicted from our memory, or never rendered: the kernel's
+		 * pages were dropped and it asks again. */
+		if ((rc = sync_fresh(n, true)))
+			goto out;
+		node_lock();
+		b = blob_ref(n->content);
+		node_unlock();
+		if (!b) {
+			rc = -EIO;
+			goto out;
+		}
+	}
+	node_lock();
+	node_touch_locked(n);
+	n->opened_before = true;
+	node_unlock();
+	if (off >= 0 && (size_t)off < b->len) {
+		size_t len = b->len - (size_t)off;
+		if (len > size)
+			len = size;
+		memcpy(out, b->data + off, len);
+		rc = (int)len;
+	}
+out:
+	blob_unref(b);
+	node_put(n);
+	return rc;
 }
 
 bool tree_is_writable(fuse_ino_t ino)

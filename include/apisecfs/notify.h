@@ -11,8 +11,9 @@
 
 #include <fuse_lowlevel.h>
 
-/* Start the delivery thread for session se. Returns 0 or -1. */
-int notify_start(struct fuse_session *se)
+/* Start the delivery thread for the data mount's session se and the
+ * control mount's ctl_se (NULL if none). Returns 0 or -1. */
+int notify_start(struct fuse_session *se, struct fuse_session *ctl_se)
 	__attribute__((warn_unused_result));
 /* Deliver what is queued, then stop the thread. */
 void notify_stop(void);

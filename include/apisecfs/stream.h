@@ -13,6 +13,7 @@
 #ifndef APISECFS_STREAM_H
 #define APISECFS_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +42,8 @@ void stream_unref(struct stream *s); /* NULL is fine */
 /* A reader over s (takes a reference). NULL on ENOMEM. */
 struct stream_reader *stream_reader_new(struct stream *s);
 void stream_reader_free(struct stream_reader *r); /* NULL is fine */
+/* Does r read the index s (not an older one)? */
+bool stream_reader_on(const struct stream_reader *r, const struct stream *s);
 /* Up to size bytes at off. Returns bytes or -errno (EIO when the list
  * changed under the index: reopen for the new bytes). */
 int stream_read(struct stream_reader *r, char *out, size_t size, off_t off)

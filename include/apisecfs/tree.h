@@ -30,17 +30,29 @@ int tree_init(const struct tree_opts *opts)
 	__attribute__((warn_unused_result));
 void tree_cleanup(void);
 
+/* Two mounts show one tree. The data mount (the user's mountpoint) is
+ * served without FUSE OPEN, so the kernel keeps its page cache and grep -r
+ * costs no round trip a file; it shows every file whose bytes depend on
+ * the open (control files, uploads, blocking reads) as a symlink into the
+ * control mount, which keeps OPEN and per-open state. Without a control
+ * mount (tree_set_ctl_root never called) every node shows as itself. */
+enum tree_view { TREE_VIEW_DATA, TREE_VIEW_CTL };
+/* The control mount's absolute path (copied). Returns 0 or -ENOMEM. */
+int tree_set_ctl_root(const char *path) __attribute__((warn_unused_result));
+/* The data mount's root entry that points at the control mount. */
+#define TREE_CTL_NAME ".ctl"
+
 /* Kernel timeout for entries and attributes (the TTL). */
 double tree_timeout(void);
 
-int tree_lookup(fuse_ino_t parent, const char *name,
+int tree_lookup(enum tree_view v, fuse_ino_t parent, const char *name,
 		struct fuse_entry_param *e)
 	__attribute__((warn_unused_result));
 void tree_forget(fuse_ino_t ino, uint64_t nlookup);
-int tree_getattr(fuse_ino_t ino, struct stat *st)
+int tree_getattr(enum tree_view v, fuse_ino_t ino, struct stat *st)
 	__attribute__((warn_unused_result));
 /* Symlink target; caller unrefs. */
-int tree_readlink(fuse_ino_t ino, struct blob **target)
+int tree_readlink(enum tree_view v, fuse_ino_t ino, struct blob **target)
 	__attribute__((warn_unused_result));
 
 /* A directory's entries as they were at opendir, so that offsets stay
@@ -56,9 +68,16 @@ struct tree_dir {
 	struct tree_dir *prev, *next; /* tree.c's open handles */
 	bool open;
 };
-int tree_opendir(fuse_ino_t ino, struct tree_dir **out)
+int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out)
 	__attribute__((warn_unused_result));
 void tree_dir_free(struct tree_dir *d);
+/* readdirplus: the entry for d->v[i] as a lookup would answer it, with
+ * the kernel's lookup count taken (tree_forget(e->ino, 1) if it does not
+ * go into the reply after all). Entries whose attributes
+ * would cost a request (a file not rendered yet) come back with e->ino 0:
+ * the kernel then looks them up when it needs them. */
+void tree_dirplus(enum tree_view v, const struct tree_dir *d, size_t i,
+		  struct fuse_entry_param *e);
 
 /* An open file: regular content pinned at open, or a control handle. */
 struct tree_file {
@@ -89,6 +108,10 @@ int tree_write(struct tree_file *f, const char *data, size_t len, off_t off)
 int tree_flush(struct tree_file *f) __attribute__((warn_unused_result));
 /* Bytes at off: the pinned content, or a control file's reply. */
 int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
+	__attribute__((warn_unused_result));
+/* Bytes at off of file ino, read without an open (the data mount):
+ * evicted bytes are rendered again. Returns bytes or -errno. */
+int tree_read_ino(fuse_ino_t ino, char *out, size_t size, off_t off)
 	__attribute__((warn_unused_result));
 /* May ino be opened for writing (truncate is then accepted)? */
 bool tree_is_writable(fuse_ino_t ino);
