@@ -31,9 +31,31 @@ struct ctl_handle {
 	struct buf reply;
 	size_t rpos; /* how much of the reply was read */
 	bool acted; /* the action ran (successfully or not) */
+	bool failed; /* a write was refused: nothing is ever sent */
+	bool append; /* opened O_APPEND: offsets are the kernel's guess */
 	int act_rc;
+	pid_t opener; /* thread group that opened it; 0: unknown */
 	char idem_key[40];
 };
+
+/* The thread group of pid (the kernel names threads in requests), from
+ * /proc; pid itself when that cannot be read. */
+static pid_t tgid_of(pid_t pid)
+{
+	char path[48], line[128];
+	pid_t tgid = pid;
+	if (pid <= 0)
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
 
 static void mint_key(char *out, size_t outsz)
 {
@@ -57,7 +79,7 @@ static void mint_key(char *out, size_t outsz)
 }
 
 int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
-	     struct ctl_handle **out)
+	     pid_t opener, struct ctl_handle **out)
 {
 	int acc = flags & O_ACCMODE;
 	const struct ctl_ops *ops = k->ctl;
@@ -88,6 +110,8 @@ int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
 	h->id = c->id ? strdup(c->id) : NULL;
 	h->ctx = c->ctx ? strdup(c->ctx) : NULL;
 	h->obj = blob_ref(c->obj);
+	h->opener = tgid_of(opener);
+	h->append = (flags & O_APPEND) != 0;
 	buf_init(&h->in, CTL_INPUT_MAX);
 	buf_init(&h->reply, CTL_INPUT_MAX);
 	mint_key(h->idem_key, sizeof(h->idem_key));
@@ -120,10 +144,16 @@ int ctl_write(struct ctl_handle *h, const char *data, size_t len, off_t off,
 	int rc;
 	*acted = false;
 	pthread_mutex_lock(&h->lock);
-	if (h->acted || h->kind->ctl->blocking_read) {
+	if (h->acted || h->failed || h->kind->ctl->blocking_read) {
 		rc = -EINVAL; /* one action per open file */
-	} else if (off >= 0 && (size_t)off != h->in.len && off != 0) {
-		rc = -EINVAL; /* only appending writes make sense here */
+	} else if (!h->append && off >= 0 && (size_t)off != h->in.len &&
+		   off != 0) {
+		/* Only appending writes make sense here. With O_APPEND the
+		 * kernel puts each write at the size it believes the file
+		 * has, which grows with every earlier open's input. */
+		rc = -EINVAL;
+	} else if (memchr(data, '\0', len)) {
+		rc = -EINVAL; /* text and JSON have no NUL: truncated input */
 	} else if (buf_append(&h->in, data, len)) {
 		rc = -EFBIG;
 	} else if (h->kind->ctl->complete(h->in.data, h->in.len)) {
@@ -133,16 +163,28 @@ int ctl_write(struct ctl_handle *h, const char *data, size_t len, off_t off,
 	} else {
 		rc = (int)len;
 	}
+	if (rc < 0 && !h->acted && !h->failed) {
+		/* Whatever came before is not the whole input: drop it, so
+		 * a later close sends nothing. */
+		h->failed = true;
+		buf_free(&h->in, true);
+	}
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
 
-int ctl_flush(struct ctl_handle *h, bool *acted)
+int ctl_flush(struct ctl_handle *h, pid_t closer, bool *acted)
 {
 	int rc = 0;
 	*acted = false;
 	pthread_mutex_lock(&h->lock);
-	if (!h->acted && h->in.len && !h->kind->ctl->blocking_read)
+	/* A close by a process that did not open the file (a child that
+	 * inherited the descriptor and exited) is not the end of the input:
+	 * the opener may write more. The opener's close, or the release of
+	 * the last descriptor (closer 0), is. */
+	bool end = closer == 0 || !h->opener || tgid_of(closer) == h->opener;
+	if (end && !h->acted && !h->failed && h->in.len &&
+	    !h->kind->ctl->blocking_read)
 		rc = act(h, acted);
 	pthread_mutex_unlock(&h->lock);
 	return rc;
@@ -154,7 +196,9 @@ int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
 	int rc = 0;
 	*acted = false;
 	pthread_mutex_lock(&h->lock);
-	if (h->kind->ctl->blocking_read && !h->acted)
+	if (h->kind->ctl->blocking_read && !h->acted && h->kind->ctl->poll)
+		rc = -EINPROGRESS;
+	else if (h->kind->ctl->blocking_read && !h->acted)
 		rc = act(h, acted);
 	else if (h->acted && h->act_rc)
 		rc = h->act_rc;
@@ -186,6 +230,29 @@ void ctl_close(struct ctl_handle *h)
 	blob_unref(h->obj);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+const struct kind *ctl_kind(const struct ctl_handle *h)
+{
+	return h->kind;
+}
+
+const char *ctl_id(const struct ctl_handle *h)
+{
+	return h->id;
+}
+
+void ctl_finish(struct ctl_handle *h, int rc, const struct buf *reply)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!h->acted) {
+		h->acted = true;
+		h->act_rc = rc;
+		if (!rc && reply->len && buf_append(&h->reply, reply->data,
+						    reply->len))
+			h->act_rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&h->lock);
 }
 
 static __thread ctl_interrupt_fn interrupt_fn;

@@ -21,6 +21,7 @@
 #include "apisecfs/fs.h"
 #include "apisecfs/log.h"
 #include "apisecfs/tree.h"
+#include "apisecfs/waitq.h"
 
 _Static_assert(sizeof(uint64_t) >= sizeof(void *),
 	       "fi->fh must hold a pointer");
@@ -228,7 +229,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tree_file *f;
 	bool keep, direct;
-	int rc = tree_open(ino, fi->flags, &f, &keep, &direct);
+	int rc = tree_open(ino, fi->flags, fuse_req_ctx(req)->pid, &f, &keep,
+			   &direct);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -281,6 +283,15 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ctl_set_interrupt_check(req_interrupted, req);
 	int rc = tree_read(f, buf, size, off);
 	ctl_set_interrupt_check(NULL, NULL);
+	if (rc == -EINPROGRESS) {
+		/* A read that waits (scans/ID/wait): parked, answered by
+		 * the poller, no thread held meanwhile. */
+		rc = waitq_park(req, f->ctl, size);
+		if (rc == 0) {
+			free(buf);
+			return;
+		}
+	}
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -305,7 +316,7 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino,
 {
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
 	(void)ino;
-	fuse_reply_err(req, -tree_flush(f));
+	fuse_reply_err(req, -tree_flush(f, fuse_req_ctx(req)->pid));
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino,
@@ -315,7 +326,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	/* Pending input acts at the last chance, but an error here reaches
 	 * nobody (fuse_lowlevel.h): flush already reported it. */
-	int rc = tree_flush(f);
+	int rc = tree_flush(f, 0);
 	if (rc)
 		log_debug("release: action failed: %s", strerror(-rc));
 	tree_file_free(f);

@@ -32,6 +32,7 @@
 #include "apisecfs/opts.h"
 #include "apisecfs/restab.h"
 #include "apisecfs/tree.h"
+#include "apisecfs/waitq.h"
 
 /* SIGHUP drops every cache, as rclone does. The handler only writes a
  * byte to a pipe (async-signal-safe); a thread does the work. */
@@ -349,6 +350,11 @@ int main(int argc, char *argv[])
 		status = EXIT_MOUNT;
 		goto out_unmount;
 	}
+	if (waitq_start(tree_expire_listings)) {
+		log_err("cannot start the scan poller");
+		status = EXIT_MOUNT;
+		goto out_unmount;
+	}
 	if (notify_start(se, ctlmount_session(cm))) {
 		log_err("cannot start the invalidation thread");
 		status = EXIT_MOUNT;
@@ -376,6 +382,7 @@ int main(int argc, char *argv[])
 	hup_stop();
 	log_info("unmounting %s", cmd.mountpoint);
 out_unmount:
+	waitq_stop(); /* parked reads answered while the mount still serves */
 	notify_stop();
 	ctlmount_destroy(cm);
 	cm = NULL;

@@ -15,18 +15,22 @@
 struct item {
 	fuse_ino_t ino;	 /* inode, or the parent for an entry */
 	char *name;	 /* NULL: inode invalidation */
+	bool attr_only;	 /* inode: attributes, not the pages */
 	struct item *next;
 };
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t more;
+	pthread_cond_t drained; /* done caught up with queued */
+	uint64_t queued, done;	/* items pushed / delivered, ever */
 	struct item *head, *tail;
 	bool running, stopping;
 	pthread_t thread;
 	struct fuse_session *se[2]; /* the data and the control mount */
 } q = { .lock = PTHREAD_MUTEX_INITIALIZER,
-	.more = PTHREAD_COND_INITIALIZER };
+	.more = PTHREAD_COND_INITIALIZER,
+	.drained = PTHREAD_COND_INITIALIZER };
 
 /* Both mounts show the same inodes, and each kernel connection caches
  * its own copy: tell each (one that never saw the inode says ENOENT). */
@@ -41,8 +45,8 @@ static void deliver(const struct item *it)
 			rc = fuse_lowlevel_notify_inval_entry(
 				se, it->ino, it->name, strlen(it->name));
 		else
-			rc = fuse_lowlevel_notify_inval_inode(se, it->ino, 0,
-							      0);
+			rc = fuse_lowlevel_notify_inval_inode(
+				se, it->ino, it->attr_only ? -1 : 0, 0);
 		if (rc && rc != -ENOENT && rc != -EBADF && rc != -ENODEV)
 			log_debug("kernel invalidation of inode %lu failed: "
 				  "%s",
@@ -68,6 +72,8 @@ static void *run(void *arg)
 		free(it->name);
 		free(it);
 		pthread_mutex_lock(&q.lock);
+		q.done++;
+		pthread_cond_broadcast(&q.drained);
 	}
 	pthread_mutex_unlock(&q.lock);
 	return NULL;
@@ -93,10 +99,14 @@ void notify_stop(void)
 	pthread_cond_signal(&q.more);
 	pthread_mutex_unlock(&q.lock);
 	pthread_join(q.thread, NULL);
+	pthread_mutex_lock(&q.lock);
 	q.running = false;
+	q.done = q.queued;
+	pthread_cond_broadcast(&q.drained);
+	pthread_mutex_unlock(&q.lock);
 }
 
-static void push(fuse_ino_t ino, const char *name)
+static void push(fuse_ino_t ino, const char *name, bool attr_only)
 {
 	struct item *it = calloc(1, sizeof(*it));
 	if (!it || (name && !(it->name = strdup(name)))) {
@@ -104,6 +114,7 @@ static void push(fuse_ino_t ino, const char *name)
 		return; /* the TTL still bounds how stale the kernel is */
 	}
 	it->ino = ino;
+	it->attr_only = attr_only;
 	pthread_mutex_lock(&q.lock);
 	if (!q.running) {
 		pthread_mutex_unlock(&q.lock);
@@ -116,16 +127,31 @@ static void push(fuse_ino_t ino, const char *name)
 	else
 		q.head = it;
 	q.tail = it;
+	q.queued++;
 	pthread_cond_signal(&q.more);
 	pthread_mutex_unlock(&q.lock);
 }
 
 void notify_inval_inode(fuse_ino_t ino)
 {
-	push(ino, NULL);
+	push(ino, NULL, false);
+}
+
+void notify_inval_attr(fuse_ino_t ino)
+{
+	push(ino, NULL, true);
 }
 
 void notify_inval_entry(fuse_ino_t parent, const char *name)
 {
-	push(parent, name);
+	push(parent, name, false);
+}
+
+void notify_wait(void)
+{
+	pthread_mutex_lock(&q.lock);
+	uint64_t upto = q.queued;
+	while (q.running && q.done < upto)
+		pthread_cond_wait(&q.drained, &q.lock);
+	pthread_mutex_unlock(&q.lock);
 }

@@ -17,13 +17,6 @@
 #include "apisecfs/log.h"
 #include "apisecfs/restab.h"
 
-/* scans/ID/wait polls the platform (the API has no long poll) from this
- * interval, doubling up to the maximum, and gives up with ETIMEDOUT after
- * the deadline so no reader blocks forever. */
-#define SCAN_WAIT_FIRST_MS 500
-#define SCAN_WAIT_MAX_MS 5000
-#define SCAN_WAIT_DEADLINE_S (6 * 3600)
-
 static int scan_path(char *out, size_t outsz, const char *id,
 		     const char *tail)
 {
@@ -98,58 +91,29 @@ static const struct kind cancel_kind = {
 	.ctl = &cancel_ops,
 };
 
-/* Sleep ms in short slices; false if the reader gave up meanwhile. */
-static bool sleep_unless_interrupted(long ms)
-{
-	for (long slept = 0; slept < ms; slept += 100) {
-		if (ctl_interrupted())
-			return false;
-		struct timespec ts = { 0, 100 * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	return !ctl_interrupted();
-}
-
-/* Read blocks until the scan is finished; the reply is its final status
- * word. Polls with a fresh (uncached) GET and a growing interval. */
-static int wait_act(const struct kind_ctx *c, const char *data, size_t len,
-		    const char *idem, struct buf *reply)
+/* One look at the scan for scans/ID/wait (waitq.h polls): 1 with its
+ * final status word as the reply once it is finished. A fresh (uncached)
+ * GET. */
+static int wait_poll(const struct kind_ctx *c, struct buf *reply)
 {
 	char path[API_PATH_MAX];
-	long interval = SCAN_WAIT_FIRST_MS;
-	time_t deadline = time(NULL) + SCAN_WAIT_DEADLINE_S;
-	(void)data, (void)len, (void)idem;
+	cJSON *scan = NULL;
+	struct api_status st;
 	int rc = scan_path(path, sizeof(path), c->id, "");
-	while (!rc) {
-		cJSON *scan = NULL;
-		struct api_status st;
-		enum api_err result = api_send("GET", path, NULL, NULL, 0, NULL,
-					       &scan, &st);
-		rc = restab_errno(result, &st);
-		const char *status = json_str(scan, "status");
-		if (!rc && finished(status))
-			rc = buf_printf(reply, "%s\n", status) ? -ENOMEM : 1;
-		cJSON_Delete(scan);
-		if (rc)
-			break;
-		if (time(NULL) >= deadline) {
-			log_warn("scans/%s/wait: still not finished after %d s",
-				 c->id, SCAN_WAIT_DEADLINE_S);
-			rc = -ETIMEDOUT;
-			break;
-		}
-		if (!sleep_unless_interrupted(interval)) {
-			rc = -EINTR;
-			break;
-		}
-		interval = interval * 2 > SCAN_WAIT_MAX_MS ? SCAN_WAIT_MAX_MS
-							   : interval * 2;
-	}
-	return rc == 1 ? 0 : rc;
+	if (rc)
+		return rc;
+	enum api_err result = api_send("GET", path, NULL, NULL, 0, NULL, &scan,
+				       &st);
+	rc = restab_errno(result, &st);
+	const char *status = json_str(scan, "status");
+	if (!rc && finished(status))
+		rc = buf_printf(reply, "%s\n", status) ? -ENOMEM : 1;
+	cJSON_Delete(scan);
+	return rc;
 }
 
 static const struct ctl_ops wait_ops = {
-	.act = wait_act, .blocking_read = true,
+	.poll = wait_poll, .blocking_read = true,
 };
 static const struct kind wait_kind = {
 	.name = "wait", .type = KIND_CTL, .scope = "scans:read",

@@ -438,16 +438,22 @@ int sync_fresh(struct node *n, bool need_bytes)
 
 /* ---- expiry ------------------------------------------------------- */
 
-/* Expire n's subtree (lock held). With kernel, the kernel also forgets
- * the pages it cached; without, a relisting that finds changed bytes
- * invalidates just those. */
+/* Expire n's subtree (lock held). The data mount reads without OPEN, so
+ * the kernel's attributes are what makes it ask again: they are dropped
+ * for every file it knows. With kernel, its pages go too; without, they
+ * stay unless the new attributes (size, mtime) show a change, or a
+ * relisting that finds changed bytes invalidates just those. */
 static void expire_tree_locked(struct node *n, bool kernel)
 {
 	struct node *c;
 	n->expires_ms = 0;
-	if (kernel && n->opened_before) {
-		n->opened_before = false;
-		notify_inval_inode(n->ino);
+	if (!S_ISDIR(n->mode) && (n->nlookup || n->opened_before)) {
+		if (kernel) {
+			n->opened_before = false;
+			notify_inval_inode(n->ino);
+		} else {
+			notify_inval_attr(n->ino);
+		}
 	}
 	for (size_t pos = 0; (c = node_next_child_locked(n, &pos)); pos++)
 		expire_tree_locked(c, kernel);

@@ -21,6 +21,7 @@
 #include "apisecfs/linktab.h"
 #include "apisecfs/log.h"
 #include "apisecfs/node.h"
+#include "apisecfs/notify.h"
 #include "apisecfs/stream.h"
 #include "apisecfs/sync.h"
 #include "apisecfs/tree.h"
@@ -496,8 +497,8 @@ void tree_dir_free(struct tree_dir *d)
 	free(d);
 }
 
-int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
-	      bool *keep_cache, bool *direct_io)
+int tree_open(fuse_ino_t ino, int flags, pid_t opener,
+	      struct tree_file **out, bool *keep_cache, bool *direct_io)
 {
 	struct node *n = node_get(ino);
 	struct tree_file *f = NULL;
@@ -517,7 +518,8 @@ int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
 		sync_ctx_of(n, &c);
 		node_unlock();
 		f = calloc(1, sizeof(*f));
-		rc = f ? ctl_open(n->kind, &c, flags, &f->ctl) : -ENOMEM;
+		rc = f ? ctl_open(n->kind, &c, flags, opener, &f->ctl)
+		       : -ENOMEM;
 		blob_unref(c.obj);
 		*direct_io = true; /* sizes and replies are per handle */
 		goto out;
@@ -629,6 +631,12 @@ int tree_unlink(fuse_ino_t parent, const char *name)
 	return rc;
 }
 
+void tree_expire_listings(void)
+{
+	sync_expire_all(false);
+	notify_wait();
+}
+
 void tree_refresh_all(void)
 {
 	log_info("refresh: every listing and file will be fetched again");
@@ -643,6 +651,10 @@ static void acted(const struct tree_file *f)
 		tree_refresh_all();
 	else
 		sync_expire_all(false);
+	/* The writer's next command must not see the kernel's old
+	 * attributes: wait until it heard (safe here, in the control
+	 * mount's operation, not the data mount's). */
+	notify_wait();
 }
 
 int tree_write(struct tree_file *f, const char *data, size_t len, off_t off)
@@ -656,12 +668,12 @@ int tree_write(struct tree_file *f, const char *data, size_t len, off_t off)
 	return rc;
 }
 
-int tree_flush(struct tree_file *f)
+int tree_flush(struct tree_file *f, pid_t closer)
 {
 	bool done = false;
 	if (!f->ctl)
 		return 0;
-	int rc = ctl_flush(f->ctl, &done);
+	int rc = ctl_flush(f->ctl, closer, &done);
 	if (done)
 		acted(f);
 	return rc;

@@ -2,10 +2,13 @@
  *
  * Each open of a control file gets its own handle with an Idempotency-Key
  * minted at open. Writes are collected; the action fires exactly once, on
- * the write that completes the input (so `echo x > file` sees the errno)
- * or else at the first flush. Its reply (a new id, a token's secret) can
- * be read back from the same descriptor and from no other; it is wiped
- * when the handle closes. A write after the action is EINVAL.
+ * the whole input: at the write that completes it (so `echo x > file`
+ * sees the errno), else at the opener's close (a close by a process that
+ * only inherited the descriptor does not end the input), else at the
+ * release of the last descriptor. Its reply (a new id, a token's secret)
+ * can be read back from the same descriptor and from no other; it is
+ * wiped when the handle closes. A write after the action is EINVAL; after
+ * any refused write (EINVAL, EFBIG, a NUL byte) nothing is ever sent.
  */
 #ifndef APISECFS_CTL_H
 #define APISECFS_CTL_H
@@ -23,21 +26,33 @@
 /* Open a handle on a control file of kind k; checks the scope before any
  * request is made. flags are open(2)'s. */
 int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
-	     struct ctl_handle **out) __attribute__((warn_unused_result));
+	     pid_t opener, struct ctl_handle **out)
+	__attribute__((warn_unused_result));
 /* Take len bytes at off. Returns len or -errno; *acted is set when this
  * write ran the action successfully. */
 int ctl_write(struct ctl_handle *h, const char *data, size_t len, off_t off,
 	      bool *acted) __attribute__((warn_unused_result));
-/* Run the action now if input is pending (flush/close). */
-int ctl_flush(struct ctl_handle *h, bool *acted)
+/* A close of a descriptor by process closer (0: the release of the
+ * last one): run the action now if input is pending and this close ends
+ * it. */
+int ctl_flush(struct ctl_handle *h, pid_t closer, bool *acted)
 	__attribute__((warn_unused_result));
 /* Copy up to size bytes of the reply into out, continuing where the last
  * read ended (off is ignored: the reply reads like a pipe). A blocking-read
- * control acts first. Returns bytes copied or -errno. */
+ * control with a poll says -EINPROGRESS until its outcome is known (one
+ * without acts first). Returns bytes copied or -errno. */
 int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
 	     bool *acted) __attribute__((warn_unused_result));
 /* Wipe and free; NULL is fine. */
 void ctl_close(struct ctl_handle *h);
+
+/* Reads that wait: ctl_read answers -EINPROGRESS until the outcome is
+ * known, and the caller parks the read (waitq.h). */
+const struct kind *ctl_kind(const struct ctl_handle *h);
+const char *ctl_id(const struct ctl_handle *h);
+/* Record the outcome of the wait (rc 0 with its reply, or -errno); the
+ * first outcome stays. */
+void ctl_finish(struct ctl_handle *h, int rc, const struct buf *reply);
 
 /* For long actions (scans/ID/wait): has the caller given up (the reading
  * process got a signal)? fs.c installs the check per request thread. */

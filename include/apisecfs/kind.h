@@ -70,6 +70,9 @@ struct ctl_ops {
 	/* Act on the input; fill reply (read back from the same fd). */
 	int (*act)(const struct kind_ctx *c, const char *data, size_t len,
 		   const char *idem_key, struct buf *reply);
+	/* Reads that wait (scans/ID/wait): one look at the platform; 1 when
+	 * done (reply filled), 0 not yet, or -errno. waitq.h calls it. */
+	int (*poll)(const struct kind_ctx *c, struct buf *reply);
 	bool readable; /* the reply can be read back (tokens/new) */
 	bool blocking_read; /* read waits (scans/<id>/wait), no write */
 	bool refresh_all;   /* success drops every cache, kernel's too */

@@ -20,7 +20,15 @@ void notify_stop(void);
 
 /* Queue: forget ino's cached data and attributes. */
 void notify_inval_inode(fuse_ino_t ino);
+/* Queue: forget ino's attributes only. Its pages stay until a new size
+ * or mtime shows they changed (FUSE_CAP_AUTO_INVAL_DATA): what an action
+ * needs, since it changes few of the files it may have touched. */
+void notify_inval_attr(fuse_ino_t ino);
 /* Queue: forget the dentry name in directory parent. */
 void notify_inval_entry(fuse_ino_t parent, const char *name);
+/* Wait until everything queued so far was delivered. Never from a data
+ * mount operation: an entry invalidation takes the directory's lock,
+ * which the kernel may hold for that very operation. */
+void notify_wait(void);
 
 #endif

@@ -91,8 +91,8 @@ struct tree_file {
 	bool open;
 };
 /* keep_cache: the kernel's cached pages are still right. */
-int tree_open(fuse_ino_t ino, int flags, struct tree_file **out,
-	      bool *keep_cache, bool *direct_io)
+int tree_open(fuse_ino_t ino, int flags, pid_t opener,
+	      struct tree_file **out, bool *keep_cache, bool *direct_io)
 	__attribute__((warn_unused_result));
 void tree_file_free(struct tree_file *f);
 
@@ -105,7 +105,9 @@ int tree_unlink(fuse_ino_t parent, const char *name)
  * or -errno. */
 int tree_write(struct tree_file *f, const char *data, size_t len, off_t off)
 	__attribute__((warn_unused_result));
-int tree_flush(struct tree_file *f) __attribute__((warn_unused_result));
+/* A close by process closer, or the last release (closer 0). */
+int tree_flush(struct tree_file *f, pid_t closer)
+	__attribute__((warn_unused_result));
 /* Bytes at off: the pinned content, or a control file's reply. */
 int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
 	__attribute__((warn_unused_result));
@@ -116,6 +118,9 @@ int tree_read_ino(fuse_ino_t ino, char *out, size_t size, off_t off)
 /* May ino be opened for writing (truncate is then accepted)? */
 bool tree_is_writable(fuse_ino_t ino);
 
+/* Something changed on the platform that listings show (a scan the
+ * mount waited for ended): list again at the next access. */
+void tree_expire_listings(void);
 /* Forget every listing and content now, ours and the kernel's. */
 void tree_refresh_all(void);
 
