@@ -5,13 +5,16 @@
  * Calls the kind's ctl_ops (restab's res_*.c) and json; never logs input
  * or replies (a reply may be a token's secret).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -35,26 +38,36 @@ struct ctl_handle {
 	bool append; /* opened O_APPEND: offsets are the kernel's guess */
 	int act_rc;
 	pid_t opener; /* thread group that opened it; 0: unknown */
+	char *path; /* where the opener sees the file (its /proc/PID/fd) */
 	char idem_key[40];
 };
 
-/* The thread group of pid (the kernel names threads in requests), from
- * /proc; pid itself when that cannot be read. */
-static pid_t tgid_of(pid_t pid)
+/* Does the opener still hold a descriptor of this file? FLUSH comes at
+ * every close(2), of a dup (bash's `cmd >&3` for a builtin) or of an
+ * inherited copy (a child's exit), and names the closer by neither pid
+ * (it is 0) nor anything OPEN named, so the opener's own descriptor
+ * table is the one thing to ask. Unreadable (gone, or another user's
+ * process): no. */
+static bool opener_holds(const struct ctl_handle *h)
 {
-	char path[48], line[128];
-	pid_t tgid = pid;
-	if (pid <= 0)
-		return pid;
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return pid;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
+	char dir[40], target[PATH_MAX];
+	bool holds = false;
+	if (h->opener <= 0 || !h->path)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)h->opener);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t plen = strlen(h->path);
+	while (d && !holds && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		ssize_t n = readlinkat(dirfd(d), de->d_name, target,
+				       sizeof(target));
+		holds = n == (ssize_t)plen && memcmp(target, h->path, plen) == 0;
+	}
+	if (d)
+		closedir(d);
+	return holds;
 }
 
 static void mint_key(char *out, size_t outsz)
@@ -79,7 +92,7 @@ static void mint_key(char *out, size_t outsz)
 }
 
 int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
-	     pid_t opener, struct ctl_handle **out)
+	     pid_t opener, const char *path, struct ctl_handle **out)
 {
 	int acc = flags & O_ACCMODE;
 	const struct ctl_ops *ops = k->ctl;
@@ -110,12 +123,14 @@ int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
 	h->id = c->id ? strdup(c->id) : NULL;
 	h->ctx = c->ctx ? strdup(c->ctx) : NULL;
 	h->obj = blob_ref(c->obj);
-	h->opener = tgid_of(opener);
+	h->opener = opener;
+	h->path = path ? strdup(path) : NULL;
 	h->append = (flags & O_APPEND) != 0;
 	buf_init(&h->in, CTL_INPUT_MAX);
 	buf_init(&h->reply, CTL_INPUT_MAX);
 	mint_key(h->idem_key, sizeof(h->idem_key));
-	if (!h->name || (c->id && !h->id) || (c->ctx && !h->ctx)) {
+	if (!h->name || (c->id && !h->id) || (c->ctx && !h->ctx) ||
+	    (path && !h->path)) {
 		ctl_close(h);
 		return -ENOMEM;
 	}
@@ -173,18 +188,17 @@ int ctl_write(struct ctl_handle *h, const char *data, size_t len, off_t off,
 	return rc;
 }
 
-int ctl_flush(struct ctl_handle *h, pid_t closer, bool *acted)
+int ctl_flush(struct ctl_handle *h, bool release, bool *acted)
 {
 	int rc = 0;
 	*acted = false;
 	pthread_mutex_lock(&h->lock);
-	/* A close by a process that did not open the file (a child that
-	 * inherited the descriptor and exited) is not the end of the input:
-	 * the opener may write more. The opener's close, or the release of
-	 * the last descriptor (closer 0), is. */
-	bool end = closer == 0 || !h->opener || tgid_of(closer) == h->opener;
-	if (end && !h->acted && !h->failed && h->in.len &&
-	    !h->kind->ctl->blocking_read)
+	/* The input ends when the opener holds no descriptor of the file any
+	 * more (its last close), or at the release of the last descriptor
+	 * anywhere: not when a child that inherited one exits, nor when a
+	 * dup is closed. */
+	if (!h->acted && !h->failed && h->in.len &&
+	    !h->kind->ctl->blocking_read && (release || !opener_holds(h)))
 		rc = act(h, acted);
 	pthread_mutex_unlock(&h->lock);
 	return rc;
@@ -225,6 +239,7 @@ void ctl_close(struct ctl_handle *h)
 	buf_free(&h->in, true);
 	buf_free(&h->reply, true);
 	free(h->name);
+	free(h->path);
 	free(h->id);
 	free(h->ctx);
 	blob_unref(h->obj);

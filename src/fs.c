@@ -316,7 +316,7 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino,
 {
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
 	(void)ino;
-	fuse_reply_err(req, -tree_flush(f, fuse_req_ctx(req)->pid));
+	fuse_reply_err(req, -tree_flush(f, false));
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino,
@@ -326,7 +326,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	/* Pending input acts at the last chance, but an error here reaches
 	 * nobody (fuse_lowlevel.h): flush already reported it. */
-	int rc = tree_flush(f, 0);
+	int rc = tree_flush(f, true);
 	if (rc)
 		log_debug("release: action failed: %s", strerror(-rc));
 	tree_file_free(f);

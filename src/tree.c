@@ -91,6 +91,18 @@ static struct blob *ctl_target_locked(const struct node *n)
 	return blob_new(t, len + (size_t)w);
 }
 
+/* Lock held: n's absolute path in the control mount, into out. */
+static bool ctl_path_locked(const struct node *n, char *out, size_t outsz)
+{
+	struct blob *t = ctl_root ? ctl_target_locked(n) : NULL;
+	const char *rel = t ? strstr(t->data, TREE_CTL_NAME "/") : NULL;
+	int w = rel ? snprintf(out, outsz, "%s%s", ctl_root,
+			       rel + sizeof(TREE_CTL_NAME) - 1)
+		    : -1;
+	blob_unref(t);
+	return w > 0 && (size_t)w < outsz;
+}
+
 /* Lock held: n's attributes as view v shows them. */
 static void stat_view_locked(enum tree_view v, const struct node *n,
 			     struct stat *st)
@@ -518,8 +530,13 @@ int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 		sync_ctx_of(n, &c);
 		node_unlock();
 		f = calloc(1, sizeof(*f));
-		rc = f ? ctl_open(n->kind, &c, flags, opener, &f->ctl)
-		       : -ENOMEM;
+		char path[PATH_MAX];
+		node_lock();
+		bool named = ctl_path_locked(n, path, sizeof(path));
+		node_unlock();
+		rc = !f ? -ENOMEM
+			: ctl_open(n->kind, &c, flags, opener,
+				   named ? path : NULL, &f->ctl);
 		blob_unref(c.obj);
 		*direct_io = true; /* sizes and replies are per handle */
 		goto out;
@@ -668,12 +685,12 @@ int tree_write(struct tree_file *f, const char *data, size_t len, off_t off)
 	return rc;
 }
 
-int tree_flush(struct tree_file *f, pid_t closer)
+int tree_flush(struct tree_file *f, bool release)
 {
 	bool done = false;
 	if (!f->ctl)
 		return 0;
-	int rc = ctl_flush(f->ctl, closer, &done);
+	int rc = ctl_flush(f->ctl, release, &done);
 	if (done)
 		acted(f);
 	return rc;

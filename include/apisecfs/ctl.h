@@ -3,9 +3,10 @@
  * Each open of a control file gets its own handle with an Idempotency-Key
  * minted at open. Writes are collected; the action fires exactly once, on
  * the whole input: at the write that completes it (so `echo x > file`
- * sees the errno), else at the opener's close (a close by a process that
- * only inherited the descriptor does not end the input), else at the
- * release of the last descriptor. Its reply (a new id, a token's secret)
+ * sees the errno), else at the close that leaves the opener without a
+ * descriptor of it (a child that inherited one exiting, or a closed dup,
+ * does not end the input), else at the release of the last descriptor.
+ * Its reply (a new id, a token's secret)
  * can be read back from the same descriptor and from no other; it is
  * wiped when the handle closes. A write after the action is EINVAL; after
  * any refused write (EINVAL, EFBIG, a NUL byte) nothing is ever sent.
@@ -15,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "apisecfs/kind.h"
@@ -25,17 +27,17 @@
 
 /* Open a handle on a control file of kind k; checks the scope before any
  * request is made. flags are open(2)'s. */
+/* opener: the process that opens; path: where it sees the file. */
 int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
-	     pid_t opener, struct ctl_handle **out)
+	     pid_t opener, const char *path, struct ctl_handle **out)
 	__attribute__((warn_unused_result));
 /* Take len bytes at off. Returns len or -errno; *acted is set when this
  * write ran the action successfully. */
 int ctl_write(struct ctl_handle *h, const char *data, size_t len, off_t off,
 	      bool *acted) __attribute__((warn_unused_result));
-/* A close of a descriptor by process closer (0: the release of the
- * last one): run the action now if input is pending and this close ends
- * it. */
-int ctl_flush(struct ctl_handle *h, pid_t closer, bool *acted)
+/* A close of a descriptor (FLUSH), or the release of the last one: run
+ * the action now if input is pending and this close ends it. */
+int ctl_flush(struct ctl_handle *h, bool release, bool *acted)
 	__attribute__((warn_unused_result));
 /* Copy up to size bytes of the reply into out, continuing where the last
  * read ended (off is ignored: the reply reads like a pipe). A blocking-read

@@ -105,8 +105,8 @@ int tree_unlink(fuse_ino_t parent, const char *name)
  * or -errno. */
 int tree_write(struct tree_file *f, const char *data, size_t len, off_t off)
 	__attribute__((warn_unused_result));
-/* A close by process closer, or the last release (closer 0). */
-int tree_flush(struct tree_file *f, pid_t closer)
+/* A close (FLUSH), or the release of the last descriptor. */
+int tree_flush(struct tree_file *f, bool release)
 	__attribute__((warn_unused_result));
 /* Bytes at off: the pinned content, or a control file's reply. */
 int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
