@@ -245,6 +245,25 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		tree_file_free(f);
 }
 
+/* The data mount: ENOSYS once, and the kernel sends no more OPEN (nor
+ * FLUSH and RELEASE) on this connection, keeping the pages it cached
+ * (libfuse answers so itself only when the capability was granted). */
+static void fs_open_none(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
+}
+
+static void fs_flush_none(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
+}
+
 static bool req_interrupted(void *arg)
 {
 	return fuse_req_interrupted(arg);
@@ -346,8 +365,8 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* The user's mountpoint: no open, flush or release for files (left out:
- * libfuse answers ENOSYS, and the kernel stops asking), readdirplus. */
+/* The user's mountpoint: no open, flush or release for files (ENOSYS,
+ * and the kernel stops asking), readdirplus. */
 const struct fuse_lowlevel_ops fs_data_ops = {
 	.init = fs_init,
 	.lookup = fs_lookup,
@@ -360,6 +379,8 @@ const struct fuse_lowlevel_ops fs_data_ops = {
 	.readdir = fs_readdir,
 	.readdirplus = fs_readdirplus,
 	.releasedir = fs_releasedir,
+	.open = fs_open_none,
+	.flush = fs_flush_none,
 	.read = fs_read,
 	.unlink = fs_unlink,
 	.statfs = fs_statfs,

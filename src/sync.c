@@ -19,6 +19,7 @@
 #include "apisecfs/clock.h"
 #include "apisecfs/kind.h"
 #include "apisecfs/linktab.h"
+#include "apisecfs/log.h"
 #include "apisecfs/node.h"
 #include "apisecfs/notify.h"
 #include "apisecfs/stream.h"
