@@ -358,6 +358,11 @@ void node_touch_locked(struct node *n)
 	}
 }
 
+size_t node_content_max(void)
+{
+	return table.content_max; /* set once at init */
+}
+
 size_t node_content_bytes(void)
 {
 	pthread_mutex_lock(&table.lock);

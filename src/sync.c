@@ -330,6 +330,8 @@ struct reload {
 	struct node *dir;
 	struct node *want; /* the file being read */
 	struct blob *got;  /* its bytes, held until they are its content */
+	bool past_want;	   /* the page's items from here follow it */
+	size_t kept;	   /* bytes of siblings kept so far */
 };
 
 /* A re-rendered file from the page: give it to the child with that id. */
@@ -353,9 +355,18 @@ static int reload_emit(const char *id, const char *name,
 	struct reload *r = ud;
 	node_lock();
 	struct node *c = child_by_id_locked(r->dir, id, name);
-	if (c && c == r->want && !r->got)
+	if (c && c == r->want && !r->got) {
 		r->got = blob_ref(content);
-	if (c && c->src && !c->content) {
+		r->past_want = true;
+	}
+	/* Keep the siblings that follow the file read, up to half the cap:
+	 * a reader goes through a directory in the page's order, and a page
+	 * larger than the cap would otherwise evict its next files while it
+	 * is rendered, so that every file cost a page again. */
+	bool keep = r->past_want && r->kept < node_content_max() / 2;
+	if (keep && c && c != r->want)
+		r->kept += content->len;
+	if (c && c->src && !c->content && (keep || c == r->want)) {
 		/* Different bytes than listed: the data changed since. */
 		if (node_set_content_locked(c, content))
 			content_changed_locked(c);
@@ -371,7 +382,7 @@ static int reload_emit(const char *id, const char *name,
 static int reload(struct node *n, struct node *dir)
 {
 	struct kind_ctx c;
-	struct reload r = { dir, n, NULL };
+	struct reload r = { dir, n, NULL, false, 0 };
 	node_lock();
 	struct blob *key = blob_ref(n->src);
 	sync_ctx_of(dir, &c);

@@ -161,6 +161,8 @@ bool node_set_obj_locked(struct node *n, struct blob *obj);
 struct node_more *node_more_locked(struct node *n);
 
 size_t node_count(void);
+/* The cap on evictable content (node_init's content_max). */
+size_t node_content_max(void);
 /* Bytes of evictable content held now. */
 size_t node_content_bytes(void);
 
