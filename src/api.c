@@ -1,9 +1,10 @@
 /* api.c - the platform's REST API: credentialed requests, cached GETs,
  * paged lists, actions.
  *
- * Calls auth (the Authorization value and renewal), cache and http. Holds
- * no lock of its own: the base URL is set once before any thread starts.
- * Secrets pass through stack buffers that are wiped after each request.
+ * Calls auth (the Authorization value and renewal), cache, delta and
+ * http. The base URL is set once before any thread starts; the rounds of
+ * changes (below) have their lock, never held across a request. Secrets
+ * pass through stack buffers that are wiped after each request.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -12,13 +13,85 @@
 
 #include "apisecfs/api.h"
 #include "apisecfs/auth.h"
+#include "apisecfs/clock.h"
+#include "apisecfs/delta.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
 
 static char *base_url;
 
+/* ---- rounds of changes ---------------------------------------------
+
+ * After the TTL, a list of a resource with updatedSince (delta.h) is not
+ * revalidated page by page: one round per resource and TTL asks what
+ * changed since the last round's mark, keeps the pages no change touched
+ * fresh for another TTL, and leaves the others to be asked again. The
+ * mark is the platform's own clock (its Date header, advanced by our
+ * monotonic clock), less a margin for what was being written as the mark
+ * was taken, so the local clock's error never matters. Items disappear
+ * only with their application (the contract), so a round also checks the
+ * set of application ids; if it changed, or the answer is long, the round
+ * renews nothing and the pages are revalidated as before. */
+#define API_DELTA_MARGIN_S 2
+#define API_DELTA_MAX_ITEMS API_PAGE_LIMIT
+
+struct round {
+	const char *prefix;
+	char mark[32];	   /* RFC 3339, platform time */
+	bool has_mark;
+	bool busy;	   /* a thread is asking */
+	long long checked_ms;
+	uint64_t apps_sig; /* the application ids at the last round */
+	bool has_apps_sig;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	struct round r[2];
+	long long ttl_ms;
+	time_t date;	      /* the last Date the platform sent */
+	long long date_mono;  /* our monotonic clock then */
+} deltas = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	     .done = PTHREAD_COND_INITIALIZER,
+	     .r = { { .prefix = "/v1/vulnerabilities" },
+		    { .prefix = "/v1/scans" } } };
+
+static void note_date(time_t date)
+{
+	if (!date)
+		return;
+	pthread_mutex_lock(&deltas.lock);
+	deltas.date = date;
+	deltas.date_mono = clock_ms();
+	pthread_mutex_unlock(&deltas.lock);
+}
+
+/* Lock held: the platform's time now, less the margin, as RFC 3339; false
+ * when it never said. */
+static bool mark_now_locked(char *out, size_t outsz)
+{
+	struct tm tm;
+	if (!deltas.date)
+		return false;
+	time_t t = deltas.date + (clock_ms() - deltas.date_mono) / 1000 -
+		   API_DELTA_MARGIN_S;
+	return gmtime_r(&t, &tm) &&
+	       strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0;
+}
+
+static struct round *round_of(const char *path)
+{
+	const char *prefix = delta_resource(path);
+	for (size_t i = 0; prefix && i < 2; i++)
+		if (strcmp(deltas.r[i].prefix, prefix) == 0)
+			return &deltas.r[i];
+	return NULL;
+}
+
 int api_init(const struct api_opts *opts)
 {
+	deltas.ttl_ms = opts->ttl_ms;
 	size_t n = strlen(opts->base_url);
 	while (n && opts->base_url[n - 1] == '/')
 		n--;
@@ -35,6 +108,19 @@ void api_cleanup(void)
 void api_expire_cached(void)
 {
 	cache_expire_prefix("");
+	/* The next walk asks what changed at once, not after the TTL. */
+	pthread_mutex_lock(&deltas.lock);
+	for (size_t i = 0; i < 2; i++)
+		deltas.r[i].checked_ms = 0;
+	pthread_mutex_unlock(&deltas.lock);
+}
+
+void api_forget_changes(void)
+{
+	pthread_mutex_lock(&deltas.lock);
+	for (size_t i = 0; i < 2; i++)
+		deltas.r[i].has_mark = deltas.r[i].has_apps_sig = false;
+	pthread_mutex_unlock(&deltas.lock);
 }
 
 const char *api_escape(const char *s, char *out, size_t outsz)
@@ -80,6 +166,7 @@ static enum api_err authed_do(struct http_req *rq, const char *path,
 		}
 		rq->authorization = authz;
 		result = http_do(rq, rs);
+		note_date(rs->date);
 		explicit_bzero(authz, sizeof(authz));
 		rq->authorization = NULL;
 		if (result != API_E_UNAUTH || attempt > 0 || rq->quiet ||
@@ -273,6 +360,116 @@ static int measure(const cJSON *items, api_measure_fn fn, uint64_t *total)
 	return rc ? -1 : 0;
 }
 
+/* ---- rounds of changes (see the top) -------------------------------- */
+
+static int add_app_id(const cJSON *item, const char *page_key, void *ud)
+{
+	const char *id = json_str(item, "applicationId");
+	uint64_t *sum = ud;
+	(void)page_key;
+	if (id)
+		*sum += buf_hash(id, strlen(id)) | 1; /* in any order */
+	return 0;
+}
+
+/* The set of application ids now (their list revalidated first). */
+static bool apps_now(uint64_t *sum)
+{
+	uint64_t sig;
+	bool unchanged;
+	struct api_status st;
+	*sum = 0;
+	cache_age_prefix("/v1/applications?");
+	return api_list("/v1/applications", 0, add_app_id, sum, &sig,
+			&unchanged, &st) == API_OK;
+}
+
+static int verdict(const char *key, const char *memo, const struct blob *ids,
+		   void *ud)
+{
+	return delta_verdict(key, memo, ids, ud);
+}
+
+/* Before a walk of path: start its resource's chain of marks, or run the
+ * round that is due. */
+static void changes_round(const char *path)
+{
+	struct round *r = round_of(path);
+	uint64_t apps;
+	if (!r)
+		return;
+	pthread_mutex_lock(&deltas.lock);
+	while (r->busy)
+		pthread_cond_wait(&deltas.done, &deltas.lock);
+	bool first = !r->has_mark;
+	if (!first && clock_ms() < r->checked_ms + deltas.ttl_ms) {
+		pthread_mutex_unlock(&deltas.lock);
+		return;
+	}
+	char since[32], mark[32];
+	memcpy(since, r->mark, sizeof(since));
+	bool marked = mark_now_locked(mark, sizeof(mark));
+	r->busy = true;
+	pthread_mutex_unlock(&deltas.lock);
+
+	bool ok = false, renew = false;
+	cJSON *body = NULL;
+	size_t renewed = 0;
+	if (first) {
+		/* Every page of the walk that follows is newer than mark. */
+		ok = marked && apps_now(&apps);
+	} else {
+		bool have_apps = apps_now(&apps);
+		uint64_t gen = cache_generation();
+		char key[API_PATH_MAX], esc[64];
+		struct http_resp rs;
+		snprintf(key, sizeof(key), "%s?updatedSince=%s&limit=%d",
+			 r->prefix, api_escape(since, esc, sizeof(esc)),
+			 API_DELTA_MAX_ITEMS);
+		enum api_err result = api_fetch(key, NULL, &rs);
+		if (result == API_OK && rs.status == 200)
+			body = json_parse(rs.body.data ? rs.body.data : "",
+					  rs.body.len);
+		http_resp_free(&rs);
+		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body,
+								      "items");
+		const char *more = json_str(body, "nextToken");
+		pthread_mutex_lock(&deltas.lock);
+		bool same_apps = r->has_apps_sig && r->apps_sig == apps;
+		pthread_mutex_unlock(&deltas.lock);
+		ok = marked && have_apps && cJSON_IsArray(items) &&
+		     !(more && *more);
+		renew = ok && same_apps;
+		if (renew) {
+			struct delta_changes ch = {
+				items, delta_id_field(r->prefix), r->prefix
+			};
+			renewed = cache_renew_prefix(r->prefix, gen, verdict,
+						     &ch);
+		}
+		log_debug("%s: %d changed since %s; %zu cached pages still "
+			  "stand%s",
+			  r->prefix, cJSON_GetArraySize(items), since, renewed,
+			  renew ? "" : " (revalidating every page)");
+	}
+	cJSON_Delete(body);
+	pthread_mutex_lock(&deltas.lock);
+	if (ok) {
+		/* A round that renewed nothing leaves the mark where it was:
+		 * pages it did not touch must still be covered by the next. */
+		if (first || renew) {
+			memcpy(r->mark, mark, sizeof(r->mark));
+			r->has_mark = true;
+		}
+		r->apps_sig = apps;
+		r->has_apps_sig = true;
+	}
+	r->checked_ms = clock_ms();
+	r->busy = false;
+	pthread_cond_broadcast(&deltas.done);
+	pthread_mutex_unlock(&deltas.lock);
+}
+
 /* ---- walking lists -------------------------------------------------- */
 
 /* One pass over the pages. With fn NULL only the versions are needed
@@ -287,6 +484,7 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 	enum api_err result = API_OK;
 	uint64_t h = 0;
 
+	changes_round(path);
 	for (int page = 0;; page++) {
 		if (page_key(key, sizeof(key), path, next)) {
 			result = API_E_BAD_RESPONSE;
@@ -356,9 +554,12 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		struct api_page_info pi = { key, doc.version, false, 0 };
 		pi.has_len = mf && measure(items, mf, &pi.len) == 0;
 		const char *nt = json_str(body, "nextToken");
+		const char *id_field = delta_id_field(key);
 		if (!result)
 			cache_set_memo(key, &doc, nt ? nt : "",
 				       pi.has_len ? &pi.len : NULL);
+		if (!result && id_field)
+			cache_set_ids(key, &doc, delta_ids_new(items, id_field));
 		if (!result && pfn && pfn(&pi, pud))
 			result = API_E_NOMEM;
 		cache_doc_release(&doc);

@@ -39,6 +39,9 @@ struct entry {
 	uint64_t memo_version;
 	uint64_t aux;	    /* and a number with it (a page's line bytes) */
 	bool has_aux;
+	struct blob *ids;   /* a list page's item ids (delta.h), kept by */
+	uint64_t ids_version; /* ghosts, for this version */
+	bool dirty; /* a change touched it since it was last validated */
 	/* LRU of bodies, or of ghosts: most recent first. */
 	struct entry *prev, *next;
 	UT_hash_handle hh;
@@ -146,6 +149,7 @@ static void entry_free(struct entry *e)
 	}
 	unghost(e);
 	HASH_DEL(cache.table, e);
+	blob_unref(e->ids);
 	free(e->memo);
 	free(e->key);
 	free(e);
@@ -236,6 +240,7 @@ static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 	long long expires = now_ms() + cache.opts.ttl_ms;
 	if (gen != cache.expire_gen)
 		expires = 0;
+	e->dirty = false;
 	if (rs->status == 304 && e->body) {
 		cache.stats.revalidated++;
 		e->expires_ms = expires;
@@ -423,6 +428,7 @@ enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
 	pthread_cond_broadcast(&cache.loaded);
 	if (result == API_OK && rs.status == 304) {
 		cache.stats.revalidated++;
+		e->dirty = false;
 		e->expires_ms = gen == cache.expire_gen
 					? now_ms() + cache.opts.ttl_ms
 					: 0;
@@ -491,6 +497,62 @@ void cache_set_memo(const char *key, const struct cache_doc *doc,
 	pthread_mutex_unlock(&cache.lock);
 }
 
+void cache_set_ids(const char *key, const struct cache_doc *doc,
+		   struct blob *ids)
+{
+	struct entry *e;
+	pthread_mutex_lock(&cache.lock);
+	HASH_FIND_STR(cache.table, key, e);
+	if (e && e->version == doc->version) {
+		blob_unref(e->ids);
+		e->ids = ids;
+		e->ids_version = doc->version;
+		ids = NULL;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	blob_unref(ids);
+}
+
+uint64_t cache_generation(void)
+{
+	pthread_mutex_lock(&cache.lock);
+	uint64_t g = cache.expire_gen;
+	pthread_mutex_unlock(&cache.lock);
+	return g;
+}
+
+size_t cache_renew_prefix(const char *prefix, uint64_t gen,
+			  cache_renew_fn fn, void *ud)
+{
+	size_t n = strlen(prefix), renewed = 0;
+	struct entry *e, *tmp;
+	pthread_mutex_lock(&cache.lock);
+	if (gen != cache.expire_gen) {
+		/* Something expired the cache since the caller looked at the
+		 * platform: what it learned may predate that; renew nothing. */
+		pthread_mutex_unlock(&cache.lock);
+		return 0;
+	}
+	long long expires = now_ms() + cache.opts.ttl_ms;
+	HASH_ITER(hh, cache.table, e, tmp) {
+		if (e->loading || e->dirty || strncmp(e->key, prefix, n) != 0)
+			continue;
+		const char *memo = memo_valid(e) ? e->memo : NULL;
+		const struct blob *ids =
+			e->ids && e->ids_version == e->version ? e->ids : NULL;
+		int verdict = fn(e->key, memo, ids, ud);
+		if (verdict > 0) {
+			e->expires_ms = expires;
+			renewed++;
+		} else if (verdict < 0) {
+			e->dirty = true;
+			e->expires_ms = 0;
+		}
+	}
+	pthread_mutex_unlock(&cache.lock);
+	return renewed;
+}
+
 /* ---- invalidation and stats --------------------------------------- */
 
 void cache_expire_prefix(const char *prefix)
@@ -499,6 +561,18 @@ void cache_expire_prefix(const char *prefix)
 	struct entry *e, *tmp;
 	pthread_mutex_lock(&cache.lock);
 	cache.expire_gen++;
+	HASH_ITER(hh, cache.table, e, tmp) {
+		if (strncmp(e->key, prefix, n) == 0)
+			e->expires_ms = 0;
+	}
+	pthread_mutex_unlock(&cache.lock);
+}
+
+void cache_age_prefix(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	struct entry *e, *tmp;
+	pthread_mutex_lock(&cache.lock);
 	HASH_ITER(hh, cache.table, e, tmp) {
 		if (strncmp(e->key, prefix, n) == 0)
 			e->expires_ms = 0;

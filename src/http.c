@@ -206,6 +206,12 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 			   vl);
 	else if (header_is(line, len, "Retry-After", &v, &vl))
 		rs->retry_after = header_long(v, vl);
+	else if (header_is(line, len, "Date", &v, &vl)) {
+		char d[64];
+		copy_value(d, sizeof(d), v, vl);
+		time_t t = curl_getdate(d, NULL);
+		rs->date = t > 0 ? t : 0;
+	}
 	else if (header_is(line, len, "X-RateLimit-Remaining", &v, &vl))
 		hs->rl_remaining = header_long(v, vl);
 	else if (header_is(line, len, "X-RateLimit-Reset", &v, &vl))
@@ -361,6 +367,7 @@ static enum api_err attempt(CURL *h, const struct http_req *rq,
 	rs->status = 0;
 	rs->etag[0] = rs->content_type[0] = '\0';
 	rs->retry_after = -1;
+	rs->date = 0;
 	memset(&rs->st, 0, sizeof(rs->st));
 
 	setup(h, rq, rs, &hs, hdrs);

@@ -196,7 +196,8 @@ static int setup_stack(const struct opts *o, char *err, size_t errsz)
 		.password_file = o->password_file,
 		.credentials = o->credentials,
 	};
-	struct api_opts apo = { .base_url = o->url };
+	struct api_opts apo = { .base_url = o->url,
+				.ttl_ms = (long long)o->cache_ttl * 1000 };
 	/* cache_size is shared: half for API responses, half for rendered
 	 * files, so the mount's memory follows the one number. */
 	struct cache_opts co = {

@@ -474,6 +474,8 @@ static void expire_tree_locked(struct node *n, bool kernel)
 void sync_expire_all(bool kernel)
 {
 	__atomic_add_fetch(&expire_epoch, 1, __ATOMIC_ACQ_REL);
+	if (kernel)
+		api_forget_changes(); /* a refresh: ask for every page */
 	api_expire_cached();
 	struct node *root = node_get(FUSE_ROOT_ID);
 	if (!root)

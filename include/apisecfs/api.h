@@ -1,7 +1,9 @@
 /* api.h - typed access to the platform's REST API.
  *
  * GETs go through the cache; lists follow nextToken to the end, a page at a
- * time, so memory holds one parsed page however long the list. Every call
+ * time, so memory holds one parsed page however long the list; after the
+ * TTL, what changed is asked once (updatedSince) instead of every page
+ * being revalidated. Every call
  * carries the credential from auth.c and, on a 401 with a renewable
  * credential, renews once and retries once. Actions (POST/PUT/PATCH/DELETE)
  * are never cached and expire the cache entries they touch.
@@ -26,6 +28,7 @@
 
 struct api_opts {
 	const char *base_url; /* "https://platform.example", no trailing / */
+	long long ttl_ms;     /* the cache's: how often changes are asked */
 };
 
 int api_init(const struct api_opts *opts)
@@ -101,8 +104,12 @@ enum api_err api_send(const char *method, const char *path,
 		      struct api_status *st)
 	__attribute__((warn_unused_result));
 
-/* Expire every cached GET so the next read revalidates (ETag). */
+/* Expire every cached GET so the next read revalidates (ETag), asking
+ * first what changed (updatedSince) where the API can say. */
 void api_expire_cached(void);
+/* Forget what is known of changes: the next listing of each resource
+ * revalidates every page (a refresh asked for by the user). */
+void api_forget_changes(void);
 
 /* Percent-encode s for a query value into out; returns out. */
 const char *api_escape(const char *s, char *out, size_t outsz);

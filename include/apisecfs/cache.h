@@ -78,10 +78,30 @@ enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
 			    struct cache_doc *doc, struct api_status *st)
 	__attribute__((warn_unused_result));
 
+/* The item ids of the list page key in doc's version (a delta.h filter;
+ * the reference is taken), kept with its memo, by ghosts too. */
+void cache_set_ids(const char *key, const struct cache_doc *doc,
+		   struct blob *ids);
+/* Grows with every expiry: compare before and after learning something
+ * from the platform, as cache_renew_prefix does. */
+uint64_t cache_generation(void);
+/* Decide about one entry: > 0 it is still right (fresh for another TTL),
+ * < 0 a change touched it (expired, and never renewed until it has been
+ * validated again), 0 no opinion. memo and ids as kept (NULL if none). */
+typedef int (*cache_renew_fn)(const char *key, const char *memo,
+			      const struct blob *ids, void *ud);
+/* Ask fn about every entry whose key starts with prefix; nothing if the
+ * cache was expired since generation gen. Called with the cache's lock
+ * held: fn must not call the cache. Returns how many were renewed. */
+size_t cache_renew_prefix(const char *prefix, uint64_t gen,
+			  cache_renew_fn fn, void *ud);
 /* Expire (not drop) every entry whose key starts with prefix, so the next
  * get revalidates it; "" expires everything. Used after the user's own
  * actions and by the refresh control. */
 void cache_expire_prefix(const char *prefix);
+/* The same, for freshness alone (no action behind it): fetches already
+ * under way still store what they get as fresh. */
+void cache_age_prefix(const char *prefix);
 /* Drop every entry (memory back). */
 void cache_clear(void);
 

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "apisecfs/buf.h"
 #include "apisecfs/errmap.h"
@@ -46,6 +47,7 @@ struct http_resp {
 	char etag[160];
 	char content_type[96];
 	long retry_after; /* seconds, -1 if absent */
+	time_t date;	  /* the platform's clock (Date header), 0 if absent */
 	long attempts;
 	long elapsed_ms;
 	struct api_status st;
