@@ -200,7 +200,17 @@ def test_installed_package_mounts_and_removes(package, tmp_path):
         for path in INSTALLED:
             assert os.path.exists(path), path
         with Sim(apps=3, vulns=30, scan_seconds=1) as sim:
-            mount_installed(sim, tmp_path)
+            token = write_secret(str(tmp_path), "token",
+                                 sim.creds["readonly_token"])
+            mnt = str(tmp_path / "mnt")
+            os.mkdir(mnt)
+            # As typed, then as an fstab line (mount -T: another fstab).
+            mount_installed(sim, mnt, ["-t", "fuse.apisecfs", sim.url, mnt,
+                                       "-o", "token_file=" + token])
+            fstab = tmp_path / "fstab"
+            fstab.write_text("%s %s fuse.apisecfs token_file=%s,_netdev,"
+                             "noauto 0 0\n" % (sim.url, mnt, token))
+            mount_installed(sim, mnt, ["-T", str(fstab), mnt])
     finally:
         r = subprocess.run(["apt-get", "remove", "-y", "apisecfs"],
                            capture_output=True, text=True, timeout=600,
@@ -212,15 +222,12 @@ def test_installed_package_mounts_and_removes(package, tmp_path):
     assert shutil.which("apisecfs", path=DEFAULT_PATH) is None
 
 
-def mount_installed(sim, tmp_path):
-    """mount(8) with type fuse.apisecfs and nothing but the default PATH:
-    mount.fuse3 finds /usr/bin/apisecfs by itself."""
-    token = write_secret(str(tmp_path), "token", sim.creds["readonly_token"])
-    mnt = str(tmp_path / "mnt")
-    os.mkdir(mnt)
+def mount_installed(sim, mnt, args):
+    """mount(8) ARGS with nothing but the default PATH: for the type
+    fuse.apisecfs, mount.fuse3 finds /usr/bin/apisecfs by itself. Read a
+    file, unmount, and see the daemon end."""
     env = {"PATH": DEFAULT_PATH, "LC_ALL": "C.UTF-8"}
-    r = subprocess.run(["mount", "-t", "fuse.apisecfs", sim.url, mnt,
-                        "-o", "token_file=" + token], capture_output=True,
+    r = subprocess.run(["mount"] + args, capture_output=True,
                        text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     pids = daemons(mnt)
