@@ -8,8 +8,17 @@
 # Run from anywhere inside a source checkout. The simulator holds 20
 # applications and 2000 findings; its scans take 5 seconds. State (pid
 # files, the simulator's credentials, the admin token, both logs) lives in
-# MOUNTPOINT.state/, private to the user, and is removed by "stop".
+# MOUNTPOINT.state/, private to root, and is removed by "stop".
+#
+# It runs as root: it installs the packages it needs, and "stop" must
+# reach the processes "start" made. A user goes through sudo when there is
+# one; a fresh Debian machine often has none.
 set -eu
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 && exec sudo "$0" "$@"
+	echo "demo: needs root (it installs packages and mounts); run it as root, sudo is not installed" >&2
+	exit 1
+fi
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cmd=start

@@ -1,11 +1,12 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages apisecfs builds, tests and
-# benchmarks with; only what is missing, so it is quick the second time.
+# benchmarks with (debhelper and lintian: the package test, tests/pkg);
+# only what is missing, so it is quick the second time.
 set -eu
 PKGS="build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 libcurl4-openssl-dev libcjson-dev uthash-dev python3 python3-pytest
 python3-docutils openssl jq rsync curl man-db clang libclang-rt-14-dev
-valgrind"
+valgrind debhelper dpkg-dev lintian"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -601,7 +601,7 @@ def test_meson_install_puts_everything_in_place(tmp_path):
     assert completion.is_file(), \
         "no completion: does meson.build have subdir('contrib')?"
     assert completion.read_text() == open(COMPLETION).read()
-    docs = usr / "share" / "doc" / "apisecfs" / "contrib"
+    docs = usr / "share" / "doc" / "apisecfs" / "examples"
     for name in CONTRIB_DOCS:
         path = docs / name
         assert path.is_file(), name
