@@ -1,0 +1,146 @@
+"""test_fs_freshness.py - freshness in O(changes): after the TTL, an
+unchanged listing costs a round of updatedSince, not a request per page; a
+change made elsewhere shows after the TTL in a few requests; new findings
+and deleted applications are noticed; .refresh still asks every page."""
+
+import json
+import os
+import time
+
+import pytest
+
+from fsutil import Mount, Sim
+
+TTL = 2
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with Sim(apps=20, vulns=6000, scan_seconds=1) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def mnt(sim):
+    m = Mount(sim.url, token=sim.creds["admin_token"],
+              options=["cache_ttl=%d" % TTL])
+    yield m
+    m.umount()
+
+
+def requests(sim):
+    return sum(sim.stats()["routes"].values())
+
+
+def pages(sim):
+    """The list pages of vulns/ (it lists the five severities)."""
+    n = 0
+    for sev in ("critical", "high", "medium", "low", "info"):
+        _, _, body = sim.request("GET", "/v1/vulnerabilities?limit=500&"
+                                 "severity=" + sev, token=sim.creds["admin_token"])
+        count = len(body["items"])
+        while body.get("nextToken"):
+            _, _, body = sim.request(
+                "GET", "/v1/vulnerabilities?limit=500&severity=%s&nextToken=%s"
+                % (sev, body["nextToken"]), token=sim.creds["admin_token"])
+            count += len(body["items"])
+        n += max(1, -(-count // 500))
+    return n
+
+
+def past_ttl():
+    time.sleep(TTL + 0.5)
+
+
+def test_unchanged_listing_after_the_ttl_costs_a_round(sim, mnt):
+    names = os.listdir(mnt.path("vulns"))
+    assert len([n for n in names if n.endswith(".json")]) == 6000
+    json.load(open(mnt.path("vulns", "vuln_00010.json")))
+    past_ttl()
+    sim.reset_stats()
+    assert len(os.listdir(mnt.path("vulns"))) == len(names)
+    json.load(open(mnt.path("vulns", "vuln_00011.json")))
+    routes = sim.stats()["routes"]
+    # Page by page that would be a request a page (14 here); a round is
+    # one updatedSince request and the application list.
+    assert requests(sim) <= 3, routes
+    assert pages(sim) > 10
+
+
+def test_a_change_elsewhere_shows_in_a_few_requests(sim, mnt):
+    vid = "vuln_00042"
+    before = json.load(open(mnt.path("vulns", vid + ".json")))
+    status = "DISMISSED" if before["status"] != "DISMISSED" else "ACTIVE"
+    st, _, _ = sim.request("PATCH", "/v1/vulnerabilities/" + vid,
+                           token=sim.creds["admin_token"],
+                           body={"status": status})
+    assert st == 200
+    past_ttl()
+    sim.reset_stats()
+    assert json.load(open(mnt.path("vulns", vid + ".json")))["status"] == status
+    assert requests(sim) <= 8, sim.stats()["routes"]
+    # The pages it did not touch still stand: the next file costs nothing.
+    sim.reset_stats()
+    json.load(open(mnt.path("vulns", "vuln_05000.json")))
+    assert requests(sim) == 0, sim.stats()["routes"]
+
+
+def test_new_findings_elsewhere_appear(sim, mnt):
+    before = set(os.listdir(mnt.path("vulns")))
+    aid = json.load(open(mnt.path("apps", "payments-api", "app.json")))
+    app, inst = aid["applicationId"], aid["instances"][0]["instanceId"]
+    st, _, body = sim.request(
+        "POST", "/v1/applications/%s/instances/%s/scans" % (app, inst),
+        token=sim.creds["admin_token"], body={})
+    assert st == 202
+    sim.wait_scan(body["scanId"], sim.creds["admin_token"])
+    _, _, found = sim.request(
+        "GET", "/v1/vulnerabilities?limit=500&scanId=" + body["scanId"],
+        token=sim.creds["admin_token"])
+    new = {v["vulnerabilityId"] + ".json" for v in found["items"]}
+    assert new
+    past_ttl()
+    sim.reset_stats()
+    after = set(os.listdir(mnt.path("vulns")))
+    assert after - before == new
+    assert requests(sim) <= 12, sim.stats()["routes"]
+
+
+def test_refresh_asks_every_page(sim, mnt):
+    want = pages(sim)
+    os.listdir(mnt.path("vulns"))
+    sim.reset_stats()
+    with open(mnt.path(".refresh"), "w") as f:
+        f.write("\n")
+    os.listdir(mnt.path("vulns"))
+    got = sim.stats()["routes"].get("GET /v1/vulnerabilities", 0)
+    assert got >= want, sim.stats()["routes"]
+
+
+def test_a_deleted_application_takes_its_findings():
+    with Sim(apps=5, vulns=600, scan_seconds=1) as sim:
+        with Mount(sim.url, token=sim.creds["admin_token"],
+                   options=["cache_ttl=%d" % TTL]) as m:
+            os.listdir(m.path("vulns"))
+            apps = os.listdir(m.path("apps"))
+            victim = [a for a in apps if a not in ("new", "payments-api")][0]
+            obj = json.load(open(m.path("apps", victim, "app.json")))
+            _, _, gone = sim.request(
+                "GET", "/v1/vulnerabilities?limit=500&applicationId=" +
+                obj["applicationId"], token=sim.creds["admin_token"])
+            gone = {v["vulnerabilityId"] + ".json" for v in gone["items"]}
+            assert gone
+            st, _, _ = sim.request("DELETE", "/v1/applications/" +
+                                   obj["applicationId"],
+                                   token=sim.creds["admin_token"])
+            assert st == 204
+            past_ttl()
+            # Within two TTLs: the round sees the application list change.
+            deadline = time.monotonic() + 3 * TTL + 5
+            while time.monotonic() < deadline:
+                left = set(os.listdir(m.path("vulns"))) & gone
+                if not left:
+                    break
+                time.sleep(0.5)
+            assert not left
+            m.umount()
