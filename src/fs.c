@@ -153,12 +153,17 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct tree_dir *d;
-	int rc = tree_opendir(view_of(req), ino, &d);
+	bool keep;
+	int rc = tree_opendir(view_of(req), ino, &d, &keep);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
+	/* The data mount: the kernel keeps the entries it read, so a warm
+	 * grep -r lists a directory without a READDIRPLUS round trip. */
+	fi->cache_readdir = view_of(req) == TREE_VIEW_DATA;
+	fi->keep_cache = keep;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		tree_dir_free(d); /* interrupted: no releasedir will come */
 }
@@ -275,13 +280,17 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
 	if (!f) {
 		/* The data mount: no open, the inode is all there is. */
-		char *buf = malloc(size ? size : 1);
-		int rc = buf ? tree_read_ino(ino, buf, size, off) : -ENOMEM;
+		struct blob *held;
+		char *bytes;
+		int rc = tree_read_ino(ino, size, off, &held, &bytes);
 		if (rc < 0)
 			fuse_reply_err(req, -rc);
 		else
-			fuse_reply_buf(req, buf, (size_t)rc);
-		free(buf);
+			fuse_reply_buf(req, bytes, (size_t)rc);
+		if (held)
+			blob_unref(held);
+		else
+			free(bytes);
 		return;
 	}
 	if (f->content) {

@@ -395,7 +395,8 @@ int tree_readlink(enum tree_view v, fuse_ino_t ino, struct blob **target)
 	return rc;
 }
 
-int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out)
+int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out,
+		 bool *keep_cache)
 {
 	struct node *dir = node_get(ino);
 	struct tree_dir *d = NULL;
@@ -410,6 +411,15 @@ int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out)
 		goto out;
 	rc = -ENOMEM;
 	node_lock();
+	/* The kernel may keep the entries it read at an earlier open while
+	 * the listing behind them is the same one (the data mount only). */
+	struct node_more *dm = dir->more;
+	*keep_cache = v == TREE_VIEW_DATA && dm && dm->kernel_listed &&
+		      dm->kernel_sig == dm->list_sig;
+	if (dm && v == TREE_VIEW_DATA) {
+		dm->kernel_listed = true;
+		dm->kernel_sig = dm->list_sig;
+	}
 	const struct linktab *links = node_links(dir);
 	size_t n = node_child_count_locked(dir) + (links ? links->n : 0);
 	d = calloc(1, sizeof(*d));
@@ -781,11 +791,14 @@ static void readers_cleanup(void)
 	}
 }
 
-int tree_read_ino(fuse_ino_t ino, char *out, size_t size, off_t off)
+int tree_read_ino(fuse_ino_t ino, size_t size, off_t off, struct blob **held,
+		  char **out)
 {
 	struct node *n = node_get(ino);
 	struct blob *b = NULL;
 	int rc = 0;
+	*held = NULL;
+	*out = NULL;
 	if (!n)
 		return -ENOENT;
 	if (S_ISDIR(n->mode) || n->kind->type == KIND_CTL) {
@@ -801,8 +814,10 @@ int tree_read_ino(fuse_ino_t ino, char *out, size_t size, off_t off)
 		bool indexed = node_stream(n) != NULL;
 		node_unlock();
 		rc = indexed ? 0 : sync_content(n);
+		if (!rc && !(*out = malloc(size ? size : 1)))
+			rc = -ENOMEM;
 		if (!rc)
-			rc = read_stream(n, out, size, off);
+			rc = read_stream(n, *out, size, off);
 		goto out;
 	}
 	node_lock();
@@ -829,9 +844,11 @@ int tree_read_ino(fuse_ino_t ino, char *out, size_t size, off_t off)
 		size_t len = b->len - (size_t)off;
 		if (len > size)
 			len = size;
-		memcpy(out, b->data + off, len);
+		*out = b->data + off; /* no copy: the caller holds b */
 		rc = (int)len;
 	}
+	*held = b;
+	b = NULL;
 out:
 	blob_unref(b);
 	node_put(n);

@@ -36,6 +36,10 @@ struct node_more {
 	uint64_t list_sig;     /* dirs: signature of the applied listing */
 	uint64_t list_epoch;   /* dirs: expire epoch it was fetched in */
 	bool listed;	       /* dirs: children are known */
+	/* dirs: the data mount's kernel caches the entries it read (keeps
+	 * them across opens while they are the same): of which listing. */
+	bool kernel_listed;
+	uint64_t kernel_sig;
 	struct nametab children; /* dirs: by name */
 };
 

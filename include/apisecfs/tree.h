@@ -68,8 +68,9 @@ struct tree_dir {
 	struct tree_dir *prev, *next; /* tree.c's open handles */
 	bool open;
 };
-int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out)
-	__attribute__((warn_unused_result));
+/* keep_cache: the kernel's cached entries of an earlier open are right. */
+int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out,
+		 bool *keep_cache) __attribute__((warn_unused_result));
 void tree_dir_free(struct tree_dir *d);
 /* readdirplus: the entry for d->v[i] as a lookup would answer it, with
  * the kernel's lookup count taken (tree_forget(e->ino, 1) if it does not
@@ -111,10 +112,12 @@ int tree_flush(struct tree_file *f, bool release)
 /* Bytes at off: the pinned content, or a control file's reply. */
 int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
 	__attribute__((warn_unused_result));
-/* Bytes at off of file ino, read without an open (the data mount):
- * evicted bytes are rendered again. Returns bytes or -errno. */
-int tree_read_ino(fuse_ino_t ino, char *out, size_t size, off_t off)
-	__attribute__((warn_unused_result));
+/* Up to size bytes at off of file ino, read without an open (the data
+ * mount); evicted bytes are rendered again. Returns their count or -errno.
+ * *out points at them: inside *held (a content blob, no copy; unref it
+ * after the reply), or, when *held is NULL, at a buffer to free. */
+int tree_read_ino(fuse_ino_t ino, size_t size, off_t off, struct blob **held,
+		  char **out) __attribute__((warn_unused_result));
 /* May ino be opened for writing (truncate is then accepted)? */
 bool tree_is_writable(fuse_ino_t ino);
 
