@@ -552,7 +552,10 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		}
 		api_measure_fn mf = result ? NULL : measurer_for(key);
 		struct api_page_info pi = { key, doc.version, false, 0 };
-		pi.has_len = mf && measure(items, mf, &pi.len) == 0;
+		/* A page measured before in this version is not again: every
+		 * view walks the same pages. */
+		pi.has_len = mf && (cache_aux_of(key, doc.version, &pi.len) ||
+				    measure(items, mf, &pi.len) == 0);
 		const char *nt = json_str(body, "nextToken");
 		const char *id_field = delta_id_field(key);
 		if (!result)

@@ -513,6 +513,20 @@ void cache_set_ids(const char *key, const struct cache_doc *doc,
 	blob_unref(ids);
 }
 
+bool cache_aux_of(const char *key, uint64_t version, uint64_t *aux)
+{
+	struct entry *e;
+	bool known = false;
+	pthread_mutex_lock(&cache.lock);
+	HASH_FIND_STR(cache.table, key, e);
+	if (e && e->has_aux && memo_valid(e) && e->memo_version == version) {
+		*aux = e->aux;
+		known = true;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	return known;
+}
+
 uint64_t cache_generation(void)
 {
 	pthread_mutex_lock(&cache.lock);

@@ -210,6 +210,10 @@ static int setup_stack(const struct opts *o, char *err, size_t errsz)
 		.content_max = ((size_t)o->cache_size << 20) / 2,
 	};
 
+	/* A listing keeps the files it rendered for their sizes while they
+	 * fit a quarter of the content cap: the first reads then render
+	 * nothing again, and the peak stays within the cap's bound. */
+	restab_keep_rendered(to.content_max / 4);
 	if (http_init(&ho) || api_init(&apo) || cache_init(&co) ||
 	    tree_init(&to)) {
 		snprintf(err, errsz, "out of memory");

@@ -112,7 +112,8 @@ struct item {
 	time_t mtime;
 	struct blob *payload; /* RES_DIR: the compact object */
 	size_t size;	      /* RES_FILE: the pretty rendering's length */
-	uint64_t hash;	      /* and its hash; the bytes are not kept */
+	uint64_t hash;	      /* and its hash */
+	struct blob *bytes;   /* and the bytes, while the budget lasts */
 	struct blob *src;     /* RES_FILE: the page it came in */
 	unsigned char group;  /* grouped walks: index of its match value */
 };
@@ -133,6 +134,8 @@ struct collect {
 	size_t n, alloc;
 	unsigned long skipped;
 	struct buf scratch;    /* one rendering at a time */
+	size_t *keep_left;     /* rendered bytes the walk may still keep
+				* (shared by its parallel streams) */
 	struct blob *page_key; /* shared by the items of one page */
 	const char *match;     /* row->match_field must equal this */
 	struct groups *groups; /* instead of match: keep all, grouped */
@@ -164,7 +167,28 @@ static int measure(struct collect *cl, const cJSON *it, struct item *x)
 		return -1;
 	x->size = cl->scratch.len;
 	x->hash = buf_hash(cl->scratch.data, cl->scratch.len);
+	/* The size needs the rendering anyway: keep the bytes while they fit
+	 * a share of the content cap, so the first read of a file costs no
+	 * second rendering of its page. */
+	size_t left = cl->keep_left ? __atomic_load_n(cl->keep_left,
+						      __ATOMIC_RELAXED)
+				    : 0;
+	while (x->size <= left &&
+	       !__atomic_compare_exchange_n(cl->keep_left, &left,
+					    left - x->size, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	if (x->size <= left)
+		x->bytes = blob_new(cl->scratch.data, x->size);
 	return 0;
+}
+
+/* Rendered bytes one walk may keep (restab_keep_rendered). */
+static size_t keep_budget;
+
+void restab_keep_rendered(size_t bytes)
+{
+	keep_budget = bytes;
 }
 
 static int collect_item(const cJSON *it, const char *page_key, void *ud)
@@ -221,6 +245,7 @@ static int collect_item(const cJSON *it, const char *page_key, void *ud)
 		free(x->api_name);
 		blob_unref(x->payload);
 		blob_unref(x->src);
+		blob_unref(x->bytes);
 		return -1;
 	}
 	cl->n++;
@@ -234,6 +259,7 @@ static void collect_free(struct collect *cl)
 		free(cl->v[i].api_name);
 		blob_unref(cl->v[i].payload);
 		blob_unref(cl->v[i].src);
+		blob_unref(cl->v[i].bytes);
 	}
 	free(cl->v);
 	buf_free(&cl->scratch, false);
@@ -297,8 +323,9 @@ static int add_items(struct collect *cl, struct listing *out)
 			x->id = NULL;
 			rc = listing_take_reloadable(out, name, row->child, id,
 						     x->size, x->hash, x->src,
-						     x->mtime);
+						     x->bytes, x->mtime);
 			x->src = NULL;
+			x->bytes = NULL;
 		} else {
 			x->id = NULL;
 			rc = listing_take(out, name, row->child, id, NULL,
@@ -530,6 +557,7 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 		n++;
 	struct split_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
 	struct collect all = { .row = row };
+	size_t keep_left = keep_budget;
 	struct api_status st = { 0 };
 	/* A view filtered by value walks every item anyway: keep them all,
 	 * grouped, for the sibling views (see the stash above). */
@@ -545,6 +573,7 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 		jobs[i].cl.match = c->ctx;
 		jobs[i].cl.groups = grouped ? &groups : NULL;
 		buf_init(&jobs[i].cl.scratch, HTTP_MAX_BODY);
+		jobs[i].cl.keep_left = &keep_left;
 		int w = snprintf(jobs[i].path, sizeof(jobs[i].path),
 				 "%s?%s=%s", row->path, row->split_param,
 				 api_escape(row->split_values[i], esc,
@@ -595,7 +624,9 @@ int restab_list(const struct kind_ctx *c, const struct res_row *row,
 	if (row->split_param)
 		return list_split(c, row, out);
 	char path[API_PATH_MAX];
-	struct collect cl = { .row = row, .match = c->ctx };
+	size_t keep_left = keep_budget;
+	struct collect cl = { .row = row, .match = c->ctx,
+			      .keep_left = &keep_left };
 	struct api_status st = { 0 };
 	buf_init(&cl.scratch, HTTP_MAX_BODY);
 	int rc = list_path(c, row, path, sizeof(path));

@@ -167,6 +167,13 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 				content_changed_locked(c);
 			e->src = NULL;
 			c->expires_ms = dir->expires_ms;
+			/* Bytes the listing kept: the first read needs no
+			 * rendering (the LRU drops them past the cap). */
+			if (e->content && !c->content)
+				node_set_content_locked(c, e->content);
+			else
+				blob_unref(e->content);
+			e->content = NULL;
 		} else if (e->content) {
 			if (node_set_content_locked(c, e->content))
 				content_changed_locked(c);

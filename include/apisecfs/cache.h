@@ -82,6 +82,8 @@ enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
  * the reference is taken), kept with its memo, by ghosts too. */
 void cache_set_ids(const char *key, const struct cache_doc *doc,
 		   struct blob *ids);
+/* The number kept with key's memo for that version, if there is one. */
+bool cache_aux_of(const char *key, uint64_t version, uint64_t *aux);
 /* Grows with every expiry: compare before and after learning something
  * from the platform, as cache_renew_prefix does. */
 uint64_t cache_generation(void);

@@ -119,12 +119,13 @@ int listing_reserve(struct listing *out, size_t n)
 int listing_take(struct listing *out, char *name, const struct kind *k,
 		 char *id, struct blob *content, struct blob *obj,
 		 time_t mtime) __attribute__((warn_unused_result));
-/* Add an evictable file the same way: its bytes are not held, only their
- * size and hash, and the page src (reference taken) to render them again
- * from. */
+/* Add an evictable file the same way: its size and hash, the page src
+ * (reference taken) to render its bytes again from, and the bytes when
+ * they were kept (bytes may be NULL; reference taken). */
 int listing_take_reloadable(struct listing *out, char *name,
 			    const struct kind *k, char *id, size_t size,
-			    uint64_t hash, struct blob *src, time_t mtime)
+			    uint64_t hash, struct blob *src, struct blob *bytes,
+			    time_t mtime)
 	__attribute__((warn_unused_result));
 void listing_free(struct listing *l);
 

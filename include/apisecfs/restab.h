@@ -47,6 +47,9 @@ struct res_row {
 
 /* Drop what restab keeps between listings (sibling views' items). */
 void restab_cleanup(void);
+/* How many rendered bytes one listing may keep for its files' first
+ * reads (a share of the content cap); 0 keeps none. */
+void restab_keep_rendered(size_t bytes);
 /* Page through row's list and add an entry per item to out. */
 int restab_list(const struct kind_ctx *c, const struct res_row *row,
 		struct listing *out) __attribute__((warn_unused_result));
