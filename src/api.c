@@ -419,18 +419,23 @@ static void changes_round(const char *path)
 		/* Every page of the walk that follows is newer than mark. */
 		ok = marked && apps_now(&apps);
 	} else {
-		bool have_apps = apps_now(&apps);
+		/* A platform that just failed is not asked twice: the walk
+		 * serves what is cached (stale-if-error). */
+		bool have_apps = apps_now(&apps) && !cache_offline();
 		uint64_t gen = cache_generation();
 		char key[API_PATH_MAX], esc[64];
-		struct http_resp rs;
 		snprintf(key, sizeof(key), "%s?updatedSince=%s&limit=%d",
 			 r->prefix, api_escape(since, esc, sizeof(esc)),
 			 API_DELTA_MAX_ITEMS);
-		enum api_err result = api_fetch(key, NULL, &rs);
-		if (result == API_OK && rs.status == 200)
-			body = json_parse(rs.body.data ? rs.body.data : "",
-					  rs.body.len);
-		http_resp_free(&rs);
+		if (have_apps) {
+			struct http_resp rs;
+			enum api_err result = api_fetch(key, NULL, &rs);
+			if (result == API_OK && rs.status == 200)
+				body = json_parse(rs.body.data ? rs.body.data
+							       : "",
+						  rs.body.len);
+			http_resp_free(&rs);
+		}
 		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body,
 								      "items");
 		const char *more = json_str(body, "nextToken");

@@ -527,6 +527,14 @@ bool cache_aux_of(const char *key, uint64_t version, uint64_t *aux)
 	return known;
 }
 
+bool cache_offline(void)
+{
+	pthread_mutex_lock(&cache.lock);
+	bool off = now_ms() < cache.offline_until_ms;
+	pthread_mutex_unlock(&cache.lock);
+	return off;
+}
+
 uint64_t cache_generation(void)
 {
 	pthread_mutex_lock(&cache.lock);

@@ -143,6 +143,7 @@ int ctlmount_create(const char *allow, struct ctlmount **out, char *err,
 	struct fuse_args args = FUSE_ARGS_INIT(2, argv);
 	cm->se = fuse_session_new(&args, &fs_ctl_ops, sizeof(fs_ctl_ops),
 				  fs_userdata(true));
+	fuse_opt_free_args(&args); /* libfuse may have added to them */
 	if (!cm->se) {
 		snprintf(err, errsz, "cannot create the control session");
 		goto fail;

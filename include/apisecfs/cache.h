@@ -84,6 +84,8 @@ void cache_set_ids(const char *key, const struct cache_doc *doc,
 		   struct blob *ids);
 /* The number kept with key's memo for that version, if there is one. */
 bool cache_aux_of(const char *key, uint64_t version, uint64_t *aux);
+/* Is the platform being left alone after a failure (see above)? */
+bool cache_offline(void);
 /* Grows with every expiry: compare before and after learning something
  * from the platform, as cache_renew_prefix does. */
 uint64_t cache_generation(void);
