@@ -187,3 +187,36 @@ def test_control_file_input_is_not_logged(sim):
         log = m.umount()
     assert typed not in log and "Q" * 20 not in log, log
     assert "scans/new: no application by that name" in log
+
+
+# ---- item 8: the endpoints file cannot be forged -------------------------
+
+def test_endpoints_escape_control_characters(sim):
+    admin = sim.creds["admin_token"]
+    _, _, apps = sim.request("GET", "/v1/applications?limit=500",
+                             token=admin)
+    app = next(a for a in apps["items"] if a["applicationName"] == "payments-api")
+    inst = app["instances"][0]["instanceId"]
+    paths = ["/a\nDELETE /injected", "/b\tc", "/e\x1b[31mred",
+             "/back\\slash", "/caf\u00e9", "/c1\u009b2J", "/cr\rx"]
+    spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+            "paths": {p: {"get": {"responses": {"200": {
+                "description": "ok"}}}} for p in paths}}
+    st, _, _ = sim.request("PUT", "/v1/applications/%s/instances/%s/spec"
+                           % (app["applicationId"], inst), token=admin,
+                           body=json.dumps(spec),
+                           headers={"Content-Type": "application/json"})
+    assert st == 200
+    with Mount(sim.url, token=admin) as m:
+        raw = open(m.path("apps", "payments-api", "endpoints"), "rb").read()
+        m.umount()
+    text = raw.decode("utf-8")
+    lines = text.splitlines()
+    assert len(lines) == len(paths) and text.endswith("\n")
+    assert "DELETE /injected" not in lines
+    for c in "\x1b\t\r\u009b":
+        assert c not in text
+    for want in ("GET /a\\nDELETE /injected", "GET /b\\tc",
+                 "GET /e\\x1b[31mred", "GET /back\\\\slash", "GET /caf\u00e9",
+                 "GET /c1\\xc2\\x9b2J", "GET /cr\\rx"):
+        assert want in lines, lines
