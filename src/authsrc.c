@@ -1,8 +1,9 @@
 /* authsrc.c - reading secrets from files, the environment, a command and
- * credentials files, with the checks ssh and s3fs make (private files).
+ * credentials files, with the checks ssh and s3fs make (safefile.h: a
+ * private regular file of the mounting user or root).
  *
- * A leaf apart from buf and log. Secrets pass through buffers that are
- * wiped before they are freed; reasons never quote a secret.
+ * A leaf apart from buf, safefile and log. Secrets pass through buffers
+ * that are wiped before they are freed; reasons never quote a secret.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +18,10 @@
 
 #include "apisecfs/auth.h"
 #include "apisecfs/authsrc.h"
-#include "apisecfs/clock.h"
 #include "apisecfs/buf.h"
+#include "apisecfs/clock.h"
 #include "apisecfs/log.h"
+#include "apisecfs/safefile.h"
 
 extern char **environ;
 
@@ -72,39 +74,13 @@ static int slurp(int fd, struct buf *b)
 	return rc;
 }
 
-/* Open a secret file after the checks; returns the fd or -1 with err. */
-static int open_private(const char *path, struct stat *st, char *err,
-			size_t errsz)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errsz, "cannot open credential file %s: %s",
-			 path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, st) || !S_ISREG(st->st_mode)) {
-		snprintf(err, errsz, "credential file %s is not a regular file",
-			 path);
-		close(fd);
-		return -1;
-	}
-	if (st->st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errsz,
-			 "credential file %s is accessible by group or others "
-			 "(mode %03o); run: chmod 600 %s",
-			 path, (unsigned)(st->st_mode & 0777), path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 char *authsrc_file(const char *path, struct stat *st_out, char *err,
 		   size_t errsz)
 {
 	struct stat st;
 	struct buf b;
-	int fd = open_private(path, &st, err, errsz);
+	int fd = safefile_open(path, "credential file", SAFEFILE_PRIVATE, &st,
+			       err, errsz);
 	if (fd < 0)
 		return NULL;
 	buf_init(&b, AUTH_SECRET_MAX);
@@ -275,7 +251,8 @@ int authsrc_kv_read(const char *path, const char *const *known,
 	int rc = -1;
 	*out = NULL;
 	*n = 0;
-	int fd = open_private(path, &st, err, errsz);
+	int fd = safefile_open(path, "credential file", SAFEFILE_PRIVATE, &st,
+			       err, errsz);
 	if (fd < 0)
 		return -1;
 	buf_init(&b, AUTH_SECRET_MAX * 4);

@@ -14,7 +14,8 @@
 /* token_cmd gets this long to print a token. */
 #define AUTHSRC_CMD_TIMEOUT_S 30
 
-/* A file that is regular, not group/other accessible, not empty. st_out
+/* A file that is regular, the mounting user's or root's, not group/other
+ * accessible (safefile.h), not empty. st_out
  * (may be NULL) receives its identity for change detection. */
 char *authsrc_file(const char *path, struct stat *st_out, char *err,
 		   size_t errsz);

@@ -78,6 +78,114 @@ def owned(path, uid, mode):
     return path
 
 
+# ---- item 4: config and credential files must be the user's ------------
+
+def test_config_file_of_another_user_is_refused(sim, pub):
+    """A profile whose token_cmd root would run, in a config file that
+    another user owns or may write: refused, and the command never runs."""
+    mnt = mountpoint(pub)
+    marker = os.path.join(pub, "ran")
+    tok = owned(write_secret(pub, "tok", sim.creds["readonly_token"]), 0,
+                0o600)
+    text = ("[p]\nurl = %s\ntoken_cmd = touch %s; cat %s\n"
+            % (sim.url, marker, tok))
+    cfg = os.path.join(pub, "config")
+    with open(cfg, "w") as f:
+        f.write(text)
+    for uid, mode, why in ((NOBODY, 0o644, "belongs to uid 65534"),
+                           (NOBODY, 0o600, "belongs to uid 65534"),
+                           (0, 0o666, "writable by group or others"),
+                           (0, 0o620, "writable by group or others")):
+        owned(cfg, uid, mode)
+        rc, msg = refused(["-o", "config=%s,profile=p" % cfg, mnt])
+        assert rc == 2 and why in msg and cfg in msg, msg
+        assert not os.path.exists(marker), "token_cmd ran"
+
+
+def test_credential_files_of_another_user_are_refused(sim, pub):
+    mnt = mountpoint(pub)
+    marker = os.path.join(pub, "ran")
+    tok = write_secret(pub, "tok", sim.creds["readonly_token"])
+    creds = write_secret(pub, "creds", "token_cmd = touch %s; cat %s"
+                         % (marker, tok))
+    for path, opt in ((creds, "credentials="), (tok, "token_file=")):
+        for uid, mode in ((NOBODY, 0o600), (NOBODY, 0o666), (0, 0o666)):
+            owned(path, uid, mode)
+            rc, msg = refused(["-o", opt + path, sim.url, mnt])
+            assert rc == 2 and path in msg, msg
+            assert ("belongs to uid 65534" if uid else "chmod 600") in msg
+        owned(path, 0, 0o600)
+    assert not os.path.exists(marker), "token_cmd ran"
+    # A token_file named inside a credentials file gets the same checks.
+    creds2 = owned(write_secret(pub, "creds2", "token_file = " + tok), 0,
+                   0o600)
+    owned(tok, NOBODY, 0o600)
+    rc, msg = refused(["-o", "credentials=" + creds2, sim.url, mnt])
+    assert rc == 2 and tok in msg and "belongs to uid 65534" in msg
+
+
+def test_ownership_rules_as_an_unprivileged_user(sim, pub):
+    """As nobody: a root-owned file is trusted if no one else may write
+    it; a third user's file, or one others may write, is refused."""
+    mnt = mountpoint(pub)
+    os.chown(mnt, NOBODY, NOBODY)
+    tok = owned(write_secret(pub, "tok", sim.creds["readonly_token"]),
+                NOBODY, 0o600)
+    cfg = os.path.join(pub, "config")
+    with open(cfg, "w") as f:
+        f.write("[p]\nurl = http://127.0.0.1:1\ntoken_file = %s\n" % tok)
+    args = ["-o", "config=%s,profile=p" % cfg, mnt]
+    # Trusted (root's, or the caller's, not writable by others): the
+    # mount goes on to the platform, which is not there (exit 3).
+    for uid in (0, NOBODY):
+        owned(cfg, uid, 0o644)
+        r = run(args, user=NOBODY)
+        assert r.returncode == 3 and "cannot reach" in r.stderr, r.stderr
+    for uid, mode, why in ((OTHER_UID, 0o644, "belongs to uid 4242"),
+                           (NOBODY, 0o666, "writable by group or others"),
+                           (0, 0o646, "writable by group or others")):
+        owned(cfg, uid, mode)
+        r = run(args, user=NOBODY)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, r.stderr
+        assert why in lines[0], r.stderr
+    owned(cfg, NOBODY, 0o644)
+    owned(tok, OTHER_UID, 0o600)
+    os.chmod(tok, 0o644)  # readable, so only the owner rule can refuse it
+    r = run(args, user=NOBODY)
+    assert r.returncode == 2 and "belongs to uid 4242" in r.stderr, r.stderr
+
+
+# ---- item 17: what is not a regular file is refused at once --------------
+
+def test_fifo_or_device_as_token_file_or_config_is_refused(sim, pub):
+    mnt = mountpoint(pub)
+    fifo = os.path.join(pub, "fifo")
+    os.mkfifo(fifo, 0o600)
+    for opt in ("token_file=", "credentials=", "client_id=c,"
+                "client_secret_file=", "username=u,password_file="):
+        rc, msg = refused(["-o", opt + fifo, sim.url, mnt])
+        assert rc == 2 and "not a regular file" in msg and fifo in msg
+    os.chmod(fifo, 0o644)
+    rc, msg = refused(["-o", "config=%s,profile=p" % fifo, mnt])
+    assert rc == 2 and "not a regular file" in msg
+    rc, msg = refused(["-o", "token_file=/dev/zero", sim.url, mnt])
+    assert rc == 2 and "not a regular file" in msg
+    rc, msg = refused(["-o", "token_file=" + pub, sim.url, mnt])
+    assert rc == 2 and "not a regular file" in msg
+
+
+def test_symlinked_token_file_still_works(sim, pub):
+    """Refusing links would break systemd credentials and secret agents:
+    the link is followed, and its target checked."""
+    tok = write_secret(pub, "tok", sim.creds["readonly_token"])
+    link = os.path.join(pub, "link")
+    os.symlink(tok, link)
+    with Mount(sim.url, token_file=link) as m:
+        assert "payments-api" in os.listdir(m.path("apps"))
+        m.umount()
+
+
 # ---- a platform that answers with hostile text -------------------------
 
 class Hostile:
