@@ -2,8 +2,11 @@
  * credentials files, with the checks ssh and s3fs make (safefile.h: a
  * private regular file of the mounting user or root).
  *
- * A leaf apart from buf, safefile and log. Secrets pass through buffers
- * that are wiped before they are freed; reasons never quote a secret.
+ * A leaf apart from buf, esc, safefile and log. Secrets pass through
+ * buffers that are wiped before they are freed; reasons never quote a
+ * secret. A secret is one line of printable text: one that holds a control
+ * character (a CR LF would add a request header) is refused, whatever its
+ * source.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include "apisecfs/authsrc.h"
 #include "apisecfs/buf.h"
 #include "apisecfs/clock.h"
+#include "apisecfs/esc.h"
 #include "apisecfs/log.h"
 #include "apisecfs/safefile.h"
 
@@ -31,6 +35,19 @@ void authsrc_wipe(char *secret)
 		return;
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
+}
+
+bool authsrc_printable(char *secret, char *err, size_t errsz,
+		       const char *what, const char *path)
+{
+	if (!esc_has_ctl(secret, strlen(secret)))
+		return true;
+	snprintf(err, errsz,
+		 "%s%s holds a control character inside the secret; a secret "
+		 "is one line of printable text",
+		 what, path);
+	authsrc_wipe(secret);
+	return false;
 }
 
 static bool space(char c)
@@ -93,6 +110,8 @@ char *authsrc_file(const char *path, struct stat *st_out, char *err,
 			 strerror(rc));
 	else if (!out)
 		snprintf(err, errsz, "credential file %s is empty", path);
+	else if (!authsrc_printable(out, err, errsz, "credential file ", path))
+		out = NULL;
 	if (out && st_out)
 		*st_out = st;
 	return out;
@@ -192,6 +211,8 @@ char *authsrc_cmd(const char *cmd, char *err, size_t errsz)
 			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	else if (!(out = trimmed_dup(&b)))
 		snprintf(err, errsz, "token_cmd printed no token");
+	else if (!authsrc_printable(out, err, errsz, "token_cmd's output", ""))
+		out = NULL;
 	buf_free(&b, true);
 	return out;
 }

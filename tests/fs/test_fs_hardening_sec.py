@@ -328,3 +328,38 @@ def test_endpoints_escape_control_characters(sim):
                  "GET /e\\x1b[31mred", "GET /back\\\\slash", "GET /caf\u00e9",
                  "GET /c1\\xc2\\x9b2J", "GET /cr\\rx"):
         assert want in lines, lines
+
+
+# ---- item 9: secrets with control characters ----------------------------
+
+def test_secret_with_control_characters_is_refused(pub):
+    mnt = mountpoint(pub)
+    evil = "ask_" + "z" * 40 + "\r\nX-Evil: injected"
+    tok = write_secret(pub, "tok", evil)
+    vault = write_secret(pub, "vault", evil)
+    creds = write_secret(pub, "creds", "token = ask_%s\x1bX" % ("z" * 40))
+    cases = [(["-o", "token_file=" + tok], {}, tok),
+             (["-o", "token_cmd=cat " + vault], {}, "token_cmd"),
+             (["-o", "credentials=" + creds], {}, "credentials file"),
+             ([], {"APISECFS_TOKEN": evil}, "APISECFS_TOKEN")]
+    for args, env, where in cases:
+        with Hostile({"code": "unauthenticated"}, me_status=401) as h:
+            rc, msg = refused(args + [h.url, mnt], env=env)
+        assert rc == 2 and "control character" in msg and where in msg, msg
+        assert "X-Evil" not in msg and "z" * 40 not in msg
+        assert not any("X-Evil" in s for s in h.seen), "header injected"
+        assert not h.seen, "a request went out with the bad secret"
+
+
+def test_minted_bearer_with_control_characters_is_refused(pub):
+    mnt = mountpoint(pub)
+    secret = write_secret(pub, "cs", "s3cret")
+    evil = "eyJ0\r\nX-Evil: injected"
+    for opts in ("client_id=c,client_secret_file=" + secret,
+                 "username=u,password_file=" + secret):
+        with Hostile({"code": "unauthenticated"}, me_status=401,
+                     token=evil) as h:
+            rc, msg = refused(["-o", opts, h.url, mnt])
+        assert rc == 2 and "control character" in msg, msg
+        assert "X-Evil" not in msg
+        assert not any("X-Evil" in s for s in h.seen), "header injected"
