@@ -297,6 +297,16 @@ static int apply_profile(struct fuse_args *args, struct opts *o)
 
 /* ---- parse -------------------------------------------------------- */
 
+/* True if url's authority ("scheme://AUTHORITY/...") holds a userinfo
+ * part ("user[:password]@"). */
+static bool has_userinfo(const char *url)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	size_t n = strcspn(p, "/?#");
+	return memchr(p, '@', n) != NULL;
+}
+
 static int check(const struct opts *o)
 {
 	if (!o->url) {
@@ -305,6 +315,17 @@ static int check(const struct opts *o)
 	}
 	if (!o->mountpoint) {
 		fprintf(stderr, "apisecfs: missing MOUNTPOINT (see --help)\n");
+		return -1;
+	}
+	if (has_userinfo(o->url) ||
+	    (o->token_url && has_userinfo(o->token_url))) {
+		/* Not quoted: the part before '@' may be a password. */
+		fprintf(stderr,
+			"apisecfs: %s must not hold a user name or password "
+			"(user:password@host): mount(8) and ps(1) would show "
+			"it; give the credential with token_file=, "
+			"credentials= or another option\n",
+			has_userinfo(o->url) ? "the URL" : "token_url");
 		return -1;
 	}
 	if (strncmp(o->url, "http://", 7) != 0 &&

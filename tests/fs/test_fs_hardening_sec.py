@@ -363,3 +363,26 @@ def test_minted_bearer_with_control_characters_is_refused(pub):
         assert rc == 2 and "control character" in msg, msg
         assert "X-Evil" not in msg
         assert not any("X-Evil" in s for s in h.seen), "header injected"
+
+
+# ---- item 14: no password in the URL -------------------------------------
+
+def test_url_with_userinfo_is_refused(sim, pub):
+    mnt = mountpoint(pub)
+    tok = write_secret(pub, "tok", sim.creds["readonly_token"])
+    hostport = sim.url.split("://", 1)[1]
+    for url, opts in (("http://alice:s3cretpw@" + hostport, ""),
+                      ("http://alice@" + hostport, ""),
+                      (sim.url, ",token_url=http://c:s3cretpw@%s/t"
+                       % hostport)):
+        rc, msg = refused(["-o", "token_file=" + tok + opts, url, mnt])
+        assert rc == 1 and "user name or password" in msg, msg
+        assert "s3cretpw" not in msg and "alice" not in msg
+    cfg = owned(write_secret(pub, "config", "[p]\nurl = http://a:s3cretpw@%s"
+                             "\ntoken_file = %s" % (hostport, tok)), 0, 0o600)
+    rc, msg = refused(["-o", "config=%s,profile=p" % cfg, mnt])
+    assert rc == 1 and "s3cretpw" not in msg
+    # An '@' after the host is part of the path, not a user name.
+    rc, msg = refused(["-o", "token_file=" + tok, "http://127.0.0.1:1/x@y",
+                       mnt])
+    assert rc == 3 and "cannot reach" in msg
