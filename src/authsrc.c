@@ -29,6 +29,10 @@
 
 extern char **environ;
 
+/* Without close_range, descriptors up to this are closed one by one in
+ * token_cmd's child (a limit of millions would make each run slow). */
+#define AUTHSRC_FD_SWEEP_MAX 65536
+
 void authsrc_wipe(char *secret)
 {
 	if (!secret)
@@ -163,6 +167,23 @@ static int read_until(int fd, struct buf *b, long long deadline)
 	return 0;
 }
 
+/* In the forked child: the command gets stdin, stdout and stderr and
+ * nothing else. Sockets to the platform, /dev/fuse and any descriptor a
+ * library opened without O_CLOEXEC would otherwise reach a command that
+ * may not be ours (a vault client, a script). Only async-signal-safe
+ * calls: the parent has threads. */
+static void close_above_stderr(void)
+{
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
+		return;
+	/* Kernels before 5.9 lack close_range. */
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > AUTHSRC_FD_SWEEP_MAX)
+		max = AUTHSRC_FD_SWEEP_MAX;
+	for (long fd = STDERR_FILENO + 1; fd < max; fd++)
+		close((int)fd);
+}
+
 char *authsrc_cmd(const char *cmd, char *err, size_t errsz)
 {
 	int pfd[2];
@@ -184,7 +205,11 @@ char *authsrc_cmd(const char *cmd, char *err, size_t errsz)
 		int nul = open("/dev/null", O_RDONLY);
 		if (nul >= 0)
 			dup2(nul, STDIN_FILENO);
-		dup2(pfd[1], STDOUT_FILENO);
+		if (pfd[1] == STDOUT_FILENO) /* dup2 would keep O_CLOEXEC */
+			fcntl(pfd[1], F_SETFD, 0);
+		else
+			dup2(pfd[1], STDOUT_FILENO);
+		close_above_stderr();
 		signal(SIGPIPE, SIG_DFL);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);

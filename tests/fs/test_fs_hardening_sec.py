@@ -386,3 +386,42 @@ def test_url_with_userinfo_is_refused(sim, pub):
     rc, msg = refused(["-o", "token_file=" + tok, "http://127.0.0.1:1/x@y",
                        mnt])
     assert rc == 3 and "cannot reach" in msg
+
+
+# ---- item 16: token_cmd inherits nothing ---------------------------------
+
+def test_token_cmd_gets_only_stdio(sim, tmp_path):
+    """token_cmd lists its descriptors at mount and again at a renewal
+    (when the daemon holds sockets, /dev/fuse and its threads' pipes):
+    only 0, 1, 2 and the listing's own directory are open."""
+    first = sim.mint_token(["apps:read", "vulns:read"])
+    second = sim.mint_token(["apps:read", "vulns:read"])
+    src = tmp_path / "vault"
+    src.write_text(first)
+    out = tmp_path / "fds"
+    cmd = "ls -l /proc/self/fd >> %s; echo --- >> %s; cat %s" % (
+        out, out, src)
+    with Mount(sim.url, options=["token_cmd=" + cmd]) as m:
+        assert os.listdir(m.path("vulns"))
+        src.write_text(second)
+        admin = sim.creds["admin_token"]
+        _, _, toks = sim.request("GET", "/v1/tokens?limit=500", token=admin)
+        tid = next(t["tokenId"] for t in toks["items"]
+                   if t["partialToken"].endswith(first[-4:]))
+        sim.request("DELETE", "/v1/tokens/" + tid, token=admin)
+        with open(m.path(".refresh"), "w") as f:
+            f.write("1\n")
+        assert os.listdir(m.path("vulns"))  # renewed through token_cmd
+        m.umount()
+    text = out.read_text()
+    runs = text.split("---\n")[:-1]
+    assert len(runs) == 2, text
+    for listing in runs:
+        fds = {}
+        for line in listing.splitlines():
+            mt = re.search(r" (\d+) -> (.*)$", line)
+            if mt:
+                fds[int(mt.group(1))] = mt.group(2)
+        extra = {fd: t for fd, t in fds.items()
+                 if fd > 2 and not re.match(r"/proc/\d+/fd$", t)}
+        assert {0, 1, 2} <= set(fds) and not extra, text
