@@ -119,6 +119,31 @@ static int load_credentials_file(const char *path, char **token, char *err,
 	return 0;
 }
 
+/* Secrets given as they are (the environment, a credentials file's
+ * inline values) get the check authsrc makes of the ones it reads. */
+static int check_inline(char **env_token, char **file_token, char *err,
+			size_t errsz)
+{
+	struct {
+		char **secret;
+		const char *what;
+	} all[] = {
+		{ env_token, "APISECFS_TOKEN" },
+		{ file_token, "the credentials file's token" },
+		{ &state.client_secret, "the credentials file's client_secret" },
+		{ &state.password, "the credentials file's password" },
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) {
+		if (*all[i].secret &&
+		    !authsrc_printable(*all[i].secret, err, errsz,
+				       all[i].what, "")) {
+			*all[i].secret = NULL; /* wiped and freed */
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int pick_way(char *env_token, char *file_token, char *err,
 		    size_t errsz)
 {
@@ -234,7 +259,8 @@ int auth_init(const struct auth_opts *o, char *err, size_t errsz)
 	if (o->credentials &&
 	    load_credentials_file(o->credentials, &file_token, err, errsz))
 		goto out;
-	if (pick_way(env_token, file_token, err, errsz))
+	if (check_inline(&env_token, &file_token, err, errsz) ||
+	    pick_way(env_token, file_token, err, errsz))
 		goto out;
 	if (!state.token_url && state.way == WAY_OAUTH &&
 	    asprintf(&state.token_url, "%s/oauth2/token", state.base_url) < 0)

@@ -1,9 +1,9 @@
 /* authmint.c - OAuth2 client credentials and the login call.
  *
  * Builds the minting requests, reads the bearer and its lifetime, and
- * turns refusals into one-line reasons. Calls http, json and log; request
- * bodies and the Basic header carry secrets and are wiped after use (http.c
- * never logs them).
+ * turns refusals into one-line reasons. Calls esc, http, json and log;
+ * request bodies and the Basic header carry secrets and are wiped after
+ * use (http.c never logs them).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "apisecfs/auth.h"
 #include "apisecfs/authmint.h"
+#include "apisecfs/esc.h"
 #include "apisecfs/http.h"
 #include "apisecfs/json.h"
 
@@ -68,6 +69,15 @@ static int take(const struct http_resp *rs, const char *key, char **bearer,
 		snprintf(err, errsz, "the login answer has no usable \"%s\"",
 			 key);
 		return AUTH_FAIL_PLATFORM;
+	}
+	/* It becomes a header value: a CR LF in it would add a header. */
+	if (esc_has_ctl(v, strlen(v))) {
+		snprintf(err, errsz,
+			 "the login answer's \"%s\" holds a control character; "
+			 "refused",
+			 key);
+		explicit_bzero((char *)v, strlen(v));
+		return AUTH_FAIL_REFUSED;
 	}
 	*bearer = strdup(v);
 	explicit_bzero((char *)v, strlen(v));

@@ -1,8 +1,12 @@
 /* authsrc.c - reading secrets from files, the environment, a command and
- * credentials files, with the checks ssh and s3fs make (private files).
+ * credentials files, with the checks ssh and s3fs make (safefile.h: a
+ * private regular file of the mounting user or root).
  *
- * A leaf apart from buf and log. Secrets pass through buffers that are
- * wiped before they are freed; reasons never quote a secret.
+ * A leaf apart from buf, esc, safefile and log. Secrets pass through
+ * buffers that are wiped before they are freed; reasons never quote a
+ * secret. A secret is one line of printable text: one that holds a control
+ * character (a CR LF would add a request header) is refused, whatever its
+ * source.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +21,17 @@
 
 #include "apisecfs/auth.h"
 #include "apisecfs/authsrc.h"
-#include "apisecfs/clock.h"
 #include "apisecfs/buf.h"
+#include "apisecfs/clock.h"
+#include "apisecfs/esc.h"
 #include "apisecfs/log.h"
+#include "apisecfs/safefile.h"
 
 extern char **environ;
+
+/* Without close_range, descriptors up to this are closed one by one in
+ * token_cmd's child (a limit of millions would make each run slow). */
+#define AUTHSRC_FD_SWEEP_MAX 65536
 
 void authsrc_wipe(char *secret)
 {
@@ -29,6 +39,19 @@ void authsrc_wipe(char *secret)
 		return;
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
+}
+
+bool authsrc_printable(char *secret, char *err, size_t errsz,
+		       const char *what, const char *path)
+{
+	if (!esc_has_ctl(secret, strlen(secret)))
+		return true;
+	snprintf(err, errsz,
+		 "%s%s holds a control character inside the secret; a secret "
+		 "is one line of printable text",
+		 what, path);
+	authsrc_wipe(secret);
+	return false;
 }
 
 static bool space(char c)
@@ -72,39 +95,13 @@ static int slurp(int fd, struct buf *b)
 	return rc;
 }
 
-/* Open a secret file after the checks; returns the fd or -1 with err. */
-static int open_private(const char *path, struct stat *st, char *err,
-			size_t errsz)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errsz, "cannot open credential file %s: %s",
-			 path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, st) || !S_ISREG(st->st_mode)) {
-		snprintf(err, errsz, "credential file %s is not a regular file",
-			 path);
-		close(fd);
-		return -1;
-	}
-	if (st->st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errsz,
-			 "credential file %s is accessible by group or others "
-			 "(mode %03o); run: chmod 600 %s",
-			 path, (unsigned)(st->st_mode & 0777), path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 char *authsrc_file(const char *path, struct stat *st_out, char *err,
 		   size_t errsz)
 {
 	struct stat st;
 	struct buf b;
-	int fd = open_private(path, &st, err, errsz);
+	int fd = safefile_open(path, "credential file", SAFEFILE_PRIVATE, &st,
+			       err, errsz);
 	if (fd < 0)
 		return NULL;
 	buf_init(&b, AUTH_SECRET_MAX);
@@ -117,6 +114,8 @@ char *authsrc_file(const char *path, struct stat *st_out, char *err,
 			 strerror(rc));
 	else if (!out)
 		snprintf(err, errsz, "credential file %s is empty", path);
+	else if (!authsrc_printable(out, err, errsz, "credential file ", path))
+		out = NULL;
 	if (out && st_out)
 		*st_out = st;
 	return out;
@@ -168,6 +167,23 @@ static int read_until(int fd, struct buf *b, long long deadline)
 	return 0;
 }
 
+/* In the forked child: the command gets stdin, stdout and stderr and
+ * nothing else. Sockets to the platform, /dev/fuse and any descriptor a
+ * library opened without O_CLOEXEC would otherwise reach a command that
+ * may not be ours (a vault client, a script). Only async-signal-safe
+ * calls: the parent has threads. */
+static void close_above_stderr(void)
+{
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
+		return;
+	/* Kernels before 5.9 lack close_range. */
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > AUTHSRC_FD_SWEEP_MAX)
+		max = AUTHSRC_FD_SWEEP_MAX;
+	for (long fd = STDERR_FILENO + 1; fd < max; fd++)
+		close((int)fd);
+}
+
 char *authsrc_cmd(const char *cmd, char *err, size_t errsz)
 {
 	int pfd[2];
@@ -189,7 +205,11 @@ char *authsrc_cmd(const char *cmd, char *err, size_t errsz)
 		int nul = open("/dev/null", O_RDONLY);
 		if (nul >= 0)
 			dup2(nul, STDIN_FILENO);
-		dup2(pfd[1], STDOUT_FILENO);
+		if (pfd[1] == STDOUT_FILENO) /* dup2 would keep O_CLOEXEC */
+			fcntl(pfd[1], F_SETFD, 0);
+		else
+			dup2(pfd[1], STDOUT_FILENO);
+		close_above_stderr();
 		signal(SIGPIPE, SIG_DFL);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
@@ -216,6 +236,8 @@ char *authsrc_cmd(const char *cmd, char *err, size_t errsz)
 			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	else if (!(out = trimmed_dup(&b)))
 		snprintf(err, errsz, "token_cmd printed no token");
+	else if (!authsrc_printable(out, err, errsz, "token_cmd's output", ""))
+		out = NULL;
 	buf_free(&b, true);
 	return out;
 }
@@ -275,7 +297,8 @@ int authsrc_kv_read(const char *path, const char *const *known,
 	int rc = -1;
 	*out = NULL;
 	*n = 0;
-	int fd = open_private(path, &st, err, errsz);
+	int fd = safefile_open(path, "credential file", SAFEFILE_PRIVATE, &st,
+			       err, errsz);
 	if (fd < 0)
 		return -1;
 	buf_init(&b, AUTH_SECRET_MAX * 4);

@@ -2,8 +2,8 @@
  *
  * The only file that includes curl.h. Owns: the handle pool (protected by
  * pool.lock), the rate-limit pacing state (protected by pace.lock) and the
- * counters (atomics). Calls only buf, errmap, json (to read error bodies)
- * and log. Never logs a header value or a body.
+ * counters (atomics). Calls only buf, errmap, esc, json (to read error
+ * bodies) and log. Never logs a header value or a body.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "apisecfs/clock.h"
+#include "apisecfs/esc.h"
 #include "apisecfs/http.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
@@ -146,6 +147,9 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return buf_append(b, ptr, n) ? 0 : n;
 }
 
+/* Keep a header or error field, trimmed and escaped (esc.h): these come
+ * from the platform and reach the terminal before daemonizing, error text
+ * and, as an ETag, a request header; none may carry a control character. */
 static void copy_value(char *dst, size_t dstsz, const char *v, size_t len)
 {
 	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' ||
@@ -155,10 +159,7 @@ static void copy_value(char *dst, size_t dstsz, const char *v, size_t len)
 		v++;
 		len--;
 	}
-	if (len >= dstsz)
-		len = dstsz - 1;
-	memcpy(dst, v, len);
-	dst[len] = '\0';
+	esc_text(dst, dstsz, v, len, 0);
 }
 
 static bool header_is(const char *line, size_t len, const char *name,

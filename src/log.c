@@ -1,8 +1,14 @@
 /* log.c - leveled logging to stderr or syslog, shared with libfuse.
  *
- * A leaf: calls nothing of ours. Thread-safe because each message is
+ * The one sink, so the one place that makes foreign text harmless: every
+ * message is escaped here (esc.h: control characters, invalid UTF-8), so
+ * an error message from the platform or a name cannot forge a log line or
+ * drive the terminal, whoever logs it; and anything shaped like an API
+ * token is cut out, as a last guard behind the call sites' rule of never
+ * passing one. A leaf apart from esc. Thread-safe because each message is
  * formatted into one buffer and written with a single call.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,15 +18,47 @@
 
 #include <fuse_log.h>
 
+#include "apisecfs/esc.h"
 #include "apisecfs/log.h"
+
+/* API tokens are "ask_" and 40 base62 characters; a run this long after
+ * "ask_" is taken for one (a partialToken such as "ask_…x9Qz" is not). */
+#define LOG_TOKEN_MIN_RUN 16
+#define LOG_REDACTED "[redacted]"
 
 static enum log_level threshold = LOG_LVL_INFO;
 static bool to_syslog;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
-static void emit(enum log_level level, const char *msg)
+/* Cut token-shaped runs out of msg, in place. */
+static void redact_tokens(char *msg)
 {
+	char *p = msg;
+	while ((p = strstr(p, "ask_"))) {
+		char *run = p + 4, *end = run;
+		while (isalnum((unsigned char)*end))
+			end++;
+		bool word_start = p == msg || !(isalnum((unsigned char)p[-1]) ||
+						p[-1] == '_');
+		if (!word_start || end - run < LOG_TOKEN_MIN_RUN) {
+			p = end;
+			continue;
+		}
+		size_t r = sizeof(LOG_REDACTED) - 1; /* shorter than the run */
+		memcpy(run, LOG_REDACTED, r);
+		memmove(run + r, end, strlen(end) + 1);
+		p = run + r;
+	}
+}
+
+static void emit(enum log_level level, const char *raw)
+{
+	char copy[2048], msg[2048];
+	snprintf(copy, sizeof(copy), "%s", raw);
+	redact_tokens(copy);
+	esc_text(msg, sizeof(msg), copy, strlen(copy), 0);
+	explicit_bzero(copy, sizeof(copy));
 	if (to_syslog) {
 		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
 					    LOG_DEBUG };

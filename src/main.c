@@ -266,8 +266,9 @@ int main(int argc, char *argv[])
 	mallopt(M_ARENA_MAX, 2);
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
-	if (opts_parse(&args, &o))
+	if ((status = opts_parse(&args, &o)))
 		goto out_opts;
+	status = EXIT_USAGE;
 	if (o.show_help) {
 		opts_usage(argv[0]);
 		status = 0;

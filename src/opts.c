@@ -3,17 +3,20 @@
  * Each -o option is one line of the table, writing straight into struct
  * opts. fstab-only words are dropped on purpose. A profile from the config
  * file is parsed through the same table before the command line, so the
- * command line wins. Calls only libfuse's option parser and stdio (errors
- * go to the terminal: nothing runs yet).
+ * command line wins. Calls only libfuse's option parser, safefile (the
+ * config file's checks) and stdio (errors go to the terminal: nothing
+ * runs yet).
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apisecfs/log.h"
 #include "apisecfs/opts.h"
+#include "apisecfs/safefile.h"
 
 #define OPT(t, f, v) { t, offsetof(struct opts, f), v }
 
@@ -156,11 +159,36 @@ static char *trim(char *s)
 	return s;
 }
 
-static FILE *open_config(const char *explicit, char *path, size_t pathsz)
+/* Open one candidate config file through safefile's rules (a regular
+ * file of the mounting user or root that only they may write: it can name
+ * a token_cmd that the mount runs). Returns the stream, or NULL with
+ * *refused set when the file exists but breaks the rules. */
+static FILE *open_one(const char *path, char *err, size_t errsz,
+		      bool *refused)
 {
+	int fd = safefile_open(path, "config file", 0, NULL, err, errsz);
+	*refused = fd == SAFEFILE_REFUSED;
+	if (fd < 0)
+		return NULL;
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		snprintf(err, errsz, "cannot read config file %s: %s", path,
+			 strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+/* The named config file, else the user's, else the system's. A file that
+ * exists but is refused stops the search: falling back would quietly use
+ * another file than the one the user wrote. */
+static FILE *open_config(const char *explicit, char *path, size_t pathsz,
+			 char *err, size_t errsz, bool *refused)
+{
+	*refused = false;
 	if (explicit) {
 		snprintf(path, pathsz, "%s", explicit);
-		return fopen(path, "re");
+		return open_one(path, err, errsz, refused);
 	}
 	const char *xdg = getenv("XDG_CONFIG_HOME");
 	const char *home = getenv("HOME");
@@ -172,10 +200,10 @@ static FILE *open_config(const char *explicit, char *path, size_t pathsz)
 	else
 		path[0] = '\0';
 	if (path[0])
-		f = fopen(path, "re");
-	if (!f) {
+		f = open_one(path, err, errsz, refused);
+	if (!f && !*refused) {
 		snprintf(path, pathsz, "/etc/apisecfs/config");
-		f = fopen(path, "re");
+		f = open_one(path, err, errsz, refused);
 	}
 	return f;
 }
@@ -184,14 +212,15 @@ static FILE *open_config(const char *explicit, char *path, size_t pathsz)
  * value of "yes"/"true" for a flag becomes the bare flag. */
 static int read_profile(const struct opts *o, struct fuse_args *pargs)
 {
-	char path[4096], line[4096], want[512];
-	FILE *f = open_config(o->config, path, sizeof(path));
+	char path[4096], line[4096], want[512], err[4096 + 256];
+	bool refused;
+	FILE *f = open_config(o->config, path, sizeof(path), err, sizeof(err),
+			      &refused);
 	bool in = false, found = false;
 	int lineno = 0, rc = 0;
 	if (!f) {
-		fprintf(stderr, "apisecfs: cannot read config file %s: %s\n",
-			path, strerror(errno));
-		return -1;
+		fprintf(stderr, "apisecfs: %s\n", err);
+		return refused ? EXIT_CREDENTIAL : EXIT_USAGE;
 	}
 	snprintf(want, sizeof(want), "[%s]", o->profile);
 	while (!rc && fgets(line, sizeof(line), f)) {
@@ -268,6 +297,16 @@ static int apply_profile(struct fuse_args *args, struct opts *o)
 
 /* ---- parse -------------------------------------------------------- */
 
+/* True if url's authority ("scheme://AUTHORITY/...") holds a userinfo
+ * part ("user[:password]@"). */
+static bool has_userinfo(const char *url)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	size_t n = strcspn(p, "/?#");
+	return memchr(p, '@', n) != NULL;
+}
+
 static int check(const struct opts *o)
 {
 	if (!o->url) {
@@ -276,6 +315,17 @@ static int check(const struct opts *o)
 	}
 	if (!o->mountpoint) {
 		fprintf(stderr, "apisecfs: missing MOUNTPOINT (see --help)\n");
+		return -1;
+	}
+	if (has_userinfo(o->url) ||
+	    (o->token_url && has_userinfo(o->token_url))) {
+		/* Not quoted: the part before '@' may be a password. */
+		fprintf(stderr,
+			"apisecfs: %s must not hold a user name or password "
+			"(user:password@host): mount(8) and ps(1) would show "
+			"it; give the credential with token_file=, "
+			"credentials= or another option\n",
+			has_userinfo(o->url) ? "the URL" : "token_url");
 		return -1;
 	}
 	if (strncmp(o->url, "http://", 7) != 0 &&
@@ -318,11 +368,12 @@ int opts_parse(struct fuse_args *args, struct opts *o)
 	o->cache_size = 128;
 	o->pool_size = 8;
 	if (pre_scan(args, o))
-		return -1;
-	if (o->profile && apply_profile(args, o))
-		return -1;
+		return EXIT_USAGE;
+	int rc = o->profile ? apply_profile(args, o) : 0;
+	if (rc)
+		return rc > 0 ? rc : EXIT_USAGE;
 	if (fuse_opt_parse(args, o, opts_table, opt_proc) == -1)
-		return -1;
+		return EXIT_USAGE;
 	if (o->show_help || o->show_version)
 		return 0;
 	/* Two positionals: URL MOUNTPOINT. One: the MOUNTPOINT when the
@@ -340,8 +391,8 @@ int opts_parse(struct fuse_args *args, struct opts *o)
 		o->pos[0] = NULL;
 	}
 	if (check(o))
-		return -1;
-	return fuse_opt_add_arg(args, o->mountpoint);
+		return EXIT_USAGE;
+	return fuse_opt_add_arg(args, o->mountpoint) ? EXIT_USAGE : 0;
 }
 
 void opts_free(struct opts *o)

@@ -13,6 +13,7 @@
 
 #include "apisecfs/api.h"
 #include "apisecfs/ctl.h"
+#include "apisecfs/esc.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
 #include "apisecfs/names.h"
@@ -50,13 +51,21 @@ static const struct kind app_json_kind = {
 	.remove = app_remove, .remove_scope = "apps:delete",
 };
 
-/* endpoints: one "METHOD /path" line each, over every page. */
+/* endpoints: one "METHOD /path" line each, over every page. Both come
+ * from an uploaded spec, so they are escaped as ls -b would (esc.h, with
+ * backslashes doubled): a path holding a newline cannot forge a line, and
+ * the escaping can be undone. */
 static int endpoint_line(const cJSON *e, const char *page_key, void *ud)
 {
 	const char *m = json_str(e, "method");
 	const char *p = json_str(e, "path");
 	(void)page_key;
-	return m && p ? buf_printf(ud, "%s %s\n", m, p) : 0;
+	if (!m || !p)
+		return 0;
+	return esc_buf(ud, m, strlen(m), ESC_BACKSLASH) ||
+	       buf_append(ud, " ", 1) ||
+	       esc_buf(ud, p, strlen(p), ESC_BACKSLASH) ||
+	       buf_append(ud, "\n", 1);
 }
 
 static int endpoints_render(const struct kind_ctx *c, struct buf *out,

@@ -209,8 +209,10 @@ static int token_new_act(const struct kind_ctx *c, const char *data,
 			rc = -EINVAL;
 		} else if (!auth_has_scope(s->valuestring)) {
 			/* The platform would refuse it: do not ask. */
-			log_warn("tokens/new: scope %s is not held by this "
-				 "mount's credential", s->valuestring);
+			/* Not echoed: control-file input stays out of the
+			 * log. */
+			log_warn("tokens/new: a requested scope is not held "
+				 "by this mount's credential");
 			rc = -EACCES;
 		}
 	}

@@ -166,8 +166,10 @@ static int scan_new_act(const struct kind_ctx *c, const char *data,
 		rc = -EINVAL; /* one application per open */
 	else
 		rc = res_apps_resolve(word, &app, &inst);
+	/* What was written is not echoed: a control file's input stays out
+	 * of the log (it might be a pasted token). */
 	if (rc == -ENOENT)
-		log_warn("scans/new: no application named %s", word);
+		log_warn("scans/new: no application by that name or id");
 	if (!rc)
 		rc = res_apps_start_scan(app, inst, body,
 					 body ? strlen(body) : 0, idem, reply);

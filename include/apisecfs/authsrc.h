@@ -8,13 +8,15 @@
 #ifndef APISECFS_AUTHSRC_H
 #define APISECFS_AUTHSRC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
 /* token_cmd gets this long to print a token. */
 #define AUTHSRC_CMD_TIMEOUT_S 30
 
-/* A file that is regular, not group/other accessible, not empty. st_out
+/* A file that is regular, the mounting user's or root's, not group/other
+ * accessible (safefile.h), not empty, one line of printable text. st_out
  * (may be NULL) receives its identity for change detection. */
 char *authsrc_file(const char *path, struct stat *st_out, char *err,
 		   size_t errsz);
@@ -37,6 +39,11 @@ int authsrc_kv_read(const char *path, const char *const *known,
 		    struct authsrc_kv **out, size_t *n, char *err,
 		    size_t errsz);
 void authsrc_kv_free(struct authsrc_kv *kv, size_t n);
+/* True if secret holds no control character (< 0x20, 0x7f). Otherwise
+ * wipes and frees it and puts "<what><path> holds a control character..."
+ * in err (the secret itself is never quoted). */
+bool authsrc_printable(char *secret, char *err, size_t errsz,
+		       const char *what, const char *path);
 /* Wipe and free a secret; NULL is fine. */
 void authsrc_wipe(char *secret);
 

@@ -3,7 +3,11 @@
  * Every module logs through these calls; libfuse's own messages are routed
  * here too (log_init installs a fuse_set_log_func hook), so there is one sink.
  * Callers must never pass secrets: log.c cannot know what a secret is, so the
- * rule is enforced at the call sites (http.c never logs header values).
+ * rule is enforced at the call sites (http.c never logs header values, and
+ * nothing written to a control file is logged); log.c only cuts out what
+ * looks like an API token, as a last guard. Messages may carry foreign text
+ * (platform error messages, names): the sink escapes control characters and
+ * invalid UTF-8 (esc.h), so no caller needs to.
  */
 #ifndef APISECFS_LOG_H
 #define APISECFS_LOG_H

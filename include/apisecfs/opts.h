@@ -45,8 +45,9 @@ enum opts_exit {
 };
 
 /* Parse argv (and the config file's profile) into o and args (what
- * libfuse gets). Returns 0, or -1 after printing a one-line reason to
- * stderr. */
+ * libfuse gets). Returns 0, or an exit status after printing a one-line
+ * reason to stderr: EXIT_CREDENTIAL for a config file that is refused
+ * (safefile.h), else EXIT_USAGE. */
 int opts_parse(struct fuse_args *args, struct opts *o)
 	__attribute__((warn_unused_result));
 void opts_free(struct opts *o);
