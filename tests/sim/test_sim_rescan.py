@@ -146,6 +146,7 @@ def rescans(sim):
     first, seen1 = rescan(sim, tok, app, app["instances"][0]["latestScanId"])
     # A cancelled scan finds nothing and is nobody's previous scan.
     st, _, gone = sim.request("POST", scans_path(app), token=tok)
+    assert st == 202
     assert sim.request("POST", f"/v1/scans/{gone['scanId']}/cancel", token=tok)[0] == 202
     assert walk(sim, tok, f"/v1/vulnerabilities?scanId={gone['scanId']}") == []
     second, seen2 = rescan(sim, tok, app, first["scanId"])
