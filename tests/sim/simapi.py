@@ -205,8 +205,9 @@ def start_scan(api, req):
 
 @route("GET", "/v1/scans", "scans:read")
 def list_scans(api, req):
-    return page_of(req, api.store.list_scans(req.query.get("applicationId"),
-                                             req.query.get("status")))
+    q = req.query
+    return page_of(req, api.store.list_scans(q.get("applicationId"), q.get("status"),
+                                             q.get("updatedSince")))
 
 
 @route("GET", "/v1/scans/{id}", "scans:read")

@@ -3,11 +3,15 @@
 Builds applications (with instances, endpoints and scans), teams and
 vulnerabilities from ``--apps``, ``--vulns`` and ``--seed``: the same seed
 always gives the same ids, names, texts and timestamps.  Also holds the
-record types the store keeps and ``make_vuln``, which scans run at run time
-reuse to produce their findings.
+record types the store keeps and ``draw`` / ``render``, which scans run at
+run time reuse to produce their findings.  Every finding carries a
+``fingerprint`` naming its weakness (instance + category + endpoint), and
+consecutive seeded scans of an instance share most of their weaknesses, as
+rescans do.
 """
 
 import calendar
+import functools
 import hashlib
 import random
 import re
@@ -26,6 +30,8 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_WEIGHTS = (8, 22, 35, 20, 15)
 CVSS_RANGES = {"critical": (9.0, 10.0), "high": (7.0, 8.9),
                "medium": (4.0, 6.9), "low": (0.1, 3.9), "info": (0.0, 0.0)}
+# Share of the previous scan's weaknesses that a rescan reports again.
+RESCAN_KEEP = 0.7
 STATUSES = ("ACTIVE", "DISMISSED", "RISK_ACCEPTED", "RESOLVED")
 STATUS_WEIGHTS = (70, 8, 7, 15)
 
@@ -169,6 +175,15 @@ def vuln_id(n, width):
     return f"vuln_{n:0{width}d}"
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def fingerprint(instance_id, category, method, path):
+    """The opaque name of one weakness: the same instance, category and
+    endpoint give the same fingerprint in every scan.  Memoized because a
+    data set has far fewer weaknesses than findings."""
+    key = "\0".join((instance_id, category, method, path)).encode()
+    return "fp_" + hashlib.sha256(key).hexdigest()[:16]
+
+
 def empty_stats():
     return dict.fromkeys(("total",) + SEVERITIES, 0)
 
@@ -203,6 +218,7 @@ class Scan:
     created_at: str
     started_at: str = None
     completed_at: str = None
+    updated_at: str = None      # moves at every status change
     progress: int = 0
     endpoints: list = None      # the (method, path) pairs it probes
     stats: dict = field(default_factory=empty_stats)
@@ -217,27 +233,48 @@ class Scan:
             "instanceId": self.instance_id, "status": self.status,
             "progress": self.progress, "createdAt": self.created_at,
             "startedAt": self.started_at, "completedAt": self.completed_at,
+            "updatedAt": self.updated_at,
             "endpointsScanned": total * self.progress // 100,
             "vulnerabilityStats": dict(self.stats),
             "failureReason": self.failure_reason,
         }
 
 
-def make_vuln(rng, vid, scan, host_url, endpoint, detected, updated,
-              severity, status):
-    """One vulnerability object (the API's JSON shape) found by scan."""
-    cat, title, desc, fix, req, resp = rng.choice(CATEGORIES)
-    method, path = endpoint
-    lo, hi = CVSS_RANGES[severity]
+@dataclass(slots=True)
+class Draw:
+    """What is drawn for one finding before it is rendered: the weakness
+    (cat, an entry of CATEGORIES, and endpoint) and the probe's numbers."""
+    cat: tuple
+    endpoint: tuple
+    n: int
+    other: str
+    score: float
+
+
+def draw(rng, endpoint, severity, cat=None):
+    """The random part of a finding, drawn in a fixed order (the seeded
+    data depends on it); cat is drawn unless given."""
+    if cat is None:
+        cat = rng.choice(CATEGORIES)
     n = rng.randint(2, 9999)
+    other = f"{rng.randint(1000, 9999)}"
+    lo, hi = CVSS_RANGES[severity]
+    return Draw(cat, endpoint, n, other, round(rng.uniform(lo, hi), 1))
+
+
+def render(d, vid, scan, host_url, detected, updated, severity, status):
+    """One vulnerability object (the API's JSON shape) found by scan."""
+    name, title, desc, fix, req, resp = d.cat
+    method, path = d.endpoint
     fmt = {"method": method, "path": path, "host": host_url.split("://", 1)[-1],
-           "concrete": path.replace("{id}", str(n)), "n": n,
-           "other": f"{rng.randint(1000, 9999)}", "jwt": FAKE_JWT}
+           "concrete": path.replace("{id}", str(d.n)), "n": d.n,
+           "other": d.other, "jwt": FAKE_JWT}
     return {
         "vulnerabilityId": vid, "applicationId": scan.app_id,
         "instanceId": scan.instance_id, "scanId": scan.scan_id,
-        "title": title.format(**fmt), "category": cat,
-        "severity": severity, "cvssScore": round(rng.uniform(lo, hi), 1),
+        "fingerprint": fingerprint(scan.instance_id, name, method, path),
+        "title": title.format(**fmt), "category": name,
+        "severity": severity, "cvssScore": d.score,
         "status": status, "endpoint": {"method": method, "path": path},
         "description": desc.format(**fmt), "remediation": fix,
         "evidence": {"request": req.format(**fmt), "response": resp.format(**fmt)},
@@ -284,6 +321,11 @@ def parse_rfc3339(text):
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
 
 
+def completion_order(scan):
+    """Sort key of Completed scans: "previous" and "latest" follow it."""
+    return scan.completed_at, scan.scan_id
+
+
 def make_scans(rng, seed, seq, app, inst):
     """Two to four completed scans of inst between the app's creation and
     BASE_EPOCH, oldest first; seq numbers them across the data set."""
@@ -293,11 +335,12 @@ def make_scans(rng, seed, seq, app, inst):
     scans = []
     for i, t in enumerate(times):
         start = t + rng.randint(5, 120)
+        done = rfc3339(start + rng.randint(60, 1800))
         scans.append(Scan(
             scan_id=make_id("scan_", seq + i, 4, seed), app_id=app.app_id,
             instance_id=inst.instance_id, status="Completed",
             created_at=rfc3339(t), started_at=rfc3339(start),
-            completed_at=rfc3339(start + rng.randint(60, 1800)),
+            completed_at=done, updated_at=done,
             progress=100, endpoints=inst.endpoints))
     return scans
 
@@ -325,14 +368,15 @@ def generate(seed, n_apps, n_vulns):
         for inst in instances:
             inst_scans = make_scans(rng, seed, len(scans) + 1, app, inst)
             scans += inst_scans
-            inst.latest_scan_id = inst_scans[-1].scan_id
-            app.updated_at = max(app.updated_at, inst_scans[-1].completed_at)
+            last = max(inst_scans, key=completion_order)
+            inst.latest_scan_id = last.scan_id
+            app.updated_at = max(app.updated_at, last.completed_at)
         apps.append(app)
-    vulns, width = make_seed_vulns(rng, apps, scans, n_vulns)
+    vulns, width = make_seed_vulns(rng, seed, apps, scans, n_vulns)
     return apps, teams, scans, vulns, width
 
 
-def make_seed_vulns(rng, apps, scans, n_vulns):
+def make_seed_vulns(rng, seed, apps, scans, n_vulns):
     """Vulnerabilities spread over the completed scans; the first ones cover
     every severity and status so that each is present at any size."""
     width = max(5, len(str(n_vulns)))
@@ -342,7 +386,7 @@ def make_seed_vulns(rng, apps, scans, n_vulns):
     insts = {inst.instance_id: inst for app in apps for inst in app.instances}
     done = {s.scan_id: parse_rfc3339(s.completed_at) for s in scans}
     inst_ids = list(insts)
-    vulns = []
+    drawn = []
     for k in range(n_vulns):
         inst = insts[rng.choice(inst_ids)]
         scan = rng.choice(by_inst[inst.instance_id])
@@ -355,15 +399,53 @@ def make_seed_vulns(rng, apps, scans, n_vulns):
         if status != "ACTIVE":
             later = done[scan.scan_id] + rng.randint(3600, 30 * 86400)
             updated = rfc3339(min(later, BASE_EPOCH))
-        v = make_vuln(rng, vuln_id(k + 1, width), scan, inst.host_url,
-                      rng.choice(inst.endpoints), detected, updated,
-                      severity, status)
-        vulns.append(v)
+        endpoint = rng.choice(inst.endpoints)
+        drawn.append((draw(rng, endpoint, severity), scan, inst, detected,
+                       updated, severity, status))
         scan.stats["total"] += 1
         scan.stats[severity] += 1
+    rescan_seeded(random.Random(f"{seed}:rescans"), scans, drawn)
+    vulns = [render(d, vuln_id(k + 1, width), scan, inst.host_url, *rest)
+             for k, (d, scan, inst, *rest) in enumerate(drawn)]
     for app in apps:
         for inst in app.instances:
             latest = next(s for s in by_inst[inst.instance_id]
                           if s.scan_id == inst.latest_scan_id)
             inst.latest_stats = dict(latest.stats)
     return vulns, width
+
+
+def rescan_seeded(rng, scans, drawn):
+    """Make each seeded scan re-report about RESCAN_KEEP of the weaknesses
+    of the scan of its instance before it, as rescans at run time do, and
+    its other findings name weaknesses that scan did not report (as far as
+    the instance has such).
+
+    Only the weakness (category and endpoint) of drawn findings changes;
+    their scans, severities and statuses, and so every count, stay as
+    drawn.  rng is separate from the main one so that everything else
+    drawn stays the same too."""
+    findings = {}
+    for d, scan, inst, *_ in drawn:
+        findings.setdefault(scan.scan_id, (inst, []))[1].append(d)
+    by_inst = {}
+    for s in sorted(scans, key=completion_order):
+        by_inst.setdefault(s.instance_id, []).append(s)
+    for chain in by_inst.values():
+        for prev, cur in zip(chain, chain[1:]):
+            if prev.scan_id not in findings or cur.scan_id not in findings:
+                continue
+            inst, mine = findings[cur.scan_id]
+            weak = {(d.cat, d.endpoint): None for d in findings[prev.scan_id][1]}
+            keep = min(len(mine) - 1, round(RESCAN_KEEP * len(weak)))
+            if keep < 1:
+                continue
+            chosen = rng.sample(range(len(mine)), keep)
+            for i, (cat, ep) in zip(chosen, rng.sample(list(weak), keep)):
+                mine[i].cat, mine[i].endpoint = cat, ep
+            others = [(c, ep) for ep in inst.endpoints for c in CATEGORIES
+                      if (c, ep) not in weak]
+            chosen = set(chosen)
+            for i, d in enumerate(mine):
+                if i not in chosen and others and (d.cat, d.endpoint) in weak:
+                    d.cat, d.endpoint = rng.choice(others)

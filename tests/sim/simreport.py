@@ -50,7 +50,8 @@ def sarif_report(scan, app_name, host_url, vulns):
             "logicalLocations": [{"name": f"{v['endpoint']['method']} {v['endpoint']['path']}",
                                   "kind": "function"}],
         }],
-        "partialFingerprints": {"vulnerabilityId": v["vulnerabilityId"]},
+        "partialFingerprints": {"vulnerabilityId": v["vulnerabilityId"],
+                                "weakness": v["fingerprint"]},
         "properties": {"severity": v["severity"], "cvssScore": v["cvssScore"],
                        "status": v["status"]},
     } for v in vulns]

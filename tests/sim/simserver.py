@@ -74,6 +74,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     disable_nagle_algorithm = True
     timeout = IDLE_TIMEOUT
+    state_time = None       # the instant this answer's Date shows, when set
 
     def log_message(self, fmt, *args):
         """Quiet: /_sim/stats is the request log."""
@@ -179,6 +180,11 @@ class Handler(BaseHTTPRequestHandler):
         """Rate limit, injected errors, routing, auth, scope, handler."""
         srv = self.server
         limit_headers = {}
+        # The Date header shows this instant, taken before the scans are
+        # brought up to it: whatever this answer does not show changed at
+        # or after its Date, so updatedSince=<Date> loses nothing.
+        self.state_time = time.time()
+        srv.api.store.advance()
         try:
             auth_header = self.headers.get("Authorization")
             key = ("auth:" + hashlib.sha256(auth_header.encode()).hexdigest()[:24]
@@ -220,11 +226,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def write(self, reply, rid, truncate=False):
         """One response; truncate sends half the body under the full
-        Content-Length and then closes the connection."""
+        Content-Length and then closes the connection.  Every response has
+        a Date (clients estimate clock skew from it)."""
         body = b"" if self.command == "HEAD" else reply.body
         head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}",
                 f"Server: {self.server_version}",
-                f"Date: {self.date_time_string()}",
+                f"Date: {self.date_time_string(self.state_time)}",
                 f"Content-Length: {len(reply.body)}",
                 f"X-Request-Id: {rid}"]
         if reply.body:
@@ -236,6 +243,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             head.append("Connection: close")
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        self.state_time = None
         self.wfile.flush()
 
     def drop(self):

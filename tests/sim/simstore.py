@@ -7,6 +7,11 @@ vulnerability JSON and filtered id lists cached by a data version.  Every
 public method takes the lock and first advances running scans, so callers
 always see the present.  Lists handed out are snapshots: the store replaces
 them instead of changing them in place.
+
+A completed rescan reports again about RESCAN_KEEP of the weaknesses
+(fingerprints) of the previous Completed scan of its instance, as findings
+of its own with new ids, plus one to three weaknesses the previous scan did
+not report.
 """
 
 import copy
@@ -18,7 +23,8 @@ import time
 import simdata
 import simspec
 from simconv import parse_time
-from simdata import SEVERITIES, STATUSES, Instance, App, Scan, make_id, rfc3339
+from simdata import (CATEGORIES, RESCAN_KEEP, SEVERITIES, STATUSES, App,
+                     Instance, Scan, completion_order, make_id, rfc3339)
 from simerr import bad_request, conflict, not_found
 
 APP_NAME_MAX = 256          # the seeded data has a 250-character name
@@ -39,6 +45,9 @@ class Store:
         self.active = {}            # scanId -> Scan still Queued or Running
         self.vulns = {v["vulnerabilityId"]: v for v in vulns}
         self.vuln_order = list(self.vulns)
+        self.by_scan = {}           # scanId -> its vulnerabilityIds
+        for v in vulns:
+            self.by_scan.setdefault(v["scanId"], []).append(v["vulnerabilityId"])
         self.vuln_json = {}         # vulnerabilityId -> serialized object
         self.vuln_width = width
         self.vuln_seq = len(vulns)
@@ -142,6 +151,7 @@ class Store:
             for sid in [s.scan_id for s in self.scans.values() if s.app_id == app_id]:
                 del self.scans[sid]
                 self.active.pop(sid, None)
+                self.by_scan.pop(sid, None)
             gone = [v for v, d in self.vulns.items() if d["applicationId"] == app_id]
             for vid in gone:
                 del self.vulns[vid]
@@ -198,20 +208,24 @@ class Store:
             self.scan_seq += 1
             now = time.time()
             scan = Scan(make_id("scan_", self.scan_seq, 4, self.seed), app_id,
-                        inst_id, "Queued", rfc3339(now), endpoints=list(targets),
-                        t_mono=time.monotonic(), t_wall=now)
+                        inst_id, "Queued", rfc3339(now), updated_at=rfc3339(now),
+                        endpoints=list(targets), t_mono=time.monotonic(), t_wall=now)
             self.scans[scan.scan_id] = scan
             self.active[scan.scan_id] = scan
             return scan.to_json()
 
-    def list_scans(self, app_id=None, status=None):
+    def list_scans(self, app_id=None, status=None, updated_since=None):
         if status is not None and status not in SCAN_STATUSES:
             raise bad_request(f"status must be one of {', '.join(SCAN_STATUSES)}")
+        since = None
+        if updated_since is not None:
+            since = rfc3339(parse_time(updated_since, "updatedSince"))
         with self.lock:
             self.tick()
             return [s.to_json() for s in self.scans.values()
                     if (app_id is None or s.app_id == app_id)
-                    and (status is None or s.status == status)]
+                    and (status is None or s.status == status)
+                    and (since is None or s.updated_at >= since)]
 
     def get_scan(self, scan_id):
         with self.lock:
@@ -225,9 +239,16 @@ class Store:
             if scan_id not in self.active:
                 raise conflict(f"scan {scan_id} is already {scan.status}")
             scan.status = "Cancelled"
-            scan.completed_at = rfc3339(time.time())
+            scan.completed_at = scan.updated_at = rfc3339(time.time())
             del self.active[scan_id]
             return scan.to_json()
+
+    def advance(self):
+        """Bring the scans up to now; the server calls it for every request
+        before it takes the time its Date header shows, so that a change a
+        response does not show has an updatedAt at or after that Date."""
+        with self.lock:
+            self.tick()
 
     def tick(self):
         """Move active scans along their timeline (lock held).  A scan is
@@ -246,11 +267,13 @@ class Store:
                 continue
             if scan.started_at is None:
                 scan.status, scan.started_at = "Running", rfc3339(wall + queued)
+                scan.updated_at = scan.started_at
             frac = (elapsed - queued) / (total - queued) if total > queued else 1.0
             inst = self.instance(scan.app_id, scan.instance_id)[1]
             if "fail" in inst.host_url and frac >= 0.5:
                 scan.status, scan.progress = "Failed", 50
                 scan.completed_at = rfc3339(wall + queued + (total - queued) / 2)
+                scan.updated_at = scan.completed_at
                 scan.failure_reason = (f"could not reach {inst.host_url}: "
                                        "connection refused")
                 del self.active[scan.scan_id]
@@ -260,27 +283,79 @@ class Store:
                 scan.progress = min(99, int(frac * 100))
 
     def complete(self, scan, done_at):
-        """Finish scan with a few findings seeded by its id (lock held)."""
+        """Finish scan with findings seeded by its id (lock held): again
+        RESCAN_KEEP of the weaknesses the previous Completed scan of the
+        instance reported on the endpoints this one probes (same severity
+        and score), then 1-3 weaknesses the previous scan did not report
+        (see new_weaknesses); a first scan finds 2-4."""
         app, inst = self.instance(scan.app_id, scan.instance_id)
         rng = random.Random(f"{self.seed}:{scan.scan_id}")
-        found = []
-        for _ in range(rng.randint(2, 4)):
+        prev = self.previous_scan(scan)
+        again, seen, before = {}, set(), set()
+        if prev is not None:
+            probed = set(scan.endpoints)
+            for vid in self.by_scan.get(prev.scan_id, ()):
+                v = self.vulns[vid]
+                before.add(v["fingerprint"])
+                ep = (v["endpoint"]["method"], v["endpoint"]["path"])
+                if ep in probed:
+                    again.setdefault(v["fingerprint"], v)
+            for s in self.scans.values():
+                if s.instance_id == scan.instance_id:
+                    seen.update(self.vulns[vid]["fingerprint"]
+                                for vid in self.by_scan.get(s.scan_id, ()))
+        cats = {c[0]: c for c in CATEGORIES}
+        picks = []
+        if again:
+            keep = max(1, round(RESCAN_KEEP * len(again)))
+            for v in rng.sample(list(again.values()), keep):
+                ep = (v["endpoint"]["method"], v["endpoint"]["path"])
+                picks.append((cats[v["category"]], ep, v["severity"], v["cvssScore"]))
+        fresh = rng.randint(1, 3) if prev is not None else rng.randint(2, 4)
+        for cat, ep in self.new_weaknesses(rng, scan, seen, before, fresh):
             sev = rng.choices(SEVERITIES, simdata.SEVERITY_WEIGHTS)[0]
+            picks.append((cat, ep, sev, None))
+        found = []
+        for cat, ep, sev, cvss in picks:
             self.vuln_seq += 1
             vid = simdata.vuln_id(self.vuln_seq, self.vuln_width)
-            v = simdata.make_vuln(rng, vid, scan, inst.host_url,
-                                  rng.choice(scan.endpoints), done_at, done_at,
-                                  sev, "ACTIVE")
-            self.vulns[vid] = v
+            d = simdata.draw(rng, ep, sev, cat)
+            if cvss is not None:
+                d.score = cvss
+            self.vulns[vid] = simdata.render(d, vid, scan, inst.host_url,
+                                             done_at, done_at, sev, "ACTIVE")
             found.append(vid)
             scan.stats["total"] += 1
             scan.stats[sev] += 1
+        self.by_scan[scan.scan_id] = found
         self.vuln_order = self.vuln_order + found
         self.version += 1
-        scan.status, scan.progress, scan.completed_at = "Completed", 100, done_at
+        scan.status, scan.progress = "Completed", 100
+        scan.completed_at = scan.updated_at = done_at
         inst.latest_scan_id, inst.latest_stats = scan.scan_id, dict(scan.stats)
         app.updated_at = done_at
         del self.active[scan.scan_id]
+
+    def previous_scan(self, scan):
+        """The Completed scan of scan's instance that completed last, or
+        None (lock held; scan itself is not Completed yet)."""
+        done = [s for s in self.scans.values()
+                if s.instance_id == scan.instance_id and s.status == "Completed"]
+        return max(done, key=completion_order, default=None)
+
+    @staticmethod
+    def new_weaknesses(rng, scan, seen, before, n):
+        """n distinct (category, endpoint) pairs on the endpoints scan
+        probes: weaknesses the instance never showed (fingerprint not in
+        seen), else ones that came back (not in before, the previous scan's
+        fingerprints): at large sizes an instance has shown them all."""
+        pairs = [(cat, ep) for ep in scan.endpoints for cat in CATEGORIES]
+        fps = [simdata.fingerprint(scan.instance_id, cat[0], *ep) for cat, ep in pairs]
+        unseen = [p for p, fp in zip(pairs, fps) if fp not in seen]
+        if len(unseen) >= n:
+            return rng.sample(unseen, n)
+        back = [p for p, fp in zip(pairs, fps) if fp in seen and fp not in before]
+        return unseen + rng.sample(back, min(n - len(unseen), len(back)))
 
     # -- vulnerabilities --------------------------------------------------------
 

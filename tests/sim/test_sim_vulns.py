@@ -9,9 +9,9 @@ import pytest
 CVSS = {"critical": (9.0, 10.0), "high": (7.0, 8.9), "medium": (4.0, 6.9),
         "low": (0.1, 3.9), "info": (0.0, 0.0)}
 STATUSES = {"ACTIVE", "DISMISSED", "RISK_ACCEPTED", "RESOLVED"}
-VULN_KEYS = {"vulnerabilityId", "applicationId", "instanceId", "scanId", "title", "category",
-             "severity", "cvssScore", "status", "endpoint", "description", "remediation",
-             "evidence", "detectedAt", "updatedAt"}
+VULN_KEYS = {"vulnerabilityId", "applicationId", "instanceId", "scanId", "fingerprint",
+             "title", "category", "severity", "cvssScore", "status", "endpoint",
+             "description", "remediation", "evidence", "detectedAt", "updatedAt"}
 
 
 def walk(sim, token, query="", limit=None):
