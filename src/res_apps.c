@@ -239,14 +239,17 @@ static const struct kind vuln_link_kind = {
 	.name = "vuln link", .type = KIND_LINK,
 };
 
+static const char *const all_scans[] = { "/v1/scans", NULL };
 static const struct res_row app_scans_row = {
 	.path = "/v1/scans", .filter = "applicationId",
+	.index_paths = all_scans,
 	.filter_from_id = true, .id_field = "scanId", .ext = "",
 	.shape = RES_LINK, .child = &scan_link_kind,
 	.link_to = "../../../scans/",
 };
 static const struct res_row app_vulns_row = {
 	.path = "/v1/vulnerabilities", .filter = "applicationId",
+	.index_paths = res_vulns_streams,
 	.filter_from_id = true, .id_field = "vulnerabilityId",
 	.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
 	.link_to = "../../../vulns/",

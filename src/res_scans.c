@@ -196,6 +196,7 @@ static const struct kind vuln_link_kind = {
 };
 static const struct res_row scan_vulns_row = {
 	.path = "/v1/vulnerabilities", .filter = "scanId",
+	.index_paths = res_vulns_streams,
 	.filter_from_id = true, .id_field = "vulnerabilityId",
 	.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
 	.link_to = "../../../vulns/",

@@ -40,7 +40,7 @@ static const struct kind vuln_kind = {
  * when read (stream.h), never held whole. It pages through the same
  * per-severity lists as vulns/ (most severe first), so it costs no
  * request of its own while they are cached. */
-static const char *const all_jsonl_paths[] = {
+const char *const res_vulns_streams[] = {
 	"/v1/vulnerabilities?severity=critical",
 	"/v1/vulnerabilities?severity=high",
 	"/v1/vulnerabilities?severity=medium",
@@ -48,6 +48,7 @@ static const char *const all_jsonl_paths[] = {
 	"/v1/vulnerabilities?severity=info",
 	NULL
 };
+#define all_jsonl_paths res_vulns_streams
 static const struct kind all_jsonl_kind = {
 	.name = "all.jsonl", .type = KIND_FILE, .scope = "vulns:read",
 	.stream_paths = all_jsonl_paths,

@@ -14,6 +14,7 @@
 #include "apisecfs/api.h"
 #include "apisecfs/clock.h"
 #include "apisecfs/json.h"
+#include "apisecfs/linkidx.h"
 #include "apisecfs/log.h"
 #include "apisecfs/names.h"
 #include "apisecfs/restab.h"
@@ -453,6 +454,7 @@ static void stash_clear_locked(void)
 
 void restab_cleanup(void)
 {
+	linkidx_cleanup();
 	pthread_mutex_lock(&stash.lock);
 	stash_clear_locked();
 	pthread_mutex_unlock(&stash.lock);
@@ -618,9 +620,53 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 	return rc;
 }
 
+static int index_item(const char *id, time_t mtime, void *ud)
+{
+	struct collect *cl = ud;
+	if (cl->n == cl->alloc) {
+		size_t na = cl->alloc ? cl->alloc * 2 : 64;
+		struct item *v = realloc(cl->v, na * sizeof(*v));
+		if (!v)
+			return -1;
+		cl->v = v;
+		cl->alloc = na;
+	}
+	struct item *x = &cl->v[cl->n];
+	memset(x, 0, sizeof(*x));
+	x->mtime = mtime;
+	if (!(x->id = strdup(id)))
+		return -1;
+	cl->n++;
+	return 0;
+}
+
+/* A view of a list by one field, from the index of the whole list. */
+static int list_indexed(const struct kind_ctx *c, const struct res_row *row,
+			struct listing *out)
+{
+	const char *v = row->filter_from_id ? c->id : c->ctx;
+	struct collect cl = { .row = row };
+	struct api_status st = { 0 };
+	uint64_t sig = 0;
+	enum api_err result = linkidx_view(row->index_paths, row->filter,
+					   row->id_field, v ? v : "",
+					   index_item, &cl, &sig, &st);
+	int rc = result ? restab_errno(result, &st) : 0;
+	if (!rc) {
+		out->sig = sig;
+		out->unchanged = c->list_sig && c->list_sig == sig;
+		if (!out->unchanged)
+			rc = add_items(&cl, out);
+	}
+	collect_free(&cl);
+	return rc;
+}
+
 int restab_list(const struct kind_ctx *c, const struct res_row *row,
 		struct listing *out)
 {
+	if (row->index_paths)
+		return list_indexed(c, row, out);
 	if (row->split_param)
 		return list_split(c, row, out);
 	char path[API_PATH_MAX];

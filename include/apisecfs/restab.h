@@ -43,6 +43,10 @@ struct res_row {
 	/* Keep only items whose field match_field equals the node's ctx:
 	 * a view filtered here from pages fetched (and cached) anyway. */
 	const char *match_field;
+	/* Instead of asking for the filtered list: the items of these lists
+	 * (the whole list, as another directory walks it) whose filter
+	 * field is the node's value, from one index of them (linkidx.h). */
+	const char *const *index_paths;
 };
 
 /* Drop what restab keeps between listings (sibling views' items). */
@@ -96,6 +100,9 @@ int res_apps_resolve(const char *word, char **app_id, char **inst_id)
 int res_apps_start_scan(const char *app, const char *inst, const char *body,
 			size_t len, const char *idem, struct buf *reply)
 	__attribute__((warn_unused_result));
+
+/* res_vulns.c: the findings as vulns/ walks them (five streams). */
+extern const char *const res_vulns_streams[];
 
 /* The kinds other modules refer to. */
 extern const struct kind restab_root_kind;
