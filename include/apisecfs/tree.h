@@ -118,6 +118,8 @@ int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
  * after the reply), or, when *held is NULL, at a buffer to free. */
 int tree_read_ino(fuse_ino_t ino, size_t size, off_t off, struct blob **held,
 		  char **out) __attribute__((warn_unused_result));
+/* Drop the readers tree_read_ino keeps (tree_cleanup calls it). */
+void tree_read_cleanup(void);
 /* May ino be opened for writing (truncate is then accepted)? */
 bool tree_is_writable(fuse_ino_t ino);
 
