@@ -27,6 +27,7 @@ static const char *const op_names[METRICS_OP_COUNT] = {
 	[METRICS_OP_READLINK] = "readlink",
 	[METRICS_OP_OPENDIR] = "opendir",
 	[METRICS_OP_READDIR] = "readdir",
+	[METRICS_OP_READDIRPLUS] = "readdirplus",
 	[METRICS_OP_RELEASEDIR] = "releasedir",
 	[METRICS_OP_OPEN] = "open",
 	[METRICS_OP_READ] = "read",
