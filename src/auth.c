@@ -469,6 +469,16 @@ bool auth_has_scope(const char *scope)
 	return yes;
 }
 
+time_t auth_expires_at(void)
+{
+	pthread_mutex_lock(&state.lock);
+	time_t exp = state.expires_at;
+	if (!exp)
+		exp = json_time(state.me, "expiresAt");
+	pthread_mutex_unlock(&state.lock);
+	return exp;
+}
+
 cJSON *auth_whoami_new(void)
 {
 	pthread_mutex_lock(&state.lock);

@@ -625,5 +625,6 @@ void cache_get_stats(struct cache_stats *out)
 	*out = cache.stats;
 	out->entries = HASH_COUNT(cache.table);
 	out->bytes = cache.bytes;
+	out->max_bytes = cache.opts.max_bytes;
 	pthread_mutex_unlock(&cache.lock);
 }

@@ -20,11 +20,19 @@
 #include "apisecfs/ctl.h"
 #include "apisecfs/fs.h"
 #include "apisecfs/log.h"
+#include "apisecfs/metrics.h"
 #include "apisecfs/tree.h"
 #include "apisecfs/waitq.h"
 
 _Static_assert(sizeof(uint64_t) >= sizeof(void *),
 	       "fi->fh must hold a pointer");
+
+/* Every error reply goes through here, so .stats counts it by errno. */
+static void reply_err(fuse_req_t req, int err)
+{
+	metrics_fuse_error(err);
+	fuse_reply_err(req, err);
+}
 
 static const enum tree_view data_view = TREE_VIEW_DATA;
 static const enum tree_view ctl_view = TREE_VIEW_CTL;
@@ -42,6 +50,7 @@ static enum tree_view view_of(fuse_req_t req)
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	metrics_fuse_op(METRICS_OP_INIT);
 	const enum tree_view *v = userdata;
 	/* Parallel lookups and readdirs of one directory are safe here:
 	 * the tree serializes what needs it. */
@@ -75,6 +84,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	metrics_fuse_op(METRICS_OP_LOOKUP);
 	struct fuse_entry_param e;
 	int rc = tree_lookup(view_of(req), parent, name, &e);
 	if (rc == -ENOENT) {
@@ -85,13 +95,14 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (rc)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		fuse_reply_entry(req, &e);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	metrics_fuse_op(METRICS_OP_FORGET);
 	tree_forget(ino, nlookup);
 	fuse_reply_none(req);
 }
@@ -99,6 +110,7 @@ static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 static void fs_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *forgets)
 {
+	metrics_fuse_op(METRICS_OP_FORGET_MULTI);
 	for (size_t i = 0; i < count; i++)
 		tree_forget(forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
@@ -107,11 +119,12 @@ static void fs_forget_multi(fuse_req_t req, size_t count,
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_GETATTR);
 	struct stat st;
 	(void)fi;
 	int rc = tree_getattr(view_of(req), ino, &st);
 	if (rc)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, tree_timeout());
 }
@@ -121,6 +134,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_SETATTR);
 	struct stat st;
 	(void)attr;
 	(void)fi;
@@ -132,17 +146,18 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (!rc && (to_set & FUSE_SET_ATTR_SIZE) && !tree_is_writable(ino))
 		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
 	if (rc)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, 0);
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	metrics_fuse_op(METRICS_OP_READLINK);
 	struct blob *target;
 	int rc = tree_readlink(view_of(req), ino, &target);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 		return;
 	}
 	fuse_reply_readlink(req, target->data);
@@ -152,11 +167,12 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_OPENDIR);
 	struct tree_dir *d;
 	bool keep;
 	int rc = tree_opendir(view_of(req), ino, &d, &keep);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
@@ -171,12 +187,13 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t off, struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_READDIR);
 	struct tree_dir *d = (struct tree_dir *)(uintptr_t)fi->fh;
 	char *buf = malloc(size);
 	size_t used = 0;
 	(void)ino;
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, ENOMEM);
 		return;
 	}
 	for (size_t i = (size_t)off; off >= 0 && i < d->n; i++) {
@@ -196,13 +213,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_READDIRPLUS);
 	struct tree_dir *d = (struct tree_dir *)(uintptr_t)fi->fh;
 	enum tree_view v = view_of(req);
 	char *buf = malloc(size);
 	size_t used = 0;
 	(void)ino;
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, ENOMEM);
 		return;
 	}
 	for (size_t i = (size_t)off; off >= 0 && i < d->n; i++) {
@@ -225,6 +243,7 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_RELEASEDIR);
 	(void)ino;
 	tree_dir_free((struct tree_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
@@ -232,12 +251,13 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_OPEN);
 	struct tree_file *f;
 	bool keep, direct;
 	int rc = tree_open(ino, fi->flags, fuse_req_ctx(req)->pid, &f, &keep,
 			   &direct);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
@@ -256,6 +276,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void fs_open_none(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_OPEN);
 	(void)ino;
 	(void)fi;
 	fuse_reply_err(req, ENOSYS);
@@ -264,6 +285,7 @@ static void fs_open_none(fuse_req_t req, fuse_ino_t ino,
 static void fs_flush_none(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_FLUSH);
 	(void)ino;
 	(void)fi;
 	fuse_reply_err(req, ENOSYS);
@@ -277,6 +299,7 @@ static bool req_interrupted(void *arg)
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_READ);
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
 	if (!f) {
 		/* The data mount: no open, the inode is all there is. */
@@ -284,7 +307,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		char *bytes;
 		int rc = tree_read_ino(ino, size, off, &held, &bytes);
 		if (rc < 0)
-			fuse_reply_err(req, -rc);
+			reply_err(req, -rc);
 		else
 			fuse_reply_buf(req, bytes, (size_t)rc);
 		if (held)
@@ -303,7 +326,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, ENOMEM);
 		return;
 	}
 	/* A blocking read (scans/ID/wait) ends when the reader is
@@ -321,7 +344,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 	}
 	if (rc < 0)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, buf, (size_t)rc);
 	free(buf);
@@ -330,11 +353,12 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_WRITE);
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
 	(void)ino;
 	int rc = tree_write(f, data, size, off);
 	if (rc < 0)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		fuse_reply_write(req, (size_t)rc);
 }
@@ -342,14 +366,16 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 static void fs_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_FLUSH);
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
 	(void)ino;
-	fuse_reply_err(req, -tree_flush(f, false));
+	reply_err(req, -tree_flush(f, false));
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	metrics_fuse_op(METRICS_OP_RELEASE);
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
 	(void)ino;
 	/* Pending input acts at the last chance, but an error here reaches
@@ -363,11 +389,13 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -tree_unlink(parent, name));
+	metrics_fuse_op(METRICS_OP_UNLINK);
+	reply_err(req, -tree_unlink(parent, name));
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	metrics_fuse_op(METRICS_OP_STATFS);
 	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096,
 			      .f_namemax = 255 };
 	(void)ino;

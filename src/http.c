@@ -3,7 +3,8 @@
  * The only file that includes curl.h. Owns: the handle pool (protected by
  * pool.lock), the rate-limit pacing state (protected by pace.lock) and the
  * counters (atomics). Calls only buf, errmap, esc, json (to read error
- * bodies) and log. Never logs a header value or a body.
+ * bodies), metrics (one call per attempt) and log. Never logs a header
+ * value or a body.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include "apisecfs/http.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
+#include "apisecfs/metrics.h"
 
 /* Backoff between retries: base doubles per attempt, capped, plus jitter
  * so that many threads failing together do not retry in lockstep. */
@@ -373,10 +375,20 @@ static enum api_err attempt(CURL *h, const struct http_req *rq,
 
 	setup(h, rq, rs, &hs, hdrs);
 	__atomic_add_fetch(&counters.requests, 1, __ATOMIC_RELAXED);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CURLcode cc = curl_easy_perform(h);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
 	rs->st.http = rs->status;
 	pace_note(hs.rl_remaining, hs.rl_reset);
+	metrics_set_ratelimit_remaining(hs.rl_remaining);
+	/* Per attempt, as the platform counts requests. A transport failure
+	 * (no answer, or one cut short) is "error" whatever status came. */
+	metrics_http_request(rq->method, rq->url,
+			     cc == CURLE_OK ? rs->status : 0,
+			     (double)(t1.tv_sec - t0.tv_sec) +
+				     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 
 	if (cc != CURLE_OK) {
 		snprintf(rs->st.detail, sizeof(rs->st.detail), "%s",

@@ -1,4 +1,5 @@
-/* res_root.c - the mount's top level: README, whoami.json, teams/, tokens/.
+/* res_root.c - the mount's top level: README, whoami.json, .stats, teams/,
+ * tokens/.
  *
  * Kinds for the root directory and the two small resources that have no
  * children of their own worth a module (teams, tokens). Calls api, auth,
@@ -14,6 +15,7 @@
 #include "apisecfs/ctl.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
+#include "apisecfs/metrics.h"
 #include "apisecfs/restab.h"
 
 /* ---- README ------------------------------------------------------- */
@@ -40,6 +42,7 @@ static const char readme_text[] =
 	"tokens/new            open read-write, write JSON {name, scopes},\n"
 	"                      read the new secret back from the same fd\n"
 	".refresh              write anything to drop every cache now\n"
+	".stats                metrics, Prometheus text format (no request)\n"
 	"\n"
 	"Names: '/', control characters and invalid UTF-8 become '_';\n"
 	"clashes get \"~ID\" before the extension. See apisecfs(1).\n";
@@ -81,6 +84,36 @@ static int whoami_render(const struct kind_ctx *c, struct buf *out,
 
 static const struct kind whoami_kind = {
 	.name = "whoami", .type = KIND_FILE, .render = whoami_render,
+};
+
+/* ---- .stats ------------------------------------------------------- */
+
+/* Counters read now from their owners: no request, so a scraper reading
+ * it every few seconds costs the platform nothing. */
+static int stats_render(const struct kind_ctx *c, struct buf *out,
+			time_t *mtime)
+{
+	struct cache_stats cs;
+	(void)c;
+	cache_get_stats(&cs);
+	struct metrics_gauges g = {
+		.cache_hits = cs.hits,
+		.cache_misses = cs.misses,
+		.cache_revalidated = cs.revalidated,
+		.cache_stale_served = cs.stale_served,
+		.cache_evictions = cs.evictions,
+		.cache_entries = cs.entries,
+		.cache_bytes = cs.bytes,
+		.cache_max_bytes = cs.max_bytes,
+		.credential_expires = auth_expires_at(),
+	};
+	*mtime = time(NULL);
+	return metrics_render(&g, out) ? -ENOMEM : 0;
+}
+
+static const struct kind stats_kind = {
+	.name = ".stats", .type = KIND_FILE, .render = stats_render,
+	.live = true,
 };
 
 /* ---- .refresh ----------------------------------------------------- */
@@ -284,6 +317,8 @@ static int root_list(const struct kind_ctx *c, struct listing *out)
 		rc = restab_add(out, "whoami.json", &whoami_kind, NULL, NULL);
 	if (!rc)
 		rc = restab_add(out, ".refresh", &refresh_kind, NULL, NULL);
+	if (!rc)
+		rc = restab_add(out, ".stats", &stats_kind, NULL, NULL);
 	if (!rc)
 		rc = restab_add(out, "apps", &res_apps_kind, NULL, NULL);
 	if (!rc)

@@ -307,7 +307,7 @@ int sync_content(struct node *n)
 	uint64_t epoch = epoch_now();
 	node_lock();
 	if (!n->kind->render ||
-	    (n->content && clock_ms() < n->expires_ms)) {
+	    (n->content && !n->kind->live && clock_ms() < n->expires_ms)) {
 		node_unlock();
 		return 0;
 	}
@@ -324,7 +324,9 @@ int sync_content(struct node *n)
 	if (!bl)
 		return -ENOMEM;
 	node_lock();
-	if (node_set_content_locked(n, bl))
+	/* A live file's bytes always differ, and the kernel caches neither
+	 * its pages nor its attributes: nothing to invalidate. */
+	if (node_set_content_locked(n, bl) && !n->kind->live)
 		content_changed_locked(n);
 	if (mtime)
 		n->mtime = mtime;

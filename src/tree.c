@@ -58,11 +58,12 @@ int tree_set_ctl_root(const char *path)
 
 /* Shown in the data view as a link into the control mount: files whose
  * bytes or effects belong to one open (writes that act at close, replies
- * read back from the same descriptor, reads that block). */
+ * read back from the same descriptor, reads that block, bytes made afresh
+ * at each open: .stats). */
 static bool via_ctl(enum tree_view v, const struct node *n)
 {
 	return v == TREE_VIEW_DATA && ctl_root &&
-	       (n->kind->type == KIND_CTL || n->kind->ctl);
+	       (n->kind->type == KIND_CTL || n->kind->ctl || n->kind->live);
 }
 
 /* Lock held: n's link target in the data view, "../" up to the root, then
@@ -277,7 +278,7 @@ static void entry_of_locked(enum tree_view v, struct node *n,
 	e->generation = 1;
 	stat_view_locked(v, n, &e->attr);
 	n->stale_attrs = false;
-	e->attr_timeout = topts.ttl_s;
+	e->attr_timeout = n->kind->live ? 0 : topts.ttl_s;
 	e->entry_timeout = topts.ttl_s;
 }
 
@@ -576,17 +577,19 @@ int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 	node_lock();
 	if (node_stream(n))
 		f->reader = stream_reader_new(node_stream(n));
+	else if (n->kind->live)
+		f->snapshot = blob_ref(n->content);
 	else
 		f->content = blob_ref(n->content);
 	node_touch_locked(n);
 	f->lazy = !f->content && !f->reader && n->src;
-	*keep_cache = n->opened_before;
+	*keep_cache = n->opened_before && !n->kind->live;
 	/* The kernel may still believe an old size (its attributes are
 	 * being invalidated from another thread): read around it. */
-	*direct_io = n->stale_attrs;
+	*direct_io = n->stale_attrs || n->kind->live;
 	n->opened_before = true;
 	node_unlock();
-	if (!f->content && !f->reader && !f->lazy)
+	if (!f->content && !f->reader && !f->lazy && !f->snapshot)
 		rc = node_stream(n) ? -ENOMEM : -EIO;
 out:
 	if (f) {
@@ -610,6 +613,7 @@ void tree_file_free(struct tree_file *f)
 		return;
 	HANDLE_UNLINK(handles.files, f);
 	blob_unref(f->content);
+	blob_unref(f->snapshot);
 	stream_reader_free(f->reader);
 	ctl_close(f->ctl);
 	free(f);
@@ -727,12 +731,13 @@ int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
 		if (rc)
 			return rc;
 	}
-	if (!f->content || off < 0 || (size_t)off >= f->content->len)
+	const struct blob *b = f->content ? f->content : f->snapshot;
+	if (!b || off < 0 || (size_t)off >= b->len)
 		return 0;
-	size_t n = f->content->len - (size_t)off;
+	size_t n = b->len - (size_t)off;
 	if (n > size)
 		n = size;
-	memcpy(out, f->content->data + off, n);
+	memcpy(out, b->data + off, n);
 	return (int)n;
 }
 

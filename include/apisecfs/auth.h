@@ -61,6 +61,10 @@ int auth_renew(unsigned gen);
 /* Identity from /v1/me (borrowed, copied). Sets the scope set. */
 void auth_set_identity(const cJSON *me);
 bool auth_has_scope(const char *scope);
+/* When the credential stops working, as a unix time: the bearer's expiry
+ * (OAuth, login) or the API token's expiresAt from /v1/me; 0 when unknown
+ * or never. */
+time_t auth_expires_at(void);
 /* whoami document: the identity plus the auth way and source; never a
  * secret. Caller frees with cJSON_Delete. */
 cJSON *auth_whoami_new(void);

@@ -110,7 +110,7 @@ void cache_age_prefix(const char *prefix);
 void cache_clear(void);
 
 struct cache_stats {
-	size_t entries, bytes;
+	size_t entries, bytes, max_bytes;
 	unsigned long hits, misses, revalidated, stale_served, evictions;
 };
 void cache_get_stats(struct cache_stats *out);

@@ -101,6 +101,13 @@ struct kind {
 	/* Reachable by name only, left out of readdir: a file whose read
 	 * blocks (scans/ID/wait) must not stall grep -r, find or tar. */
 	bool hidden;
+	/* Bytes that change on every read (.stats): rendered again at each
+	 * lookup, getattr and open, never from a TTL; each open handle reads
+	 * the snapshot taken at its open, through direct I/O, never from the
+	 * kernel's page cache; a lookup's attributes get no lifetime. It
+	 * needs an OPEN, so the data mount shows it as a link into the
+	 * control mount. render must be cheap and make no request. */
+	bool live;
 };
 
 /* Add an entry to out; takes the references content and obj (also on

@@ -85,6 +85,10 @@ struct tree_file {
 	fuse_ino_t ino;
 	const struct kind *kind;
 	struct blob *content;	 /* regular files and symlinks */
+	/* Live files (.stats): this open's bytes, which the handle alone
+	 * holds, copied out by tree_read. A zero-copy reply from them could
+	 * still be in writev when RELEASE frees them (ASan saw it). */
+	struct blob *snapshot;
 	struct ctl_handle *ctl;	 /* control files */
 	struct stream_reader *reader; /* paged files */
 	bool lazy; /* content rendered at the first read, if one comes */

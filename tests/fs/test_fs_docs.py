@@ -24,7 +24,8 @@ CI_SCAN = os.path.join(CONTRIB, "ci-scan.sh")
 COMPLETION = os.path.join(CONTRIB, "apisecfs.bash-completion")
 
 MAN_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "THE TREE", "OPTIONS",
-                "CREDENTIALS", "CONTROL FILES", "CONSISTENCY", "EXIT STATUS",
+                "CREDENTIALS", "CONTROL FILES", "CONSISTENCY", "METRICS",
+                "EXIT STATUS",
                 "ENVIRONMENT", "FILES", "EXAMPLES", "SEE ALSO"]
 # Words of fstab(5)/mount(8) and libfuse's own options: documented, but not
 # apisecfs's to list in --help.
