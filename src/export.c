@@ -575,6 +575,9 @@ int export_run(unsigned workers)
 		log_warn("export: cannot remove old pages: %s", strerror(-rc));
 	struct pagestore_stats ps;
 	pagestore_get_stats(&ps);
+	log_debug("export: %lu requests, %lu answered 304 from kept pages, "
+		  "%lu pages read again from DIR, %lu pages kept",
+		  ps.requests, ps.not_modified, ps.local, ps.saved);
 	if (ex.tty)
 		fprintf(stderr,
 			"apisecfs: exported %lu files to %s: %lu written, "
