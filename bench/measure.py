@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import time
 
+import benchlib
 from benchlib import (BASELINE_SH, FsMount, Httpdirfs, Sim, StaticServer, log,
                       quote, run_shell, write_secret)
 from scenarios import CURL_JQ, GREP, HTTPDIRFS, JQ, JSONL, TMPFS
@@ -197,6 +198,8 @@ class Config:
         return cells
 
     def apisecfs_cell(self, site, sc):
+        if sc.export:
+            return self.export_cell(site, sc)
         cell = Cell("apisecfs", self.opts.cap)
         cmd = self.command(sc)
         if sc.warm:
@@ -231,6 +234,54 @@ class Config:
                 m.close()
             if not more:
                 break
+        return cell
+
+    def export_cmd(self, site, rss_file):
+        """apisecfs --export of site into the current directory, its peak
+        RSS into rss_file (by /usr/bin/time when there is one)."""
+        opts = ",".join([f"token_file={site.token_file}",
+                         f"cache_size={self.opts.cache_size}"] + self.opts.fs_options)
+        cmd = (f"{quote(benchlib.APISECFS)} --export -o {quote(opts)} "
+               f"{quote(site.url)} .")
+        if os.access("/usr/bin/time", os.X_OK):
+            cmd = f"/usr/bin/time -f %M -o {quote(rss_file)} {cmd}"
+        return cmd
+
+    def export_cell(self, site, sc):
+        """Cold: a fresh directory each run. Warm: one untimed export, then
+        re-runs into the same directory (one 304 per unchanged page)."""
+        cell = Cell("apisecfs", self.opts.cap)
+        rss_file = os.path.join(self.workdir, "export.rss")
+        cmd = f"{self.export_cmd(site, rss_file)} && {self.command(sc)}"
+        d = None
+        try:
+            for rep in range(self.opts.reps + (1 if sc.warm else 0)):
+                if d is None or not sc.warm:
+                    if d is not None:
+                        shutil.rmtree(d, ignore_errors=True)
+                    d = tempfile.mkdtemp(prefix="export-", dir=self.workdir)
+                site.sim.reset_stats()
+                r = run_shell(self.janitor, cmd, d, self.opts.cap)
+                st = site.sim.stats()
+                if sc.warm and rep == 0:
+                    cell.extra["first_run_s"] = r.seconds
+                    cell.extra["first_run_requests"] = st["total"]
+                    if r.ok:
+                        continue
+                try:
+                    with open(rss_file) as f:
+                        rss = int(f.read().split()[-1])
+                except (OSError, ValueError, IndexError):
+                    rss = None
+                more = cell.add(r, sc, st["total"], rss)
+                if "status" not in cell.extra:
+                    cell.extra["routes"] = st["routes"]
+                    cell.extra["status"] = st["status"]
+                if not more:
+                    break
+        finally:
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)
         return cell
 
     def curl_jq_cell(self, site, sc):

@@ -281,6 +281,20 @@ def evaluate_targets(configs, opts):
                             f"(bound {r['bound_kib'] // 1024}, {cfg['latency_ms']:g}ms)")
         add(name, yes(ok) + note, "; ".join(figs))
 
+    # 8. --export vs the curl+jq download of the same findings (issue 18)
+    figs, ok, any_ = [], True, False
+    for cfg in configs:
+        fs, cj = find_cell(cfg, "export-cold", "apisecfs"), find_cell(cfg, "export-cold", CURL_JQ)
+        if not fs or not cj:
+            continue
+        r = ratio(fs, cj)
+        any_ = True
+        ok = ok and r[1] is not None and r[1] <= 1.0 and cj["check"] == "ok"
+        figs.append(f"N={cfg['n_vulns']}/{cfg['latency_ms']:g}ms {fmt_s(fs)} vs "
+                    f"{fmt_s(cj)} s = x{r[0]}")
+    add("apisecfs --export <= 1.0x curl+jq writing the same findings",
+        yes(ok) if any_ else "NOT MEASURED", "; ".join(figs))
+
     probe_target("mount to first ls <= 2 round trips beyond auth", lambda p: (p["first_ls"],),
                  lambda i: f"{i['beyond_auth']} beyond {i['auth']} auth")
     return t

@@ -29,6 +29,9 @@ JQ = ("find vulns -maxdepth 1 -type f -name '*.json' -print0"
 JSONL = "cat vulns/all.jsonl | wc -l"
 LS_APPS = "ls -l apps/"
 FIND = "find . -type f | wc -l"
+# The findings a tree holds (apisecfs --export writes vulns/<id>.json as
+# the baseline does; all.jsonl and the by-* views are not counted).
+FINDINGS = "find vulns -maxdepth 1 -type f -name '*.json' | wc -l"
 # {sample} is a file of relative paths vulns/<id>.json chosen at random
 # (seeded) from the listing; 16 cat processes at a time, 8 files each.
 PCAT = "xargs -a {sample} -P16 -n 8 cat | wc -c"
@@ -71,6 +74,9 @@ class Scenario:
     baselines: tuple
     normalize: object
     comparable: bool = True  # False: the trees differ, outputs are info
+    export: bool = False     # apisecfs side: `apisecfs --export URL .` in a
+                             # fresh directory (warm: a re-run into the same
+                             # one), then cmd; no mount
 
 
 SCENARIOS = (
@@ -91,6 +97,10 @@ SCENARIOS = (
     Scenario("find-cold", "find . -type f | wc -l (cold)", FIND, False, "vulns",
              ("vulns", "jsonl", "apps"), (CURL_JQ, TMPFS, HTTPDIRFS), number,
              comparable=False),
+    Scenario("export-cold", "apisecfs --export vs download (cold)", FINDINGS,
+             False, "vulns", ("vulns",), (CURL_JQ,), number, export=True),
+    Scenario("export-rerun", "apisecfs --export re-run, no change", FINDINGS,
+             True, "vulns", ("vulns",), (CURL_JQ,), number, export=True),
     Scenario("pcat16-cold", "16-way parallel cat, random files (cold)", PCAT, False,
              "vulns", ("vulns",), (CURL_JQ, HTTPDIRFS), number),
 )

@@ -25,11 +25,13 @@
 #include "apisecfs/auth.h"
 #include "apisecfs/cache.h"
 #include "apisecfs/ctlmount.h"
+#include "apisecfs/export.h"
 #include "apisecfs/fs.h"
 #include "apisecfs/http.h"
 #include "apisecfs/log.h"
 #include "apisecfs/notify.h"
 #include "apisecfs/opts.h"
+#include "apisecfs/pagestore.h"
 #include "apisecfs/restab.h"
 #include "apisecfs/tree.h"
 #include "apisecfs/waitq.h"
@@ -174,7 +176,10 @@ static int preflight(const char *url)
 	return 0;
 }
 
-static int setup_stack(const struct opts *o, char *err, size_t errsz)
+/* fetch: how the API cache gets what it lacks (api_fetch, or for an
+ * export pagestore_fetch in front of it). */
+static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
+		       size_t errsz)
 {
 	struct http_opts ho = {
 		.timeout_ms = (long)o->timeout * 1000,
@@ -203,7 +208,7 @@ static int setup_stack(const struct opts *o, char *err, size_t errsz)
 	struct cache_opts co = {
 		.ttl_ms = (long long)o->cache_ttl * 1000,
 		.max_bytes = ((size_t)o->cache_size << 20) / 2,
-		.fetch = api_fetch,
+		.fetch = fetch,
 	};
 	struct tree_opts to = {
 		.ttl_s = o->cache_ttl,
@@ -280,8 +285,8 @@ int main(int argc, char *argv[])
 		goto out_opts;
 	}
 	struct stat mst;
-	int serr = stat(o.mountpoint, &mst) ? errno : 0;
-	if (serr || !S_ISDIR(mst.st_mode)) {
+	int serr = o.export ? 0 : stat(o.mountpoint, &mst) ? errno : 0;
+	if (!o.export && (serr || !S_ISDIR(mst.st_mode))) {
 		fprintf(stderr, "apisecfs: bad mountpoint %s: %s\n",
 			o.mountpoint, serr ? strerror(serr) : "not a directory");
 		status = EXIT_MOUNT;
@@ -326,12 +331,23 @@ int main(int argc, char *argv[])
 		status = EXIT_USAGE;
 		goto out_curl;
 	}
-	if ((status = setup_stack(&o, err, sizeof(err)))) {
+	/* An export checks DIR before the credential, as a mount checks its
+	 * mountpoint; one run is one snapshot (export.h). */
+	if (o.export && (status = export_prepare(o.mountpoint, o.url)))
+		goto out_session;
+	if (o.export)
+		o.cache_ttl = EXPORT_TTL_S;
+	if ((status = setup_stack(&o, o.export ? pagestore_fetch : api_fetch,
+				  err, sizeof(err)))) {
 		fprintf(stderr, "apisecfs: %s\n", err);
 		goto out_stack;
 	}
 	if ((status = preflight(o.url)))
 		goto out_stack;
+	if (o.export) {
+		status = export_run(o.pool_size);
+		goto out_stack;
+	}
 	if (fuse_set_signal_handlers(se)) {
 		status = EXIT_MOUNT;
 		goto out_stack;
@@ -398,6 +414,8 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_stack:
 	teardown_stack();
+out_session:
+	export_close();
 	fuse_session_destroy(se);
 out_curl:
 	http_global_cleanup();

@@ -20,7 +20,7 @@
 
 #define OPT(t, f, v) { t, offsetof(struct opts, f), v }
 
-enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_DISCARD };
+enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_DISCARD, KEY_EXPORT };
 
 static const struct fuse_opt opts_table[] = {
 	OPT("config=%s", config, 0),
@@ -48,6 +48,7 @@ static const struct fuse_opt opts_table[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("--export", KEY_EXPORT),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 
@@ -91,6 +92,9 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 1; /* libfuse also traces its requests */
 	case KEY_DISCARD:
 		return 0;
+	case KEY_EXPORT:
+		o->export = 1;
+		return 0;
 	default:
 		return 1;
 	}
@@ -100,14 +104,17 @@ void opts_usage(const char *prog)
 {
 	printf("usage: %s [options] URL MOUNTPOINT\n"
 	       "       %s -o profile=NAME [options] MOUNTPOINT\n"
+	       "       %s --export [options] URL DIR\n"
 	       "\n"
-	       "Mount an API-security platform as files.\n"
+	       "Mount an API-security platform as files, or write the same\n"
+	       "tree into DIR without FUSE (--export; incremental).\n"
 	       "\n"
 	       "general options:\n"
 	       "    -h, --help             print this help and exit\n"
 	       "    -V, --version          print versions and exit\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d, -o debug           debug log to stderr (implies -f)\n"
+	       "    --export               write the tree into DIR, no mount\n"
 	       "    -o log_level=LEVEL     error, warn, info (default), debug\n"
 	       "\n"
 	       "credential (exactly one; never the secret itself):\n"
@@ -143,7 +150,7 @@ void opts_usage(const char *prog)
 	       "\n"
 	       "FUSE options: allow_other, default_permissions, ... (see "
 	       "fuse(8))\n",
-	       prog, prog);
+	       prog, prog, prog);
 }
 
 /* ---- config file and profiles ------------------------------------ */
@@ -314,7 +321,8 @@ static int check(const struct opts *o)
 		return -1;
 	}
 	if (!o->mountpoint) {
-		fprintf(stderr, "apisecfs: missing MOUNTPOINT (see --help)\n");
+		fprintf(stderr, "apisecfs: missing %s (see --help)\n",
+			o->export ? "DIR" : "MOUNTPOINT");
 		return -1;
 	}
 	if (has_userinfo(o->url) ||
@@ -392,6 +400,9 @@ int opts_parse(struct fuse_args *args, struct opts *o)
 	}
 	if (check(o))
 		return EXIT_USAGE;
+	/* libfuse checks a mountpoint exists; an export makes its DIR. */
+	if (o->export)
+		return 0;
 	return fuse_opt_add_arg(args, o->mountpoint) ? EXIT_USAGE : 0;
 }
 

@@ -66,6 +66,15 @@ static bool via_ctl(enum tree_view v, const struct node *n)
 	       (n->kind->type == KIND_CTL || n->kind->ctl || n->kind->live);
 }
 
+/* Left out of an export: files that act or whose bytes belong to one
+ * open, not to the platform's data. Files that also have a plain read
+ * (spec.json uploads) are exported with their bytes. */
+static bool not_exported(enum tree_view v, const struct node *n)
+{
+	return v == TREE_VIEW_EXPORT &&
+	       (n->kind->type == KIND_CTL || n->kind->hidden);
+}
+
 /* Lock held: n's link target in the data view, "../" up to the root, then
  * .ctl/ and n's path: relative, so it reads the same in every mount. */
 static struct blob *ctl_target_locked(const struct node *n)
@@ -317,6 +326,8 @@ int tree_lookup(enum tree_view v, fuse_ino_t parent, const char *name,
 	}
 	if (le)
 		c = link_node_locked(dir, le);
+	if (c && not_exported(v, c))
+		c = NULL;
 	if (c)
 		node_pin_locked(c);
 	node_unlock();
@@ -434,7 +445,7 @@ int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out,
 		};
 		for (size_t pos = 0; (c = node_next_child_locked(dir, &pos));
 		     pos++) {
-			if (c->kind->hidden)
+			if (c->kind->hidden || not_exported(v, c))
 				continue;
 			d->v[d->n++] = (struct tree_dirent){
 				strdup(c->name), c->ino,

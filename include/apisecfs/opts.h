@@ -14,7 +14,8 @@
 
 struct opts {
 	char *url;
-	char *mountpoint; /* also pushed back into args for libfuse */
+	char *mountpoint; /* also pushed back into args for libfuse; the
+			   * DIR of --export */
 	char *config, *profile;
 	/* credential (auth.h) */
 	char *token_file, *token_cmd, *credentials;
@@ -32,6 +33,7 @@ struct opts {
 	int show_help;
 	int show_version;
 	int debug;
+	int export;   /* --export: write the tree into DIR (export.h) */
 	int npos;     /* positional arguments seen */
 	char *pos[2]; /* URL MOUNTPOINT or MOUNTPOINT */
 };
@@ -41,7 +43,7 @@ enum opts_exit {
 	EXIT_USAGE = 1,	     /* bad options or arguments */
 	EXIT_CREDENTIAL = 2, /* no credential, unreadable, refused */
 	EXIT_PLATFORM = 3,   /* unreachable, TLS failure, not the platform */
-	EXIT_MOUNT = 4,	     /* the mount itself failed */
+	EXIT_MOUNT = 4,	     /* the mount itself failed; --export: bad DIR */
 };
 
 /* Parse argv (and the config file's profile) into o and args (what

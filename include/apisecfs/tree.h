@@ -36,7 +36,10 @@ void tree_cleanup(void);
  * the open (control files, uploads, blocking reads) as a symlink into the
  * control mount, which keeps OPEN and per-open state. Without a control
  * mount (tree_set_ctl_root never called) every node shows as itself. */
-enum tree_view { TREE_VIEW_DATA, TREE_VIEW_CTL };
+enum tree_view { TREE_VIEW_DATA, TREE_VIEW_CTL, TREE_VIEW_EXPORT };
+/* TREE_VIEW_EXPORT (apisecfs --export, export.h) is the data view with
+ * every file as itself and without the control files: tree_opendir leaves
+ * them out, tree_lookup answers ENOENT for them. */
 /* The control mount's absolute path (copied). Returns 0 or -ENOMEM. */
 int tree_set_ctl_root(const char *path) __attribute__((warn_unused_result));
 /* The data mount's root entry that points at the control mount. */
