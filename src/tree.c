@@ -72,7 +72,8 @@ static bool via_ctl(enum tree_view v, const struct node *n)
 static bool not_exported(enum tree_view v, const struct node *n)
 {
 	return v == TREE_VIEW_EXPORT &&
-	       (n->kind->type == KIND_CTL || n->kind->hidden);
+	       (n->kind->type == KIND_CTL || n->kind->hidden ||
+		n->kind->live);
 }
 
 /* Lock held: n's link target in the data view, "../" up to the root, then
