@@ -207,6 +207,32 @@ enum api_err api_me(cJSON **out, struct api_status *st)
 	return result;
 }
 
+enum api_err api_get_dated(const char *path, cJSON **out, time_t *date,
+			   struct api_status *st)
+{
+	struct http_req rq = { .method = "GET", .retryable = true };
+	struct http_resp rs;
+	enum api_err result = authed_do(&rq, path, &rs);
+	*out = NULL;
+	*date = 0;
+	if (result == API_OK) {
+		*out = json_parse(rs.body.data ? rs.body.data : "",
+				  rs.body.len);
+		*date = rs.date;
+		if (!cJSON_IsObject(*out) || !rs.date) {
+			log_warn("GET %s: %s", path,
+				 *out ? "no Date header" : "not valid JSON");
+			cJSON_Delete(*out);
+			*out = NULL;
+			result = API_E_BAD_RESPONSE;
+		}
+	}
+	if (st)
+		*st = rs.st;
+	http_resp_free(&rs);
+	return result;
+}
+
 enum api_err api_get_doc(const char *path, struct cache_doc *doc,
 			 struct api_status *st)
 {

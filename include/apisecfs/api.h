@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -41,6 +42,13 @@ enum api_err api_fetch(const char *path, const char *etag,
 /* GET /v1/me without the cache and without logging the failure as a
  * warning (the preflight reports it). Caller frees *out. */
 enum api_err api_me(cJSON **out, struct api_status *st)
+	__attribute__((warn_unused_result));
+
+/* Uncached GET of path parsed as a JSON object, with the server's Date
+ * (the platform's clock: what updatedSince marks are taken from). A
+ * response without a Date is API_E_BAD_RESPONSE. Caller frees *out. */
+enum api_err api_get_dated(const char *path, cJSON **out, time_t *date,
+			   struct api_status *st)
 	__attribute__((warn_unused_result));
 
 /* Cached GET of path; the document is the caller's to release. */
