@@ -39,6 +39,7 @@ struct ctl_handle {
 	int act_rc;
 	pid_t opener; /* thread group that opened it; 0: unknown */
 	char *path; /* where the opener sees the file (its /proc/PID/fd) */
+	void *stream; /* a stream's per-open state (ctl_ops stream_open) */
 	char idem_key[40];
 };
 
@@ -134,6 +135,13 @@ int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
 		ctl_close(h);
 		return -ENOMEM;
 	}
+	if (ops->stream_open) {
+		int rc = ops->stream_open(&h->stream);
+		if (rc) {
+			ctl_close(h);
+			return rc;
+		}
+	}
 	*out = h;
 	return 0;
 }
@@ -210,7 +218,9 @@ int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
 	int rc = 0;
 	*acted = false;
 	pthread_mutex_lock(&h->lock);
-	if (h->kind->ctl->blocking_read && !h->acted && h->kind->ctl->poll)
+	if (h->kind->ctl->stream_read)
+		rc = -EINVAL; /* ctl_stream_read answers streams */
+	else if (h->kind->ctl->blocking_read && !h->acted && h->kind->ctl->poll)
 		rc = -EINPROGRESS;
 	else if (h->kind->ctl->blocking_read && !h->acted)
 		rc = act(h, acted);
@@ -236,6 +246,8 @@ void ctl_close(struct ctl_handle *h)
 {
 	if (!h)
 		return;
+	if (h->stream)
+		h->kind->ctl->stream_close(h->stream);
 	buf_free(&h->in, true);
 	buf_free(&h->reply, true);
 	free(h->name);
@@ -268,6 +280,29 @@ void ctl_finish(struct ctl_handle *h, int rc, const struct buf *reply)
 			h->act_rc = -ENOMEM;
 	}
 	pthread_mutex_unlock(&h->lock);
+}
+
+bool ctl_is_stream(const struct ctl_handle *h)
+{
+	return h->stream != NULL;
+}
+
+bool ctl_stream_read(struct ctl_handle *h, fuse_req_t req, size_t size,
+		     bool nonblock)
+{
+	if (!h->stream)
+		return false;
+	h->kind->ctl->stream_read(h->stream, req, size, nonblock);
+	return true;
+}
+
+bool ctl_stream_poll(struct ctl_handle *h, struct fuse_pollhandle *ph,
+		     unsigned *revents)
+{
+	if (!h->stream)
+		return false;
+	*revents = h->kind->ctl->stream_poll(h->stream, ph);
+	return true;
 }
 
 static __thread ctl_interrupt_fn interrupt_fn;

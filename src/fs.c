@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Only control files act at close; for the rest a FLUSH per close
 	 * would be a round trip for nothing (grep -r closes every file). */
 	fi->noflush = !f->ctl;
+	/* A stream (events) has no offsets: lseek is ESPIPE, so bash's
+	 * read takes a byte at a time instead of reading ahead and
+	 * seeking back over bytes a stream cannot give again. */
+	fi->nonseekable = f->ctl && ctl_is_stream(f->ctl);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		tree_file_free(f);
 }
@@ -324,6 +329,10 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			       n < size ? n : size);
 		return;
 	}
+	/* A stream (events) answers the read itself, now or later. */
+	if (f->ctl && ctl_stream_read(f->ctl, req, size,
+				      (fi->flags & O_NONBLOCK) != 0))
+		return;
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
 		reply_err(req, ENOMEM);
@@ -387,6 +396,24 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/* poll(2) and select(2): a stream says when it has data; every other
+ * file is always ready, as a regular file is. Answering ENOSYS instead
+ * would make the kernel stop asking for any file of the mount. */
+static void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
+	unsigned revents;
+	(void)ino;
+	if (f && f->ctl && ctl_stream_poll(f->ctl, ph, &revents)) {
+		fuse_reply_poll(req, revents);
+		return;
+	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM);
+}
+
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	metrics_fuse_op(METRICS_OP_UNLINK);
@@ -440,6 +467,7 @@ const struct fuse_lowlevel_ops fs_ctl_ops = {
 	.write = fs_write,
 	.flush = fs_flush,
 	.release = fs_release,
+	.poll = fs_poll,
 	.unlink = fs_unlink,
 	.statfs = fs_statfs,
 };

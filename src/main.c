@@ -25,6 +25,7 @@
 #include "apisecfs/auth.h"
 #include "apisecfs/cache.h"
 #include "apisecfs/ctlmount.h"
+#include "apisecfs/events.h"
 #include "apisecfs/export.h"
 #include "apisecfs/fs.h"
 #include "apisecfs/http.h"
@@ -210,6 +211,10 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 		.max_bytes = ((size_t)o->cache_size << 20) / 2,
 		.fetch = fetch,
 	};
+	struct events_opts eo = {
+		.poll_s = o->poll_s,
+		.queue_max = o->events_queue,
+	};
 	struct tree_opts to = {
 		.ttl_s = o->cache_ttl,
 		.content_max = ((size_t)o->cache_size << 20) / 2,
@@ -219,6 +224,7 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 	 * fit a quarter of the content cap: the first reads then render
 	 * nothing again, and the peak stays within the cap's bound. */
 	restab_keep_rendered(to.content_max / 4);
+	events_init(&eo);
 	if (http_init(&ho) || api_init(&apo) || cache_init(&co) ||
 	    tree_init(&to)) {
 		snprintf(err, errsz, "out of memory");
@@ -377,6 +383,11 @@ int main(int argc, char *argv[])
 		status = EXIT_MOUNT;
 		goto out_unmount;
 	}
+	if (events_start()) {
+		log_err("cannot start the events poller");
+		status = EXIT_MOUNT;
+		goto out_unmount;
+	}
 	if (notify_start(se, ctlmount_session(cm))) {
 		log_err("cannot start the invalidation thread");
 		status = EXIT_MOUNT;
@@ -405,6 +416,7 @@ int main(int argc, char *argv[])
 	log_info("unmounting %s", cmd.mountpoint);
 out_unmount:
 	waitq_stop(); /* parked reads answered while the mount still serves */
+	events_stop();
 	notify_stop();
 	ctlmount_destroy(cm);
 	cm = NULL;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apisecfs/events.h"
 #include "apisecfs/log.h"
 #include "apisecfs/opts.h"
 #include "apisecfs/safefile.h"
@@ -41,6 +42,8 @@ static const struct fuse_opt opts_table[] = {
 	OPT("retries=%u", retries, 0),
 	OPT("cache_size=%u", cache_size, 0),
 	OPT("max_conns=%u", pool_size, 0),
+	OPT("poll=%u", poll_s, 0),
+	OPT("events_queue=%u", events_queue, 0),
 	OPT("log_level=%s", log_level, 0),
 	OPT("insecure", insecure, 1),
 
@@ -147,6 +150,12 @@ void opts_usage(const char *prog)
 	       "caching:\n"
 	       "    -o cache_ttl=SECONDS   how long data is fresh (60)\n"
 	       "    -o cache_size=MIB      cap on cached responses (128)\n"
+	       "\n"
+	       "events (the live feed, read the file events):\n"
+	       "    -o poll=SECONDS        ask what changed this often while\n"
+	       "                           a reader is open (10; 0: no feed)\n"
+	       "    -o events_queue=LINES  lines a reader may leave unread\n"
+	       "                           before they are dropped (10000)\n"
 	       "\n"
 	       "FUSE options: allow_other, default_permissions, ... (see "
 	       "fuse(8))\n",
@@ -358,6 +367,15 @@ static int check(const struct opts *o)
 				"MiB\n");
 		return -1;
 	}
+	if (o->poll_s > 86400) {
+		fprintf(stderr, "apisecfs: poll must be 0..86400 seconds\n");
+		return -1;
+	}
+	if (o->events_queue < 1 || o->events_queue > 1000000) {
+		fprintf(stderr, "apisecfs: events_queue must be 1..1000000 "
+				"lines\n");
+		return -1;
+	}
 	if (o->log_level && log_level_parse(o->log_level) < 0) {
 		fprintf(stderr,
 			"apisecfs: log_level must be error, warn, info or "
@@ -375,6 +393,8 @@ int opts_parse(struct fuse_args *args, struct opts *o)
 	o->retries = 2;
 	o->cache_size = 128;
 	o->pool_size = 8;
+	o->poll_s = EVENTS_POLL_DEFAULT;
+	o->events_queue = EVENTS_QUEUE_DEFAULT;
 	if (pre_scan(args, o))
 		return EXIT_USAGE;
 	int rc = o->profile ? apply_profile(args, o) : 0;

@@ -13,6 +13,7 @@
 #include "apisecfs/api.h"
 #include "apisecfs/auth.h"
 #include "apisecfs/ctl.h"
+#include "apisecfs/events.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
 #include "apisecfs/metrics.h"
@@ -43,6 +44,8 @@ static const char readme_text[] =
 	"                      read the new secret back from the same fd\n"
 	".refresh              write anything to drop every cache now\n"
 	".stats                metrics, Prometheus text format (no request)\n"
+	"events                not listed: each open streams the changes of\n"
+	"                      scans and findings as JSON lines (cat events)\n"
 	"\n"
 	"Names: '/', control characters and invalid UTF-8 become '_';\n"
 	"clashes get \"~ID\" before the extension. See apisecfs(1).\n";
@@ -137,6 +140,22 @@ static const struct ctl_ops refresh_ops = {
 };
 static const struct kind refresh_kind = {
 	.name = ".refresh", .type = KIND_CTL, .ctl = &refresh_ops,
+};
+
+/* ---- events ------------------------------------------------------- */
+
+/* Hidden: a read blocks until something changes, so grep -r, find and tar
+ * must never open it. The feed itself is events.c's. */
+static const struct ctl_ops events_ops = {
+	.blocking_read = true,
+	.stream_open = events_open,
+	.stream_close = events_close,
+	.stream_read = events_read,
+	.stream_poll = events_poll,
+};
+static const struct kind events_kind = {
+	.name = "events", .type = KIND_CTL, .ctl = &events_ops,
+	.hidden = true,
 };
 
 /* ---- teams -------------------------------------------------------- */
@@ -317,6 +336,8 @@ static int root_list(const struct kind_ctx *c, struct listing *out)
 		rc = restab_add(out, "whoami.json", &whoami_kind, NULL, NULL);
 	if (!rc)
 		rc = restab_add(out, ".refresh", &refresh_kind, NULL, NULL);
+	if (!rc && events_enabled())
+		rc = restab_add(out, "events", &events_kind, NULL, NULL);
 	if (!rc)
 		rc = restab_add(out, ".stats", &stats_kind, NULL, NULL);
 	if (!rc)

@@ -56,6 +56,18 @@ const char *ctl_id(const struct ctl_handle *h);
  * first outcome stays. */
 void ctl_finish(struct ctl_handle *h, int rc, const struct buf *reply);
 
+/* Streams (events, ctl_ops stream_*): state made at open, freed by
+ * ctl_close; reads and poll(2) answered by the kind. Is h one? */
+bool ctl_is_stream(const struct ctl_handle *h);
+/* If h is a stream, hand it the read (it answers req, now or later,
+ * exactly once) and return true; false: not a stream, req untouched. */
+bool ctl_stream_read(struct ctl_handle *h, fuse_req_t req, size_t size,
+		     bool nonblock);
+/* If h is a stream, its poll mask into *revents (ph is its to keep) and
+ * true; false: not a stream. */
+bool ctl_stream_poll(struct ctl_handle *h, struct fuse_pollhandle *ph,
+		     unsigned *revents);
+
 /* For long actions (scans/ID/wait): has the caller given up (the reading
  * process got a signal)? fs.c installs the check per request thread. */
 typedef bool (*ctl_interrupt_fn)(void *arg);

@@ -73,6 +73,14 @@ struct ctl_ops {
 	/* Reads that wait (scans/ID/wait): one look at the platform; 1 when
 	 * done (reply filled), 0 not yet, or -errno. waitq.h calls it. */
 	int (*poll)(const struct kind_ctx *c, struct buf *reply);
+	/* Streams (events): state made per open, and reads and poll(2)
+	 * the kind answers itself, exactly once, now or later (a read may
+	 * wait for data without holding a thread). With blocking_read. */
+	int (*stream_open)(void **state);
+	void (*stream_close)(void *state);
+	void (*stream_read)(void *state, fuse_req_t req, size_t size,
+			    bool nonblock);
+	unsigned (*stream_poll)(void *state, struct fuse_pollhandle *ph);
 	bool readable; /* the reply can be read back (tokens/new) */
 	bool blocking_read; /* read waits (scans/<id>/wait), no write */
 	bool refresh_all;   /* success drops every cache, kernel's too */

@@ -29,6 +29,8 @@ struct opts {
 	unsigned retries;
 	unsigned cache_size; /* MiB */
 	unsigned pool_size;  /* concurrent requests */
+	unsigned poll_s;     /* events: seconds between polls, 0: off */
+	unsigned events_queue; /* events: lines a reader may leave unread */
 	int insecure;
 	int show_help;
 	int show_version;
