@@ -222,8 +222,8 @@ def test_stream_starts_at_open(sim):
 
 
 def test_poll_select_and_nonblock(sim, mnt):
-    """poll(2) and select(2) say when lines are there; O_NONBLOCK reads
-    say EAGAIN until then."""
+    """poll(2), select(2) and epoll say when lines are there; O_NONBLOCK
+    reads say EAGAIN until then; the file is not seekable."""
     sim.reset_stats()
     fd = os.open(mnt.path("events"), os.O_RDONLY | os.O_NONBLOCK)
     try:
@@ -232,13 +232,20 @@ def test_poll_select_and_nonblock(sim, mnt):
         p.register(fd, select.POLLIN)
         with pytest.raises(BlockingIOError):
             os.read(fd, 4096)
+        with pytest.raises(OSError) as e:
+            os.lseek(fd, 0, os.SEEK_CUR)
+        assert e.value.errno == errno.ESPIPE
         assert p.poll(0) == []
         assert select.select([fd], [], [], 0)[0] == []
         vid = first_vuln(sim)
         patch(sim, vid, "DISMISSED")
+        ep = select.epoll()
+        ep.register(fd, select.EPOLLIN)
         ev = p.poll(DEADLINE * 1000)
         assert ev and ev[0][1] & select.POLLIN
         assert select.select([fd], [], [], 0)[0] == [fd]
+        assert ep.poll(0) == [(fd, select.EPOLLIN)]
+        ep.close()
         data = os.read(fd, 65536)
         assert data.endswith(b"\n")
         lines = [json.loads(x) for x in data.splitlines()]
