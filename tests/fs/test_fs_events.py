@@ -55,7 +55,9 @@ def feed_queries(sim, path="/v1/scans"):
 
 
 def polls(sim):
-    """Polls answered so far: each asks for the scans changed since."""
+    """Polls answered so far: each asks for the scans changed since. (A
+    mount's freshness rounds ask the same way, but only for a listing
+    walked after its TTL or an action; these tests list nothing then.)"""
     return sum(1 for e in feed_queries(sim) if e["status"] is not None)
 
 
