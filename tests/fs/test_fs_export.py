@@ -187,14 +187,17 @@ def test_rerun_rewrites_only_what_changed_with_one_304_a_page(sim, tmp_path):
     before = {p: (st.st_ino, st.st_mtime_ns)
               for p, st in tree_entries(dest).items()}
 
-    # Nothing changed: every page is one conditional GET answered 304 (the
-    # token list changes by itself: our own token's lastUsedAt).
+    # Nothing changed: every page is one conditional GET answered 304 but
+    # /v1/me (never conditional) and the token list, which may change by
+    # itself (our own token's lastUsedAt, to the second).
     sim.reset_stats()
     export_ok(sim, dest)
     same = sim.stats()
     assert same["total"] == first["total"]
     assert same["routes"] == first["routes"]
-    assert same["status"] == {"200": 2, "304": first["total"] - 2}
+    fresh = same["status"].get("200", 0)
+    assert 1 <= fresh <= 2, same["status"]
+    assert same["status"].get("304", 0) == first["total"] - fresh
     assert all(r["ifNoneMatch"] for r in same["recent"]
                if r["path"] not in ("/v1/me",))
     after = {p: (st.st_ino, st.st_mtime_ns)
