@@ -7,7 +7,8 @@ fault / stats knobs under /_sim.  See tests/sim/README.md.
 
     platform_sim.py --port 0 [--host 127.0.0.1] [--apps N] [--vulns M]
         [--seed S] [--scan-seconds X] [--latency-ms L] [--rate-limit N]
-        [--rate-window S] [--token-ttl SECONDS] [--tls] --write-credentials PATH
+        [--rate-window S] [--token-ttl SECONDS] [--tls] [--lean]
+        --write-credentials PATH
 
 The first line on stdout is "listening on http(s)://HOST:PORT".
 """
@@ -52,6 +53,8 @@ def parse_args(argv):
     p.add_argument("--token-ttl", type=int, default=None,
                    help="OAuth and login token lifetime (default 3600 / 86400)")
     p.add_argument("--tls", action="store_true")
+    p.add_argument("--lean", action="store_true",
+                   help="findings with one-line texts (~600 bytes instead of ~1 KB)")
     p.add_argument("--write-credentials", required=True, metavar="PATH")
     args = p.parse_args(argv)
     if args.apps < 1 or args.vulns < 0 or args.scan_seconds < 0 \
@@ -114,7 +117,7 @@ def write_private(path, text):
 
 def main(argv=None):
     args = parse_args(argv)
-    store = Store(args.seed, args.apps, args.vulns, args.scan_seconds)
+    store = Store(args.seed, args.apps, args.vulns, args.scan_seconds, args.lean)
     auth = Auth(args.seed, args.token_ttl)
     creds = make_credentials(auth)
     ca_file, ssl_ctx = None, None

@@ -262,14 +262,19 @@ def draw(rng, endpoint, severity, cat=None):
     return Draw(cat, endpoint, n, other, round(rng.uniform(lo, hi), 1))
 
 
-def render(d, vid, scan, host_url, detected, updated, severity, status):
-    """One vulnerability object (the API's JSON shape) found by scan."""
+def render(d, vid, scan, host_url, detected, updated, severity, status, lean=False):
+    """One vulnerability object (the API's JSON shape) found by scan.
+    lean: the same object with one-line texts (~600 bytes pretty-printed
+    instead of ~1 KB; the fields alone take ~500), for benchmarks where
+    the per-file cost of a filesystem, not the bytes, dominates; nothing
+    else changes (the draws are the same), so ids, severities, statuses
+    and titles do not."""
     name, title, desc, fix, req, resp = d.cat
     method, path = d.endpoint
     fmt = {"method": method, "path": path, "host": host_url.split("://", 1)[-1],
            "concrete": path.replace("{id}", str(d.n)), "n": d.n,
            "other": d.other, "jwt": FAKE_JWT}
-    return {
+    v = {
         "vulnerabilityId": vid, "applicationId": scan.app_id,
         "instanceId": scan.instance_id, "scanId": scan.scan_id,
         "fingerprint": fingerprint(scan.instance_id, name, method, path),
@@ -280,6 +285,13 @@ def render(d, vid, scan, host_url, detected, updated, severity, status):
         "evidence": {"request": req.format(**fmt), "response": resp.format(**fmt)},
         "detectedAt": detected, "updatedAt": updated,
     }
+    if lean:
+        code = name.split(" ", 1)[0]
+        v["description"] = f"{method} {path}: {code}."
+        v["remediation"] = f"See OWASP {code}."
+        v["evidence"] = {key: text.split("\n", 1)[0]
+                         for key, text in v["evidence"].items()}
+    return v
 
 
 def app_names(rng, n):
@@ -345,8 +357,9 @@ def make_scans(rng, seed, seq, app, inst):
     return scans
 
 
-def generate(seed, n_apps, n_vulns):
-    """Build the whole data set: (apps, teams, scans, vulns, id width)."""
+def generate(seed, n_apps, n_vulns, lean=False):
+    """Build the whole data set: (apps, teams, scans, vulns, id width);
+    lean: findings with one-line texts (see render)."""
     rng = random.Random(seed)
     teams = make_teams(rng, seed)
     apps, scans, inst_seq = [], [], 0
@@ -372,11 +385,11 @@ def generate(seed, n_apps, n_vulns):
             inst.latest_scan_id = last.scan_id
             app.updated_at = max(app.updated_at, last.completed_at)
         apps.append(app)
-    vulns, width = make_seed_vulns(rng, seed, apps, scans, n_vulns)
+    vulns, width = make_seed_vulns(rng, seed, apps, scans, n_vulns, lean)
     return apps, teams, scans, vulns, width
 
 
-def make_seed_vulns(rng, seed, apps, scans, n_vulns):
+def make_seed_vulns(rng, seed, apps, scans, n_vulns, lean=False):
     """Vulnerabilities spread over the completed scans; the first ones cover
     every severity and status so that each is present at any size."""
     width = max(5, len(str(n_vulns)))
@@ -405,7 +418,7 @@ def make_seed_vulns(rng, seed, apps, scans, n_vulns):
         scan.stats["total"] += 1
         scan.stats[severity] += 1
     rescan_seeded(random.Random(f"{seed}:rescans"), scans, drawn)
-    vulns = [render(d, vuln_id(k + 1, width), scan, inst.host_url, *rest)
+    vulns = [render(d, vuln_id(k + 1, width), scan, inst.host_url, *rest, lean=lean)
              for k, (d, scan, inst, *rest) in enumerate(drawn)]
     for app in apps:
         for inst in app.instances:

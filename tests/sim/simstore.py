@@ -33,9 +33,10 @@ FILTER_CACHE_MAX = 64       # distinct vulnerability queries kept
 
 
 class Store:
-    def __init__(self, seed, n_apps, n_vulns, scan_seconds):
-        apps, teams, scans, vulns, width = simdata.generate(seed, n_apps, n_vulns)
+    def __init__(self, seed, n_apps, n_vulns, scan_seconds, lean=False):
+        apps, teams, scans, vulns, width = simdata.generate(seed, n_apps, n_vulns, lean)
         self.seed = seed
+        self.lean = lean            # short finding texts, scans' findings too
         self.scan_seconds = scan_seconds
         self.lock = threading.RLock()
         self.apps = {a.app_id: a for a in apps}
@@ -323,7 +324,7 @@ class Store:
             if cvss is not None:
                 d.score = cvss
             self.vulns[vid] = simdata.render(d, vid, scan, inst.host_url,
-                                             done_at, done_at, sev, "ACTIVE")
+                                             done_at, done_at, sev, "ACTIVE", self.lean)
             found.append(vid)
             scan.stats["total"] += 1
             scan.stats[sev] += 1

@@ -144,3 +144,28 @@ def test_patch_status(sim, admin, seeded):
         assert st == 400 and err["code"] == "bad_request"
     assert sim.request("PATCH", "/v1/vulnerabilities/vuln_99999", token=admin,
                        body={"status": "ACTIVE"})[0] == 404
+
+
+def test_lean_findings():
+    """--lean keeps every id, field and value but the texts, which become
+    one line each: the objects shrink to about two thirds (the fields alone
+    weigh ~500 bytes), and the default data stays as it was.  Two fresh
+    simulators: the session one has findings changed by other tests."""
+    from simctl import Sim
+    n = 200
+    with Sim(apps=10, vulns=n, extra_args=["--lean"]) as lean_sim:
+        items, _ = walk(lean_sim, lean_sim.creds["admin_token"], limit=500)
+    with Sim(apps=10, vulns=n) as full_sim:
+        full, _ = walk(full_sim, full_sim.creds["admin_token"], limit=500)
+    assert [v["vulnerabilityId"] for v in items] == [v["vulnerabilityId"] for v in full]
+    texts = ("description", "remediation", "evidence")
+    for lv, fv in zip(items, full):
+        assert set(lv) == VULN_KEYS
+        assert {k: x for k, x in lv.items() if k not in texts} == \
+            {k: x for k, x in fv.items() if k not in texts}
+        assert "\n" not in lv["description"] + lv["remediation"]
+        assert lv["evidence"]["request"] == fv["evidence"]["request"].split("\n")[0]
+        assert lv["evidence"]["response"].startswith("HTTP/1.1 ")
+    size = [len(json.dumps(v, indent=2)) for v in items]
+    full_size = [len(json.dumps(v, indent=2)) for v in full]
+    assert max(size) < 800 < min(full_size)
