@@ -12,8 +12,9 @@
 #   apps   GET /v1/applications    -> OUTDIR/apps/<id>.json
 # TOKEN_FILE holds the API token (mode 0600); the token never appears on a
 # command line: curl reads the Authorization header from a private file.
-# One curl, one jq and one awk per page; the pages are fetched one after
-# another, since each nextToken comes from the page before.
+# One curl, one jq and one awk per page (a careful script, not a parallel
+# one: the pages are fetched one after another, since each nextToken comes
+# from the page before).
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
@@ -33,7 +34,10 @@ printf 'Authorization: Bearer %s\n' "$(head -n1 "$token_file")" >"$work/auth"
 
 # fetch_list API_PATH ID_FIELD DIR [JSONL]: every page of API_PATH, each
 # item written as DIR/<ID_FIELD>.json pretty-printed by jq or, with JSONL,
-# appended to that file as one compact line.
+# appended to that file as one compact line. Per page one pipeline: curl
+# streams the page into one jq pass, whose first line (the next token) awk
+# keeps aside and whose items awk writes out; bash reads the token back
+# with a builtin, so no process is started per item.
 fetch_list() {
 	local path=$1 field=$2 dir=$3 jsonl=${4:-} next=""
 	mkdir -p "$dir"
@@ -41,22 +45,24 @@ fetch_list() {
 	while :; do
 		local args=(-sS --fail -G -H "@$work/auth" --data limit=500)
 		[ -n "$next" ] && args+=(--data-urlencode "nextToken=$next")
-		curl "${args[@]}" "$url$path" >"$work/page.json"
 		if [ -n "$jsonl" ]; then
 			# Line 1: the next token (or ""); then one item a line.
-			jq -r '(.nextToken // ""), (.items[] | tojson)' \
-				"$work/page.json" >"$work/split"
-			tail -n +2 "$work/split" >>"$jsonl"
+			curl "${args[@]}" "$url$path" |
+				jq -r '(.nextToken // ""), (.items[] | tojson)' |
+				awk -v nt="$work/next" 'NR == 1 { print > nt; next } { print }' \
+					>>"$jsonl"
 		else
 			# Line 1: the next token; then "=> ID" and the pretty item.
-			jq -r --arg f "$field" \
-				'(.nextToken // ""), (.items[] | ("=> " + .[$f]), .)' \
-				"$work/page.json" >"$work/split"
-			tail -n +2 "$work/split" | awk -v dir="$dir" '
-				/^=> / { if (f) close(f); f = dir "/" substr($0, 4) ".json"; next }
-				{ print > f }'
+			curl "${args[@]}" "$url$path" |
+				jq -r --arg f "$field" \
+					'(.nextToken // ""), (.items[] | ("=> " + .[$f]), .)' |
+				awk -v dir="$dir" -v nt="$work/next" '
+					NR == 1 { print > nt; next }
+					/^=> / { if (f) close(f); f = dir "/" substr($0, 4) ".json"; next }
+					{ print > f }'
 		fi
-		next=$(head -n1 "$work/split")
+		next=""
+		read -r next <"$work/next" || true
 		[ -n "$next" ] || break
 	done
 }

@@ -340,16 +340,24 @@ class _FuseProcess:
 
 
 class FsMount(_FuseProcess):
-    """apisecfs -f -o token_file=...,OPTIONS URL MNT."""
+    """apisecfs -f -o token_file=...,OPTIONS URL MNT; with debug, -d: libfuse
+    then traces every request into the log (see fuseops.py), which slows
+    the daemon, so debug mounts are for counting, never for timing."""
 
     name = "apisecfs"
 
     def __init__(self, janitor, workdir, url, token_file, options, wrapper=(),
-                 stamp=False):
+                 stamp=False, debug=False):
         opts = ",".join([f"token_file={token_file}"] + list(options))
+        flags = ["-d"] if debug else ["-f"]
         super().__init__(janitor, workdir,
-                         lambda mnt: list(wrapper) + [APISECFS, "-f", "-o", opts, url, mnt],
+                         lambda mnt: list(wrapper) + [APISECFS] + flags + ["-o", opts, url, mnt],
                          stamp=stamp)
+
+    def log_size(self):
+        """Bytes the daemon has written to its log so far."""
+        self.log.flush()
+        return os.path.getsize(self.log_path)
 
     def close(self):
         rc = super().close()

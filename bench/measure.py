@@ -1,6 +1,14 @@
-"""measure.py - one benchmark configuration (N findings, L ms latency):
-start the simulators, lay out the reference trees, time every scenario on
-apisecfs and its baselines, and take the request-count probes.
+"""measure.py - one benchmark configuration (N findings, L ms latency,
+a kind): start the simulators, lay out the reference trees, time every
+scenario on apisecfs and its baselines, and take the request-count probes.
+
+Kinds (the third field of --configs N:L[:KIND]):
+  (none)  every scenario and every probe, findings of ~1 KB;
+  lean    findings with one-line texts (simulator --lean, ~600 bytes): the
+          grep rows only (apisecfs vs curl+jq cold, vs tmpfs warm) and the
+          FUSE requests per file, where the per-file cost dominates;
+  fresh   no scenario: the freshness probes only (freshness.py), at the N
+          issue 15 names for them (30,000).
 
 A "site" is one simulator plus what is derived from it: a token file, the
 reference tree on tmpfs (downloaded once with baseline_curl_jq.sh), and,
@@ -25,6 +33,8 @@ import tempfile
 import time
 
 import benchlib
+import freshness
+import fuseops
 from benchlib import (BASELINE_SH, FsMount, Httpdirfs, Sim, StaticServer, log,
                       quote, run_shell, write_secret)
 from scenarios import CURL_JQ, GREP, HTTPDIRFS, JQ, JSONL, TMPFS
@@ -33,6 +43,9 @@ PAGE = 500                      # the API's largest page
 AUTH_ROUTES = ("GET /v1/me", "POST /oauth2/token", "POST /auth/login")
 RSS_PROBE_CACHE_MIB = 16        # the small cache of the memory-bound probe
 RSS_BASE_MIB = 64               # the target: 64 MiB + cache_size
+LOOKUP_BOUND = 10               # "no LOOKUP per entry": a few, whatever N is
+KINDS = ("", "lean", "fresh")
+LEAN_SCENARIOS = ("grep-cold", "grep-warm")
 
 
 def pages(n):
@@ -42,17 +55,17 @@ def pages(n):
 class Site:
     """One simulator and its reference tree."""
 
-    def __init__(self, cfg, name, apps, vulns):
+    def __init__(self, cfg, name, apps, vulns, kinds, lean=False):
         self.cfg, self.name = cfg, name
         self.n_apps, self.n_vulns = apps, vulns
         self.sim = cfg.janitor.add("sim", Sim(apps=apps, vulns=vulns, seed=1,
-                                              latency_ms=cfg.latency_ms).start())
+                                              latency_ms=cfg.latency_ms,
+                                              extra_args=["--lean"] if lean else ()).start())
         self.url = self.sim.url
         self.token_file = write_secret(os.path.join(cfg.workdir, f"{name}.token"),
                                        self.sim.creds["admin_token"])
         self.tree = os.path.join(cfg.tmpfs_dir, name)
         os.mkdir(self.tree)
-        kinds = "vulns jsonl apps" if name == "vulns" else "apps"
         t0 = time.perf_counter()
         r = run_shell(cfg.janitor, f"{quote(BASELINE_SH)} {quote(self.url)} "
                       f"{quote(self.token_file)} . {kinds}", self.tree, cfg.opts.cap)
@@ -66,11 +79,12 @@ class Site:
             self.static = StaticServer(self.cfg.janitor, self.tree, self.cfg.latency_ms)
         return self.static
 
-    def mount(self, ttl=600, cache_size=None, wrapper=()):
+    def mount(self, ttl=600, cache_size=None, wrapper=(), debug=False):
         opts = [f"cache_ttl={ttl}",
                 f"cache_size={cache_size or self.cfg.opts.cache_size}"]
         return FsMount(self.cfg.janitor, self.cfg.workdir, self.url, self.token_file,
-                       opts + list(self.cfg.opts.fs_options), wrapper=wrapper)
+                       opts + list(self.cfg.opts.fs_options), wrapper=wrapper,
+                       debug=debug)
 
 
 class Cell:
@@ -140,23 +154,36 @@ class Config:
     """N findings at L ms: sites, scenario cells and probes."""
 
     def __init__(self, janitor, opts, n_vulns, latency_ms, workdir, tmpfs_root,
-                 httpdirfs_ok, httpdirfs_timeouts):
+                 httpdirfs_ok, httpdirfs_timeouts, kind=""):
+        assert kind in KINDS
         self.janitor, self.opts = janitor, opts
-        self.n_vulns, self.latency_ms = n_vulns, latency_ms
-        self.workdir = tempfile.mkdtemp(prefix=f"n{n_vulns}-l{latency_ms}-", dir=workdir)
-        self.tmpfs_dir = janitor.add("dir", tempfile.mkdtemp(
-            prefix=f"n{n_vulns}-l{latency_ms}-", dir=tmpfs_root))
+        self.n_vulns, self.latency_ms, self.kind = n_vulns, latency_ms, kind
+        tag = f"n{n_vulns}-l{latency_ms}{'-' + kind if kind else ''}-"
+        self.workdir = tempfile.mkdtemp(prefix=tag, dir=workdir)
+        self.tmpfs_dir = janitor.add("dir", tempfile.mkdtemp(prefix=tag, dir=tmpfs_root))
         self.httpdirfs_ok = httpdirfs_ok             # None or the reason it is not
         self.httpdirfs_timeouts = httpdirfs_timeouts  # (key, latency) -> N
         self.sites = {}
         self.sample_file = None
 
+    def scenarios(self, selected):
+        """The selected scenarios this kind runs."""
+        if self.kind == "fresh":
+            return ()
+        if self.kind == "lean":
+            return tuple(s for s in selected if s.key in LEAN_SCENARIOS)
+        return tuple(selected)
+
     def setup(self):
         o = self.opts
-        log(f"== N={self.n_vulns} findings, latency {self.latency_ms} ms: "
+        kind = f" ({self.kind})" if self.kind else ""
+        log(f"== N={self.n_vulns} findings{kind}, latency {self.latency_ms} ms: "
             "starting simulators, downloading reference trees")
-        self.sites["vulns"] = Site(self, "vulns", o.vuln_apps, self.n_vulns)
-        self.sites["apps"] = Site(self, "apps", o.n_apps, min(self.n_vulns, 1000))
+        self.sites["vulns"] = Site(self, "vulns", o.vuln_apps, self.n_vulns,
+                                   "vulns" if self.kind else "vulns jsonl apps",
+                                   lean=self.kind == "lean")
+        if not self.kind:
+            self.sites["apps"] = Site(self, "apps", o.n_apps, min(self.n_vulns, 1000), "apps")
         names = sorted(f for f in os.listdir(os.path.join(self.sites["vulns"].tree, "vulns"))
                        if f.endswith(".json"))
         k = min(len(names), o.pcat_files)
@@ -187,7 +214,9 @@ class Config:
     def run_scenario(self, sc):
         site = self.sites[sc.site]
         cells = [self.apisecfs_cell(site, sc)]
-        for side in sc.baselines:
+        # lean rows answer issue 15's targets, against curl+jq and tmpfs
+        baselines = [b for b in sc.baselines if not (self.kind and b == HTTPDIRFS)]
+        for side in baselines:
             if side == CURL_JQ:
                 cells.append(self.curl_jq_cell(site, sc))
             elif side == TMPFS:
@@ -348,15 +377,41 @@ class Config:
         return r
 
     def run_probes(self):
+        """The probes of this kind: {name: result}."""
         log("-- probes")
         out = {}
-        vs, aps = self.sites["vulns"], self.sites["apps"]
+        vs = self.sites["vulns"]
+        if self.kind in ("", "fresh"):
+            out["revalidate"] = freshness.probe_revalidate(self, vs)
+            out["change"] = freshness.probe_change(self, vs)
+        if self.kind == "fresh":
+            return out
+        out["fuse_ops"] = self.probe_fuse_ops(vs)
+        if self.kind == "lean":
+            return out
         out["first_ls"] = self.probe_first_ls(vs)
         out.update(self.probe_listing(vs))
-        out["list_apps"] = self.probe_list_apps(aps)
-        out["ttl"] = self.probe_ttl(vs)
+        out["list_apps"] = self.probe_list_apps(self.sites["apps"])
         out["rss_bound"] = self.probe_rss(vs)
         return out
+
+    def probe_fuse_ops(self, site):
+        """FUSE requests per file by op for the grep row, cold (a fresh
+        mount) then warm (the same command again), from a -d trace."""
+        n = site.n_vulns
+        m = site.mount(debug=True)
+        try:
+            start = m.log_size()
+            cold_run = self.shell(GREP + " | wc -l", m.mnt)
+            cold, mid = fuseops.count(m.log_path, start)
+            self.shell(GREP + " | wc -l", m.mnt)
+            warm, _ = fuseops.count(m.log_path, mid)
+        finally:
+            m.close()
+        return {"what": GREP, "files": n, "matches": int(cold_run.stdout.strip() or 0),
+                "cold": dict(cold), "warm": dict(warm),
+                "cold_per_file": fuseops.per_file(cold, n),
+                "warm_per_file": fuseops.per_file(warm, n)}
 
     def probe_first_ls(self, site):
         """Requests from spawn to the end of the first `ls` of the root."""
@@ -386,11 +441,13 @@ class Config:
         n = site.n_vulns
         sample = "vulns/" + sorted(os.listdir(os.path.join(site.tree, "vulns")))[0]
         again = f"ls -l vulns/ >/dev/null; cat vulns/all.jsonl {quote(sample)} >/dev/null"
-        m = site.mount()
+        m = site.mount(debug=True)    # counts only: the trace slows it
         try:
             site.sim.reset_stats()
+            start = m.log_size()
             self.shell("ls -l vulns/ >/dev/null", m.mnt)
             st = site.sim.stats()
+            ops, _ = fuseops.count(m.log_path, start)
             self.shell(again, m.mnt)
             site.sim.reset_stats()
             self.shell(again, m.mnt)
@@ -398,9 +455,14 @@ class Config:
         finally:
             m.close()
         bound = pages(n) + 5
+        lookups = ops.get("LOOKUP", 0)
         return {
             "list_vulns": {"n": n, "requests": st["total"], "routes": st["routes"],
-                           "bound": bound, "met": st["total"] <= bound},
+                           "bound": bound, "fuse_ops": dict(ops), "lookups": lookups,
+                           "lookup_bound": LOOKUP_BOUND,
+                           "requests_met": st["total"] <= bound,
+                           "lookups_met": lookups <= LOOKUP_BOUND,
+                           "met": st["total"] <= bound and lookups <= LOOKUP_BOUND},
             "cached_reread": {"requests": cached["total"], "routes": cached["routes"],
                               "what": again, "met": cached["total"] == 0},
         }
@@ -416,30 +478,6 @@ class Config:
         bound = pages(site.n_apps) + 5
         return {"n": site.n_apps, "requests": st["total"], "routes": st["routes"],
                 "bound": bound, "met": st["total"] <= bound}
-
-    def probe_ttl(self, site):
-        """List, wait past the TTL, list again: one 304 per page that the
-        first listing fetched (however apisecfs splits the list), and no
-        download. The TTL must outlast one listing (at 100,000 findings
-        and 20 ms one takes seconds), or pages expire in mid-listing."""
-        ttl = 2 if site.n_vulns <= 20000 else 20
-        m = site.mount(ttl=ttl)
-        try:
-            site.sim.reset_stats()
-            self.shell("ls -l vulns/ >/dev/null", m.mnt)
-            first = site.sim.stats()["total"]
-            time.sleep(ttl + 1)
-            site.sim.reset_stats()
-            r = self.shell("ls -l vulns/ >/dev/null", m.mnt)
-            st = site.sim.stats()
-        finally:
-            m.close()
-        want = first
-        n304 = st["status"].get("304", 0)
-        return {"pages": want, "min_pages": pages(site.n_vulns), "ttl": ttl,
-                "requests": st["total"], "status": st["status"],
-                "routes": st["routes"], "seconds": r.seconds,
-                "met": n304 == st["total"] and 0 < st["total"] <= want}
 
     def probe_rss(self, site):
         """Peak RSS with a small cache after grep, jq and all.jsonl: is the

@@ -57,9 +57,11 @@ def number(out):
 
 def ls_entries(out):
     """ls -l output: the number of entries, the 'total' line and
-    apisecfs's control file apps/new aside."""
+    apisecfs's control file apps/new aside (a symlink into the control
+    mount, "new -> ../.ctl/apps/new", or a file of that name)."""
     lines = [line for line in out.splitlines()
-             if line and not line.startswith("total ") and not line.endswith(" new")]
+             if line and not line.startswith("total ") and not line.endswith(" new")
+             and not (line.startswith("l") and " new -> " in line)]
     return f"{len(lines)} entries", len(lines)
 
 
