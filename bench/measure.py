@@ -3,8 +3,8 @@ a kind): start the simulators, lay out the reference trees, time every
 scenario on apisecfs and its baselines, and take the request-count probes.
 
 Kinds (the third field of --configs N:L[:KIND]):
-  (none)  every scenario and every probe, findings of ~1 KB;
-  lean    findings with one-line texts (simulator --lean, ~600 bytes): the
+  (none)  every scenario and every probe, findings of ~1.1 KB;
+  lean    findings with one-line texts (simulator --lean, ~700 bytes): the
           grep rows only (apisecfs vs curl+jq cold, vs tmpfs warm) and the
           FUSE requests per file, where the per-file cost dominates;
   fresh   no scenario: the freshness probes only (freshness.py), at the N

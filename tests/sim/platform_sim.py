@@ -54,7 +54,7 @@ def parse_args(argv):
                    help="OAuth and login token lifetime (default 3600 / 86400)")
     p.add_argument("--tls", action="store_true")
     p.add_argument("--lean", action="store_true",
-                   help="findings with one-line texts (~600 bytes instead of ~1 KB)")
+                   help="findings with one-line texts (~700 bytes instead of ~1.1 KB)")
     p.add_argument("--write-credentials", required=True, metavar="PATH")
     args = p.parse_args(argv)
     if args.apps < 1 or args.vulns < 0 or args.scan_seconds < 0 \

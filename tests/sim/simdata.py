@@ -264,8 +264,8 @@ def draw(rng, endpoint, severity, cat=None):
 
 def render(d, vid, scan, host_url, detected, updated, severity, status, lean=False):
     """One vulnerability object (the API's JSON shape) found by scan.
-    lean: the same object with one-line texts (~600 bytes pretty-printed
-    instead of ~1 KB; the fields alone take ~500), for benchmarks where
+    lean: the same object with one-line texts (~700 bytes pretty-printed
+    instead of ~1.1 KB; the fields alone take ~560), for benchmarks where
     the per-file cost of a filesystem, not the bytes, dominates; nothing
     else changes (the draws are the same), so ids, severities, statuses
     and titles do not."""

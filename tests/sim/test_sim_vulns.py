@@ -149,7 +149,7 @@ def test_patch_status(sim, admin, seeded):
 def test_lean_findings():
     """--lean keeps every id, field and value but the texts, which become
     one line each: the objects shrink to about two thirds (the fields alone
-    weigh ~500 bytes), and the default data stays as it was.  Two fresh
+    weigh ~560 bytes), and the default data stays as it was.  Two fresh
     simulators: the session one has findings changed by other tests."""
     from simctl import Sim
     n = 200
