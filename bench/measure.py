@@ -397,18 +397,20 @@ class Config:
 
     def probe_fuse_ops(self, site):
         """FUSE requests per file by op for the grep row, cold (a fresh
-        mount) then warm (the same command again), from a -d trace."""
+        mount) then warm (the same command again), by fuseops.OpCount."""
         n = site.n_vulns
-        m = site.mount(debug=True)
+        m = fuseops.counted_mount(site)
         try:
-            start = m.log_size()
+            counter = fuseops.OpCount(m)
+            counter.mark()
             cold_run = self.shell(GREP + " | wc -l", m.mnt)
-            cold, mid = fuseops.count(m.log_path, start)
+            cold = counter.take()
             self.shell(GREP + " | wc -l", m.mnt)
-            warm, _ = fuseops.count(m.log_path, mid)
+            warm = counter.take()
         finally:
             m.close()
         return {"what": GREP, "files": n, "matches": int(cold_run.stdout.strip() or 0),
+                "source": counter.source,
                 "cold": dict(cold), "warm": dict(warm),
                 "cold_per_file": fuseops.per_file(cold, n),
                 "warm_per_file": fuseops.per_file(warm, n)}
@@ -441,13 +443,14 @@ class Config:
         n = site.n_vulns
         sample = "vulns/" + sorted(os.listdir(os.path.join(site.tree, "vulns")))[0]
         again = f"ls -l vulns/ >/dev/null; cat vulns/all.jsonl {quote(sample)} >/dev/null"
-        m = site.mount(debug=True)    # counts only: the trace slows it
+        m = fuseops.counted_mount(site)
         try:
+            counter = fuseops.OpCount(m)
+            counter.mark()
             site.sim.reset_stats()
-            start = m.log_size()
             self.shell("ls -l vulns/ >/dev/null", m.mnt)
             st = site.sim.stats()
-            ops, _ = fuseops.count(m.log_path, start)
+            ops = counter.take()
             self.shell(again, m.mnt)
             site.sim.reset_stats()
             self.shell(again, m.mnt)
@@ -459,6 +462,7 @@ class Config:
         return {
             "list_vulns": {"n": n, "requests": st["total"], "routes": st["routes"],
                            "bound": bound, "fuse_ops": dict(ops), "lookups": lookups,
+                           "ops_source": counter.source,
                            "lookup_bound": LOOKUP_BOUND,
                            "requests_met": st["total"] <= bound,
                            "lookups_met": lookups <= LOOKUP_BOUND,

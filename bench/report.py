@@ -180,8 +180,9 @@ def print_probes(p):
     if "fuse_ops" in p:
         fo = p["fuse_ops"]
         for phase in ("cold", "warm"):
-            out(f"   FUSE requests per file, grep -rl {phase} ({fo['files']} files, -d "
-                f"trace): {fuseops.fmt_per_file(fo[phase + '_per_file'])}")
+            src = ".stats" if fo.get("source") == "stats" else "-d trace"
+            out(f"   FUSE requests per file, grep -rl {phase} ({fo['files']} files, from "
+                f"{src}): {fuseops.fmt_per_file(fo[phase + '_per_file'])}")
     if "revalidate" in p:
         r = p["revalidate"]
         out(f"   after the TTL, nothing changed (N={r['n']}, cache_ttl={r['ttl']}, "
@@ -336,7 +337,8 @@ def evaluate_targets(configs, opts):
         if fo:
             figs.append(f"{config_name(c)} cold {fuseops.fmt_per_file(fo['cold_per_file'])}"
                         f" | warm {fuseops.fmt_per_file(fo['warm_per_file'])}")
-    add(15, "FUSE requests per file, grep -rl (from the -d trace)",
+    add(15, "FUSE requests per file, grep -rl (from .stats, or the -d trace of "
+        "binaries without it)",
         "info" if figs else "NOT MEASURED", "\n       ".join(figs))
 
     # ---- kept from issue 7 ----
