@@ -124,7 +124,7 @@ def main(argv=None):
     if args.tls:
         ca_file = os.path.abspath(args.write_credentials) + ".ca.pem"
         ssl_ctx = make_tls(args.host, ca_file)
-    admin = Admin(auth, Faults(args.seed), Stats())
+    admin = Admin(auth, Faults(args.seed), Stats(), store)
     server = SimServer((args.host, args.port), Api(store, auth), admin,
                        RateLimiter(args.rate_limit, args.rate_window), Idempotency(),
                        args.latency_ms, ssl_ctx)

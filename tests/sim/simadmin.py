@@ -3,8 +3,8 @@
 Faults: injected latency, error rate, 429 bursts, hung requests, dropped
 connections and truncated bodies, optionally limited to a path prefix.
 Stats: per-route request counters, status counters and the last requests.
-Admin: the /_sim/* routes that set and read those, revoke sessions and mint
-tokens.  /_sim requests are neither faulted nor counted nor authenticated.
+Admin: the /_sim/* routes that set and read those, revoke sessions, mint
+tokens and choose the next scan's id.  /_sim requests are neither faulted nor counted nor authenticated.
 """
 
 import collections
@@ -159,7 +159,7 @@ class Stats:
 class Admin:
     """Routes under /_sim; handle() returns (status, JSON object or None)."""
 
-    def __init__(self, auth, faults, stats):
+    def __init__(self, auth, faults, stats, store=None):
         self.auth, self.faults, self.stats = auth, faults, stats
         self.routes = {
             ("GET", "/_sim/faults"): lambda body: (200, faults.snapshot()),
@@ -171,6 +171,9 @@ class Admin:
                 lambda body: (200, {"revoked": auth.revoke_sessions()}),
             ("POST", "/_sim/tokens"): self.mint_token,
         }
+        if store is not None:
+            self.routes[("POST", "/_sim/next-scan-id")] = \
+                lambda body: (200, store.set_next_scan_id(body.get("scanId")))
 
     def handle(self, method, path, body):
         action = self.routes.get((method, path))

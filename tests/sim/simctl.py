@@ -154,6 +154,9 @@ class Sim:
     def mint_token(self, scopes, **kw):
         return self.admin("POST", "/_sim/tokens", dict(kw, scopes=list(scopes)))["token"]
 
+    def next_scan_id(self, scan_id):
+        return self.admin("POST", "/_sim/next-scan-id", {"scanId": scan_id})
+
     def revoke_sessions(self):
         return self.admin("POST", "/_sim/revoke-sessions")
 

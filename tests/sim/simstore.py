@@ -57,6 +57,7 @@ class Store:
         self.app_seq = len(apps)
         self.scan_seq = len(scans)
         self.inst_seq = sum(len(a.instances) for a in apps)
+        self.next_scan_id = None    # /_sim/next-scan-id: the next scan's id
 
     # -- lookups (lock held) --------------------------------------------------
 
@@ -208,12 +209,25 @@ class Store:
                 raise bad_request("the instance has no endpoints to scan")
             self.scan_seq += 1
             now = time.time()
-            scan = Scan(make_id("scan_", self.scan_seq, 4, self.seed), app_id,
+            scan_id = self.next_scan_id or make_id("scan_", self.scan_seq, 4, self.seed)
+            self.next_scan_id = None
+            scan = Scan(scan_id, app_id,
                         inst_id, "Queued", rfc3339(now), updated_at=rfc3339(now),
                         endpoints=list(targets), t_mono=time.monotonic(), t_wall=now)
             self.scans[scan.scan_id] = scan
             self.active[scan.scan_id] = scan
             return scan.to_json()
+
+    def set_next_scan_id(self, scan_id):
+        """The next scan started gets scan_id (ids are opaque: a client
+        must cope with any, such as "new")."""
+        if not isinstance(scan_id, str) or not scan_id or "/" in scan_id:
+            raise bad_request("scanId must be a non-empty string without '/'")
+        with self.lock:
+            if scan_id in self.scans:
+                raise conflict(f"scan {scan_id} exists")
+            self.next_scan_id = scan_id
+            return {"scanId": scan_id}
 
     def list_scans(self, app_id=None, status=None, updated_since=None):
         if status is not None and status not in SCAN_STATUSES:

@@ -177,3 +177,18 @@ def test_sarif_report(sim, admin):
         assert res["message"]["text"]
         assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] \
             .startswith("https://pay.example.com/")
+
+
+def test_next_scan_id_knob(sim, admin, payments):
+    # Ids are opaque: /_sim/next-scan-id gives the next scan any id, so a
+    # client's name mapping can be tested with one like "new".
+    assert sim.next_scan_id("new") == {"scanId": "new"}
+    st, _, scan = sim.request("POST", scans_path(payments), token=admin)
+    assert st == 202 and scan["scanId"] == "new"
+    assert sim.request("GET", "/v1/scans/new", token=admin)[2]["scanId"] == "new"
+    # Used once: the scan after it gets an ordinary id.
+    st, _, other = sim.request("POST", scans_path(payments), token=admin)
+    assert st == 202 and other["scanId"].startswith("scan_")
+    for bad, status in (("", 400), ("a/b", 400), (7, 400), ("new", 409)):
+        st, _, err = sim.request("POST", "/_sim/next-scan-id", body={"scanId": bad})
+        assert st == status, (bad, err)
