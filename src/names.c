@@ -111,6 +111,26 @@ void names_first_choice(const char *api_name, const char *id,
 	snprintf(out, outsz, "%s%s", base, ext ? ext : "");
 }
 
+void names_home(const char *id, const char *ext,
+		const char *const *reserved, char *out, size_t outsz)
+{
+	char base[NAMES_BASE_MAX + 3];
+	names_sanitize(id ? id : "", base, sizeof(base));
+	if (!ext)
+		ext = "";
+	snprintf(out, outsz, "%s%s", base, ext);
+	for (; reserved && *reserved; reserved++) {
+		if (strcmp(out, *reserved) == 0) {
+			/* As names_assign: "~" and the id before the
+			 * extension (the id is the name here). */
+			char idpart[NAMES_ID_MAX + 3];
+			names_sanitize(id ? id : "", idpart, NAMES_ID_MAX + 1);
+			snprintf(out, outsz, "%s~%s%s", base, idpart, ext);
+			break;
+		}
+	}
+}
+
 int names_assign(struct names_entry *e, size_t n, const char *ext,
 		 const char *const *reserved)
 {

@@ -246,6 +246,8 @@ static const struct res_row app_scans_row = {
 	.filter_from_id = true, .id_field = "scanId", .ext = "",
 	.shape = RES_LINK, .child = &scan_link_kind,
 	.link_to = "../../../scans/",
+	/* Named as in scans/, and pointing there. */
+	.reserved = res_scans_reserved, .link_reserved = res_scans_reserved,
 };
 static const struct res_row app_vulns_row = {
 	.path = "/v1/vulnerabilities", .filter = "applicationId",

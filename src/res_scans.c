@@ -255,10 +255,10 @@ static const struct kind scan_kind = {
 
 /* ---- scans/ ------------------------------------------------------- */
 
-static const char *const scans_reserved[] = { "new", NULL };
+const char *const res_scans_reserved[] = { "new", NULL };
 static const struct res_row scans_row = {
 	.path = "/v1/scans", .id_field = "scanId", .ext = "",
-	.shape = RES_DIR, .child = &scan_kind, .reserved = scans_reserved,
+	.shape = RES_DIR, .child = &scan_kind, .reserved = res_scans_reserved,
 };
 
 static int scans_list(const struct kind_ctx *c, struct listing *out)

@@ -310,11 +310,14 @@ static int add_items(struct collect *cl, struct listing *out)
 			continue;
 		}
 		if (row->shape == RES_LINK) {
-			char target[NAMES_BASE_MAX * 2 + 64];
-			char safe[NAMES_BASE_MAX + 1];
-			names_sanitize(id, safe, sizeof(safe));
-			int n = snprintf(target, sizeof(target), "%s%s%s",
-					 row->link_to, safe, row->ext);
+			char target[NAMES_BASE_MAX * 2 + NAMES_ID_MAX + 64];
+			char home[NAMES_BASE_MAX + NAMES_ID_MAX + 32];
+			/* Where the item lives, by that directory's rules:
+			 * a scan with id "new" is scans/new~new there. */
+			names_home(id, row->ext, row->link_reserved, home,
+				   sizeof(home));
+			int n = snprintf(target, sizeof(target), "%s%s",
+					 row->link_to, home);
 			struct blob *content = blob_new(target, (size_t)n);
 			x->id = NULL;
 			rc = content ? listing_take(out, name, row->child, id,

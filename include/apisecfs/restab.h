@@ -33,6 +33,9 @@ struct res_row {
 	enum res_shape shape;
 	const struct kind *child;
 	const char *link_to; /* RES_LINK: "../../vulns/" */
+	/* RES_LINK: the names link_to's directory keeps for itself, so a
+	 * target is the name the item has there (NULL: none). */
+	const char *const *link_reserved;
 	const char *const *reserved; /* names the item may not take */
 	/* Fetch the list as parallel streams, one query per value of this
 	 * parameter (the API pages one query sequentially; independent
@@ -103,6 +106,8 @@ int res_apps_start_scan(const char *app, const char *inst, const char *body,
 
 /* res_vulns.c: the findings as vulns/ walks them (five streams). */
 extern const char *const res_vulns_streams[];
+/* res_scans.c: the names scans/ keeps for itself (its control files). */
+extern const char *const res_scans_reserved[];
 
 /* The kinds other modules refer to. */
 extern const struct kind restab_root_kind;

@@ -73,9 +73,30 @@ static void test_assign(void)
 	free(v[0].name);
 }
 
+/* A link's target is the name names_assign gives the item at home. */
+static void test_home(void)
+{
+	static const char *const res[] = { "new", NULL };
+	char out[NAMES_BASE_MAX + NAMES_ID_MAX + 16];
+	struct names_entry e[] = { { NULL, "new", NULL },
+				   { NULL, "scan_1", NULL } };
+	CHECK(names_assign(e, 2, "", res) == 0);
+	names_home("new", "", res, out, sizeof(out));
+	CHECK(strcmp(out, e[0].name) == 0 && strcmp(out, "new~new") == 0);
+	names_home("scan_1", "", res, out, sizeof(out));
+	CHECK(strcmp(out, e[1].name) == 0);
+	names_home("new", ".json", res, out, sizeof(out));
+	CHECK(strcmp(out, "new.json") == 0);
+	names_home("a/b", "", NULL, out, sizeof(out));
+	CHECK(strcmp(out, "a_b") == 0);
+	free(e[0].name);
+	free(e[1].name);
+}
+
 int main(void)
 {
 	test_sanitize();
 	test_assign();
+	test_home();
 	return check_report("test_names");
 }

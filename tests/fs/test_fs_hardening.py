@@ -1,0 +1,89 @@
+"""test_fs_hardening.py - defects an adversarial pass found (issue 16):
+rm by an unprivileged user, uid=/gid=/umask=, mode bits that follow a scope
+change at once, the order of vulns/all.jsonl, links to a scan whose id is a
+reserved name, tools' messages for namespace operations, 429s that never
+fail a read, and the first read after an outage."""
+
+import errno
+import json
+import os
+import stat
+import subprocess
+import time
+
+import pytest
+
+from fsutil import TOP, Mount, Sim, api_items, run_apisecfs
+
+NOBODY = (65534, 65534)
+STRANGER = (12345, 12345)  # another local user, with no passwd entry
+SEVERITIES = ["critical", "high", "medium", "low", "info"]
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with Sim(apps=6, vulns=150, scan_seconds=1) as s:
+        yield s
+
+
+@pytest.fixture
+def clean(sim):
+    sim.clear_faults()
+    yield sim
+    sim.clear_faults()
+
+
+def as_user(user, *argv):
+    """Run argv as an unprivileged user; (returncode, stderr)."""
+    r = subprocess.run(list(argv), user=user[0], group=user[1],
+                       extra_groups=[], capture_output=True, text=True,
+                       timeout=60)
+    return r.returncode, r.stderr
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def mount_for(user, sim, token):
+    """A mount whose files belong to user, for user's own commands: the
+    daemon runs as user when it may open /dev/fuse (mode 0666 on a normal
+    host; fusermount3 opens it with the caller's rights), else root mounts
+    it with uid=, gid= and allow_other. The kernel then checks user's
+    commands against the same owner and mode bits (default_permissions)."""
+    rc, _ = as_user(user, "sh", "-c", "exec 3<>/dev/fuse")
+    if rc == 0:
+        return Mount(sim.url, token=token, run_as=user)
+    m = Mount(sim.url, token=token,
+              options=["uid=%d" % user[0], "gid=%d" % user[1],
+                       "allow_other"])
+    os.chmod(m.dir, 0o755)  # let user reach the mount point
+    return m
+
+
+# ---- 15: links to a scan whose id is a reserved name ------------------------
+
+def test_links_point_at_the_assigned_name_of_a_scan_called_new(sim):
+    admin = sim.creds["admin_token"]
+    sim.next_scan_id("new")
+    with Mount(sim.url, token=admin) as m:
+        fd = os.open(m.path("scans", "new"), os.O_RDWR)
+        try:
+            os.write(fd, b"payments-api\n")
+            assert os.read(fd, 100).decode().strip() == "new"
+        finally:
+            os.close(fd)
+        names = os.listdir(m.path("scans"))
+        assert "new~new" in names and "new" in names
+        assert os.path.isfile(m.path("scans", "new"))  # still the control
+        view = m.path("apps", "payments-api", "scans")
+        assert "new~new" in os.listdir(view)
+        link = os.path.join(view, "new~new")
+        assert os.readlink(link) == "../../../scans/new~new"
+        assert os.path.isdir(link)
+        with open(os.path.join(link, "scan.json")) as f:
+            assert json.load(f)["scanId"] == "new"
+        # Every link of the view resolves to a scan directory.
+        for n in os.listdir(view):
+            assert os.path.isdir(os.path.join(view, n)), n
+        m.umount()
