@@ -61,6 +61,33 @@ def mount_for(user, sim, token):
     return m
 
 
+# ---- 11: the order of all.jsonl ---------------------------------------------
+
+def test_all_jsonl_order_is_the_documented_one(sim):
+    admin = sim.creds["admin_token"]
+    with Mount(sim.url, token=admin) as m:
+        with open(m.path("vulns", "all.jsonl")) as f:
+            got = [json.loads(line)["vulnerabilityId"] for line in f]
+        m.umount()
+    want = []
+    for sev in SEVERITIES:
+        want += [v["vulnerabilityId"] for v in
+                 api_items(sim, "/v1/vulnerabilities?severity=" + sev, admin)]
+    assert got == want
+    # ... and it is not the API's unfiltered order, so the docs must say so.
+    plain = [v["vulnerabilityId"] for v in
+             api_items(sim, "/v1/vulnerabilities", admin)]
+    assert got != plain
+    man = open(os.path.join(TOP, "man", "apisecfs.1.rst")).read()
+    para = man[man.index("**all.jsonl** holds"):]
+    para = " ".join(para[:para.index("\n\n")].split())
+    assert "most severe first" in para
+    assert "**critical** findings, then **high**, **medium**, **low** and " \
+        "**info**" in para
+    readme = open(os.path.join(TOP, "README.md")).read()
+    assert "most severe first (critical, high" in readme
+
+
 # ---- 15: links to a scan whose id is a reserved name ------------------------
 
 def test_links_point_at_the_assigned_name_of_a_scan_called_new(sim):
