@@ -218,6 +218,9 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 	struct tree_opts to = {
 		.ttl_s = o->cache_ttl,
 		.content_max = ((size_t)o->cache_size << 20) / 2,
+		.uid = o->set_uid ? (uid_t)o->uid : getuid(),
+		.gid = o->set_gid ? (gid_t)o->gid : getgid(),
+		.umask = o->set_umask ? (mode_t)o->umask : 0,
 	};
 
 	/* A listing keeps the files it rendered for their sizes while they

@@ -21,6 +21,7 @@ static struct {
 	fuse_ino_t next_ino;
 	uid_t uid;
 	gid_t gid;
+	mode_t umask; /* masks every mode shown (-o umask=) */
 	/* Evictable contents (those with a src page), most recent first:
 	 * bounded by content_max so memory follows the cap, not the data. */
 	struct node *lru_head, *lru_tail;
@@ -302,11 +303,21 @@ void node_owner(uid_t *uid, gid_t *gid)
 	*gid = table.gid;
 }
 
+void node_set_owner(uid_t uid, gid_t gid, mode_t umask)
+{
+	pthread_mutex_lock(&table.lock);
+	table.uid = uid;
+	table.gid = gid;
+	table.umask = umask & 0777;
+	pthread_mutex_unlock(&table.lock);
+}
+
 void node_stat_locked(const struct node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
-	st->st_mode = n->mode;
+	/* A link's bits mean nothing (its target's count): left 0777. */
+	st->st_mode = S_ISLNK(n->mode) ? n->mode : n->mode & ~table.umask;
 	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
 	st->st_uid = table.uid;
 	st->st_gid = table.gid;

@@ -44,6 +44,13 @@ static const struct fuse_opt opts_table[] = {
 	OPT("max_conns=%u", pool_size, 0),
 	OPT("poll=%u", poll_s, 0),
 	OPT("events_queue=%u", events_queue, 0),
+	/* Each also sets its flag: a second entry matches the same word. */
+	OPT("uid=%u", uid, 0),
+	OPT("uid=", set_uid, 1),
+	OPT("gid=%u", gid, 0),
+	OPT("gid=", set_gid, 1),
+	OPT("umask=%o", umask, 0),
+	OPT("umask=", set_umask, 1),
 	OPT("log_level=%s", log_level, 0),
 	OPT("insecure", insecure, 1),
 
@@ -156,6 +163,11 @@ void opts_usage(const char *prog)
 	       "                           a reader is open (10; 0: no feed)\n"
 	       "    -o events_queue=LINES  lines a reader may leave unread\n"
 	       "                           before they are dropped (10000)\n"
+	       "\n"
+	       "ownership (with allow_other):\n"
+	       "    -o uid=N,gid=N         owner shown for every file\n"
+	       "                           (default: the mounting user)\n"
+	       "    -o umask=MASK          octal mask on every mode (000)\n"
 	       "\n"
 	       "FUSE options: allow_other, default_permissions, ... (see "
 	       "fuse(8))\n",
@@ -360,6 +372,15 @@ static int check(const struct opts *o)
 	if (o->retries > 10 || o->pool_size < 1 || o->pool_size > 64) {
 		fprintf(stderr, "apisecfs: retries must be 0..10 and "
 				"max_conns 1..64\n");
+		return -1;
+	}
+	/* (uid_t)-1 means "unchanged" to chown(2): never an owner. */
+	if ((o->set_uid && o->uid == (unsigned)-1) ||
+	    (o->set_gid && o->gid == (unsigned)-1) ||
+	    (o->set_umask && o->umask > 0777)) {
+		fprintf(stderr, "apisecfs: uid and gid must be numbers below "
+				"4294967295, umask an octal mask up to "
+				"0777\n");
 		return -1;
 	}
 	if (o->cache_size < 1) {

@@ -43,7 +43,10 @@ int tree_init(const struct tree_opts *opts)
 {
 	topts = *opts;
 	sync_init(opts->ttl_s);
-	return node_init(&restab_root_kind, opts->content_max);
+	if (node_init(&restab_root_kind, opts->content_max))
+		return -1;
+	node_set_owner(opts->uid, opts->gid, opts->umask);
+	return 0;
 }
 
 int tree_set_ctl_root(const char *path)

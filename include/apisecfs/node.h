@@ -152,8 +152,11 @@ void node_lookup_locked(struct node *n);
 void node_forget(fuse_ino_t ino, uint64_t nlookup);
 
 /* Lock held: attributes of n for the kernel. */
-/* The owner every file shows (the mounting user). */
+/* The owner every file shows (the mounting user unless -o uid=/gid=). */
 void node_owner(uid_t *uid, gid_t *gid);
+/* Show uid:gid as every node's owner and clear the umask bits of every
+ * mode but a link's (-o uid=,gid=,umask=). */
+void node_set_owner(uid_t uid, gid_t gid, mode_t umask);
 void node_stat_locked(const struct node *n, struct stat *st);
 
 /* Replace n's content (takes the reference); lock held. Returns true if

@@ -24,6 +24,9 @@ struct stream_reader;
 struct tree_opts {
 	double ttl_s;	    /* listing and content lifetime; kernel timeouts */
 	size_t content_max; /* bytes of rendered files held (LRU) */
+	uid_t uid;	    /* owner every node shows */
+	gid_t gid;
+	mode_t umask;	    /* cleared from every mode shown */
 };
 
 int tree_init(const struct tree_opts *opts)

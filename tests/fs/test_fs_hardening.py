@@ -45,6 +45,12 @@ def mode(path):
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
+def target_mode(path):
+    """Mode of what path leads to (a control file is a link into the
+    control mount)."""
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
 def mount_for(user, sim, token):
     """A mount whose files belong to user, for user's own commands: the
     daemon runs as user when it may open /dev/fuse (mode 0666 on a normal
@@ -59,6 +65,45 @@ def mount_for(user, sim, token):
                        "allow_other"])
     os.chmod(m.dir, 0o755)  # let user reach the mount point
     return m
+
+
+# ---- 13: uid=, gid=, umask= --------------------------------------------------
+
+def test_uid_gid_umask_options_own_and_mask_every_node(sim):
+    admin = sim.creds["admin_token"]
+    opts = ["uid=%d" % NOBODY[0], "gid=%d" % NOBODY[1], "umask=077",
+            "allow_other"]
+    with Mount(sim.url, token=admin, options=opts) as m:
+        os.chmod(m.dir, 0o755)  # let other users reach the mount point
+        finding = m.path("vulns", "vuln_00001.json")
+        for p in (finding, m.path("vulns"), m.path("README"),
+                  m.path("scans", "new"),
+                  m.path("vulns", "by-severity", "high")):
+            st = os.stat(p)
+            assert (st.st_uid, st.st_gid) == NOBODY, p
+            assert stat.S_IMODE(st.st_mode) & 0o077 == 0, p
+        assert mode(finding) == 0o400
+        assert mode(m.path("vulns")) == 0o500
+        assert target_mode(m.path("scans", "new")) == 0o600
+        link = os.path.join(m.path("vulns", "by-severity", "high"),
+                            os.listdir(m.path("vulns", "by-severity", "high"))[0])
+        assert os.lstat(link).st_uid == NOBODY[0]
+        # The owner reads; anyone else is refused by the kernel.
+        rc, err = as_user(NOBODY, "cat", finding)
+        assert rc == 0, err
+        rc, err = as_user(STRANGER, "cat", finding)
+        assert rc != 0 and "Permission denied" in err, err
+        rc, err = as_user(STRANGER, "ls", m.path("tokens"))
+        assert rc != 0 and "Permission denied" in err, err
+        m.umount()
+
+
+def test_bad_uid_gid_umask_values_are_refused(sim, tmp_path):
+    for opt in ("umask=1000", "umask=9", "uid=4294967295", "uid=abc"):
+        r = run_apisecfs(["-f", "-o", opt, sim.url, str(tmp_path)])
+        assert r.returncode == 1, (opt, r.stderr)
+        assert r.stderr.count("\n") == 1, r.stderr
+        assert "unknown option" not in r.stderr, r.stderr
 
 
 # ---- 11: the order of all.jsonl ---------------------------------------------
