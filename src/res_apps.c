@@ -328,6 +328,7 @@ static int app_list(const struct kind_ctx *c, struct listing *out)
 static const struct kind app_kind = {
 	.name = "app", .type = KIND_DIR, .scope = "apps:read",
 	.list = app_list,
+	.entries_remove_scope = "apps:delete",
 };
 
 /* ---- apps/ -------------------------------------------------------- */

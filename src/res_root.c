@@ -324,6 +324,7 @@ static int tokens_list(const struct kind_ctx *c, struct listing *out)
 const struct kind res_tokens_kind = {
 	.name = "tokens", .type = KIND_DIR, .scope = "tokens:read",
 	.list = tokens_list, .reload = tokens_reload,
+	.entries_remove_scope = "tokens:delete",
 };
 
 /* ---- root --------------------------------------------------------- */

@@ -54,14 +54,17 @@ void sync_init(double ttl)
 /* ---- listings and contents ---------------------------------------- */
 
 /* Mode bits tell the truth about the credential's scopes: no read scope,
- * no r/x bits; no write scope, no w bit. */
+ * no r/x bits; no write scope, no w bit. A directory's w bit says that rm
+ * may delete entries in it. */
 mode_t sync_mode(const struct kind *k)
 {
 	bool r = !k->scope || auth_has_scope(k->scope);
 	bool w = k->write_scope && auth_has_scope(k->write_scope);
 	switch (k->type) {
 	case KIND_DIR:
-		return S_IFDIR | (r ? 0555 : 0);
+		w = r && k->entries_remove_scope &&
+		    auth_has_scope(k->entries_remove_scope);
+		return S_IFDIR | (r ? 0555 : 0) | (w ? 0200 : 0);
 	case KIND_LINK:
 		return S_IFLNK | 0777;
 	case KIND_CTL:

@@ -105,6 +105,10 @@ struct kind {
 	/* rm of this node (tokens/<name>.json revokes). */
 	int (*remove)(const struct kind_ctx *c);
 	const char *remove_scope;
+	/* Directories holding such entries: the scope that lets rm delete
+	 * them. With it the directory gets its owner's write bit, which the
+	 * kernel asks of an unlink's directory (default_permissions). */
+	const char *entries_remove_scope;
 	const struct ctl_ops *ctl;
 	/* Reachable by name only, left out of readdir: a file whose read
 	 * blocks (scans/ID/wait) must not stall grep -r, find or tar. */

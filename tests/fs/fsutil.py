@@ -55,7 +55,9 @@ class Mount:
     """One apisecfs process in the foreground, mounted on a temp dir."""
 
     def __init__(self, url, token=None, options=(), env=None, token_file=None,
-                 args=()):
+                 args=(), run_as=None):
+        """run_as=(uid, gid): mount as that unprivileged user (fusermount3
+        is setuid), owning the mount point and the token file."""
         require_fuse()
         self.dir = tempfile.mkdtemp(prefix="apisecfs-test-")
         self.mnt = os.path.join(self.dir, "mnt")
@@ -67,7 +69,18 @@ class Mount:
         if token_file:
             opts.append("token_file=" + token_file)
         self.token_file = token_file
-        cmd = WRAP + [BIN, "-f"] + list(args)
+        prefix = []
+        if run_as:
+            uid, gid = run_as
+            for p in [self.dir, self.mnt] + ([token_file] if token is not None else []):
+                os.chown(p, uid, gid)
+            prefix = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
+                      "--clear-groups", "--"]
+            # Through fusermount3 at once: libfuse would first open
+            # /dev/fuse itself, which may be root's alone (mode 0600).
+            opts.append("auto_unmount")
+            env = dict(env or {}, HOME=self.dir)
+        cmd = prefix + WRAP + [BIN, "-f"] + list(args)
         if opts:
             cmd += ["-o", ",".join(opts)]
         cmd += [url, self.mnt]

@@ -67,6 +67,52 @@ def mount_for(user, sim, token):
     return m
 
 
+# ---- 5: rm as an unprivileged user ------------------------------------------
+
+def test_unprivileged_rm_follows_the_delete_scopes(sim):
+    # default_permissions asks for write permission on an unlink's directory;
+    # root skips that check, so only a non-root mount shows whether the
+    # directories that hold deletable entries carry the owner's w bit.
+    admin = sim.creds["admin_token"]
+    st, _, tok = sim.request("POST", "/v1/tokens", token=admin,
+                             body={"name": "victim", "scopes": ["apps:read"]})
+    assert st == 201
+    st, _, app = sim.request("POST", "/v1/applications", token=admin,
+                             body={"applicationName": "doomed-app",
+                                   "hostUrl": "https://doomed.example"})
+    assert st == 201
+    reads = ["tokens:read", "apps:read"]
+    without = sim.mint_token(reads)
+    with_delete = sim.mint_token(reads + ["tokens:delete", "apps:delete"])
+
+    with mount_for(NOBODY, sim, without) as m:
+        assert mode(m.path("tokens")) == 0o555
+        assert mode(m.path("apps", "doomed-app")) == 0o555
+        for p in (m.path("tokens", "victim.json"),
+                  m.path("apps", "doomed-app", "app.json")):
+            rc, err = as_user(NOBODY, "rm", "-f", p)
+            assert rc != 0 and "Permission denied" in err, err
+            assert os.path.exists(p)
+        m.umount()
+
+    with mount_for(NOBODY, sim, with_delete) as m:
+        assert mode(m.path("tokens")) == 0o755
+        assert mode(m.path("apps", "doomed-app")) == 0o755
+        assert mode(m.path("apps")) == 0o555  # nothing in it is removed
+        rc, err = as_user(NOBODY, "rm", m.path("tokens", "victim.json"))
+        assert rc == 0, err
+        rc, err = as_user(NOBODY, "rm",
+                          m.path("apps", "doomed-app", "app.json"))
+        assert rc == 0, err
+        assert "victim.json" not in os.listdir(m.path("tokens"))
+        m.umount()
+    ids = [t["tokenId"] for t in api_items(sim, "/v1/tokens", admin)]
+    assert tok["tokenId"] not in ids
+    st, _, _ = sim.request("GET", "/v1/applications/" + app["applicationId"],
+                           token=admin)
+    assert st == 404
+
+
 # ---- 13: uid=, gid=, umask= --------------------------------------------------
 
 def test_uid_gid_umask_options_own_and_mask_every_node(sim):
