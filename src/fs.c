@@ -420,6 +420,72 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	reply_err(req, -tree_unlink(parent, name));
 }
 
+/* ---- names the platform owns ---------------------------------------
+ *
+ * Names come from the platform: nothing makes, renames, links or removes
+ * one but rm of an entry whose kind deletes (tokens/X.json, app.json).
+ * Tools get a message that says so, not ENOSYS ("Function not
+ * implemented"): EPERM in a directory that shows a write bit (the
+ * credential may delete there, so the mount is not read-only), EROFS in
+ * every other directory. */
+static int namespace_errno(fuse_req_t req, fuse_ino_t parent)
+{
+	struct stat st;
+	if (tree_getattr(view_of(req), parent, &st))
+		return ENOENT;
+	return (st.st_mode & S_IWUSR) ? EPERM : EROFS;
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	(void)name, (void)mode;
+	reply_err(req, namespace_errno(req, parent));
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	(void)name, (void)mode, (void)rdev;
+	reply_err(req, namespace_errno(req, parent));
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	(void)name, (void)mode, (void)fi;
+	reply_err(req, namespace_errno(req, parent));
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	(void)link, (void)name;
+	reply_err(req, namespace_errno(req, parent));
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	(void)ino, (void)newname;
+	reply_err(req, namespace_errno(req, newparent));
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)name;
+	reply_err(req, namespace_errno(req, parent));
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	(void)name, (void)newname, (void)flags;
+	int a = namespace_errno(req, parent), b = namespace_errno(req, newparent);
+	reply_err(req, a == EROFS || b == EROFS ? EROFS : a);
+}
+
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	metrics_fuse_op(METRICS_OP_STATFS);
@@ -447,6 +513,13 @@ const struct fuse_lowlevel_ops fs_data_ops = {
 	.flush = fs_flush_none,
 	.read = fs_read,
 	.unlink = fs_unlink,
+	.mkdir = fs_mkdir,
+	.mknod = fs_mknod,
+	.create = fs_create,
+	.symlink = fs_symlink,
+	.link = fs_link,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
 	.statfs = fs_statfs,
 };
 
@@ -469,5 +542,12 @@ const struct fuse_lowlevel_ops fs_ctl_ops = {
 	.release = fs_release,
 	.poll = fs_poll,
 	.unlink = fs_unlink,
+	.mkdir = fs_mkdir,
+	.mknod = fs_mknod,
+	.create = fs_create,
+	.symlink = fs_symlink,
+	.link = fs_link,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
 	.statfs = fs_statfs,
 };

@@ -205,3 +205,50 @@ def test_links_point_at_the_assigned_name_of_a_scan_called_new(sim):
         for n in os.listdir(view):
             assert os.path.isdir(os.path.join(view, n)), n
         m.umount()
+
+
+# ---- 18: namespace operations say why they fail -----------------------------
+
+def test_namespace_operations_fail_with_erofs_or_eperm(sim, tmp_path):
+    # Root gets past the kernel's permission checks, so each call reaches
+    # apisecfs: EROFS in a read-only directory, EPERM where rm works.
+    with Mount(sim.url, token=sim.creds["admin_token"]) as m:
+        v = m.path("vulns")
+        f = os.path.join(v, "vuln_00001.json")
+        calls = [
+            lambda d: os.mkdir(os.path.join(d, "x")),
+            lambda d: os.close(os.open(os.path.join(d, "x.json"),
+                                       os.O_CREAT | os.O_WRONLY, 0o644)),
+            lambda d: os.mkfifo(os.path.join(d, "fifo")),
+            lambda d: os.symlink("target", os.path.join(d, "s")),
+            lambda d: os.link(f, os.path.join(d, "hard")),
+        ]
+        for d, want in ((v, errno.EROFS), (m.path("apps"), errno.EROFS),
+                        (m.path("tokens"), errno.EPERM),
+                        (m.path("apps", "payments-api"), errno.EPERM)):
+            for call in calls:
+                with pytest.raises(OSError) as e:
+                    call(d)
+                assert e.value.errno == want, (d, e.value)
+        for src, dst, want in (
+                (f, os.path.join(v, "moved.json"), errno.EROFS),
+                (m.path("apps", "payments-api", "app.json"),
+                 m.path("apps", "payments-api", "x.json"), errno.EPERM)):
+            with pytest.raises(OSError) as e:
+                os.rename(src, dst)
+            assert e.value.errno == want, (src, e.value)
+        for d, want in ((m.path("vulns", "by-severity", "high"), errno.EROFS),
+                        (m.path("apps", "payments-api", "scans"),
+                         errno.EPERM)):
+            with pytest.raises(OSError) as e:
+                os.rmdir(d)
+            assert e.value.errno == want, (d, e.value)
+        # What rsync says now.
+        src = tmp_path / "report.txt"
+        src.write_text("x\n")
+        r = subprocess.run(["rsync", str(src), v + "/"], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode != 0
+        assert "Function not implemented" not in r.stderr, r.stderr
+        assert "Read-only file system" in r.stderr, r.stderr
+        m.umount()
