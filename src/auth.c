@@ -443,13 +443,27 @@ int auth_renew(unsigned gen)
 
 /* ---- identity ----------------------------------------------------- */
 
+/* Told when the scope set changes; set once, before any thread. */
+static void (*scopes_hook)(void);
+
+void auth_on_scopes_changed(void (*fn)(void))
+{
+	scopes_hook = fn;
+}
+
 void auth_set_identity(const cJSON *me)
 {
 	cJSON *copy = cJSON_Duplicate(me, true);
 	pthread_mutex_lock(&state.lock);
+	bool changed = !cJSON_Compare(
+		cJSON_GetObjectItemCaseSensitive(state.me, "scopes"),
+		cJSON_GetObjectItemCaseSensitive(copy, "scopes"), true);
 	cJSON_Delete(state.me);
 	state.me = copy;
 	pthread_mutex_unlock(&state.lock);
+	/* With no lock held: the hook takes the tree's. */
+	if (changed && scopes_hook)
+		scopes_hook();
 }
 
 bool auth_has_scope(const char *scope)

@@ -132,6 +132,13 @@ static int refresh_act(const struct kind_ctx *c, const char *data,
 {
 	(void)c, (void)data, (void)len, (void)idem, (void)reply;
 	log_info("refresh requested: dropping cached data");
+	/* The scopes too may have changed at the platform: learn them again
+	 * (the mode bits follow through auth's hook). Failing that, the old
+	 * set stands; the refresh itself still happens. */
+	cJSON *me = NULL;
+	if (api_me(&me, NULL) == API_OK)
+		auth_set_identity(me);
+	cJSON_Delete(me);
 	return 0; /* tree.c drops the caches (refresh_all) */
 }
 

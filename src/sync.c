@@ -81,6 +81,33 @@ mode_t sync_mode(const struct kind *k)
 	return S_IFREG | (r ? 0444 : 0) | (w ? 0200 : 0);
 }
 
+/* Lock held: n's subtree takes the modes of the current scope set; the
+ * kernel forgets the attributes of each inode it holds whose mode moved,
+ * rather than show the old bits for a whole TTL. */
+static void remode_locked(struct node *n)
+{
+	struct node *c;
+	mode_t m = sync_mode(n->kind);
+	if (n->ino != FUSE_ROOT_ID && m != n->mode) {
+		n->mode = m;
+		if (n->nlookup)
+			notify_inval_attr(n->ino);
+	}
+	for (size_t pos = 0; (c = node_next_child_locked(n, &pos)); pos++)
+		remode_locked(c);
+}
+
+void sync_scopes_changed(void)
+{
+	struct node *root = node_get(FUSE_ROOT_ID);
+	if (!root)
+		return;
+	node_lock();
+	remode_locked(root);
+	node_unlock();
+	node_put(root);
+}
+
 bool sync_may_read(const struct kind *k)
 {
 	return !k->scope || auth_has_scope(k->scope);

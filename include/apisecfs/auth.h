@@ -58,8 +58,12 @@ int auth_authorization(char *out, size_t outsz, unsigned *gen)
  * logged). Concurrent callers for the same gen renew once. */
 int auth_renew(unsigned gen);
 
-/* Identity from /v1/me (borrowed, copied). Sets the scope set. */
+/* Identity from /v1/me (borrowed, copied). Sets the scope set, and calls
+ * the hook below if the set changed (no lock held). */
 void auth_set_identity(const cJSON *me);
+/* fn is called whenever the scope set changes (the mode bits shown
+ * follow it). Call once, before any thread starts. */
+void auth_on_scopes_changed(void (*fn)(void));
 bool auth_has_scope(const char *scope);
 /* When the credential stops working, as a unix time: the bearer's expiry
  * (OAuth, login) or the API token's expiresAt from /v1/me; 0 when unknown

@@ -22,6 +22,9 @@ void sync_init(double ttl_s);
  * write scope, no w bit. */
 mode_t sync_mode(const struct kind *k);
 bool sync_may_read(const struct kind *k);
+/* The credential's scopes changed: every node takes its new mode now, and
+ * the kernel drops the attributes it holds for those that changed. */
+void sync_scopes_changed(void);
 /* Lock held: the context a kind callback gets for n (refs n's obj). */
 void sync_ctx_of(const struct node *n, struct kind_ctx *c);
 

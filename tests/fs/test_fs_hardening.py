@@ -152,6 +152,45 @@ def test_bad_uid_gid_umask_values_are_refused(sim, tmp_path):
         assert "unknown option" not in r.stderr, r.stderr
 
 
+# ---- 10: mode bits follow a scope change at once ----------------------------
+
+def test_modes_change_at_once_when_renewal_changes_the_scopes(sim, tmp_path):
+    admin = sim.creds["admin_token"]
+    scopes = ["apps:read", "teams:read", "tokens:read"]
+    st, _, first = sim.request("POST", "/_sim/tokens",
+                               body={"scopes": scopes + ["apps:write"]})
+    assert st == 201
+    second = sim.mint_token(scopes)
+    tok = tmp_path / "tok"
+    tok.write_text(first["token"] + "\n")
+    os.chmod(tok, 0o600)
+    # cache_ttl=60: the kernel keeps attributes a minute unless told.
+    with Mount(sim.url, options=["token_cmd=cat " + str(tok),
+                                 "cache_ttl=60"]) as m:
+        assert target_mode(m.path("apps", "new")) & 0o200
+        sim.request("DELETE", "/v1/tokens/" + first["tokenId"], token=admin)
+        tok.write_text(second + "\n")
+        # The next request gets a 401; token_cmd gives the second token,
+        # whose scopes lack apps:write.
+        assert os.listdir(m.path("teams"))
+        assert "credential renewed" in m.read_log()
+        deadline = time.monotonic() + 5  # far below the 60 s TTL
+        while target_mode(m.path("apps", "new")) & 0o200 and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert target_mode(m.path("apps", "new")) == 0
+        m.umount()
+
+
+def test_refresh_learns_the_scopes_again(sim):
+    with Mount(sim.url, token=sim.creds["admin_token"]) as m:
+        before = sim.route_count("GET /v1/me")
+        with open(m.path(".refresh"), "w") as f:
+            f.write("1\n")
+        assert sim.route_count("GET /v1/me") == before + 1
+        m.umount()
+
+
 # ---- 11: the order of all.jsonl ---------------------------------------------
 
 def test_all_jsonl_order_is_the_documented_one(sim):
