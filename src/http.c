@@ -27,9 +27,6 @@
  * so that many threads failing together do not retry in lockstep. */
 #define HTTP_BACKOFF_BASE_MS 200
 #define HTTP_BACKOFF_MAX_MS 4000
-/* A Retry-After longer than this is not waited for: the caller gets
- * EAGAIN rather than a FUSE op blocked for minutes. */
-#define HTTP_RETRY_AFTER_MAX_S 30
 
 static struct {
 	pthread_mutex_t lock;
@@ -413,13 +410,11 @@ static enum api_err attempt(CURL *h, const struct http_req *rq,
 static bool should_retry(enum api_err e)
 {
 	return e == API_E_TRANSPORT || e == API_E_TIMEOUT ||
-	       e == API_E_SERVER || e == API_E_RATE_LIMITED;
+	       e == API_E_SERVER;
 }
 
 static long backoff_ms(int attempt_no, const struct http_resp *rs)
 {
-	if (rs->status == 429 && rs->retry_after >= 0)
-		return rs->retry_after * 1000L;
 	long b = HTTP_BACKOFF_BASE_MS << (attempt_no < 5 ? attempt_no : 5);
 	if (b > HTTP_BACKOFF_MAX_MS)
 		b = HTTP_BACKOFF_MAX_MS;
@@ -435,12 +430,21 @@ static const char *url_path(const char *url)
 	return p ? p : url;
 }
 
+/* How long to wait after a 429: its Retry-After, else (absent, 0 or an
+ * HTTP date) the backoff of the n-th 429 in a row. */
+static long rate_wait_ms(int n, const struct http_resp *rs)
+{
+	return rs->retry_after > 0 ? rs->retry_after * 1000L
+				   : backoff_ms(n, rs);
+}
+
 enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
 {
 	enum api_err result = API_E_NOMEM;
 	long start = clock_ms();
 	struct curl_slist *hdrs = build_headers(rq);
-	int max_attempts = 1 + (rq->retryable ? pool.opts.retries : 0);
+	int retries = rq->retryable ? pool.opts.retries : 0;
+	int tries = 0, limited = 0;
 
 	memset(rs, 0, sizeof(*rs));
 	buf_init(&rs->body, HTTP_MAX_BODY);
@@ -448,24 +452,43 @@ enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
 		return API_E_NOMEM;
 
 	CURL *h = pool_take();
-	for (int i = 0; i < max_attempts; i++) {
+	for (;;) {
 		pace_wait(pool.opts.timeout_ms);
-		rs->attempts = i + 1;
+		rs->attempts++;
 		result = attempt(h, rq, rs, hdrs);
-		if (result == API_OK || !should_retry(result) ||
-		    i + 1 == max_attempts)
+		if (result == API_OK)
 			break;
-		if (rs->status == 429 &&
-		    rs->retry_after > HTTP_RETRY_AFTER_MAX_S)
-			break;
-		long wait = backoff_ms(i, rs);
-		log_msg(rq->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO,
-			"%s %s: %s (HTTP %ld%s%s), retry %d/%d in %ld ms",
-			 rq->method, url_path(rq->url), errmap_str(result),
-			 rs->status, rs->st.code[0] ? " " : "", rs->st.code,
-			 i + 1, max_attempts - 1, wait);
-		__atomic_add_fetch(&counters.retries, 1, __ATOMIC_RELAXED);
+		long wait;
+		if (result == API_E_RATE_LIMITED) {
+			/* Not a failure: the platform did nothing and says
+			 * when to come back. Wait, within the operation's
+			 * deadline; a longer wait is EAGAIN at once. */
+			wait = rate_wait_ms(limited++, rs);
+			if (clock_ms() + wait - start >
+			    pool.opts.ratelimit_wait_ms)
+				break;
+			log_msg(rq->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO,
+				"%s %s: rate limited (HTTP 429), waiting %ld "
+				"ms",
+				rq->method, url_path(rq->url), wait);
+		} else {
+			if (!should_retry(result) || tries >= retries)
+				break;
+			wait = backoff_ms(tries++, rs);
+			log_msg(rq->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO,
+				"%s %s: %s (HTTP %ld%s%s), retry %d/%d in %ld "
+				"ms",
+				rq->method, url_path(rq->url),
+				errmap_str(result), rs->status,
+				rs->st.code[0] ? " " : "", rs->st.code, tries,
+				retries, wait);
+			__atomic_add_fetch(&counters.retries, 1,
+					   __ATOMIC_RELAXED);
+		}
+		/* Nobody else's request waits for this one's pause. */
+		pool_give(h);
 		sleep_ms(wait);
+		h = pool_take();
 	}
 	pool_give(h);
 	wipe_slist(hdrs);

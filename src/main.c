@@ -190,6 +190,7 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 		.insecure = o->insecure,
 		.retries = (int)o->retries,
 		.pool_size = (int)o->pool_size,
+		.ratelimit_wait_ms = (long)o->ratelimit_wait * 1000,
 	};
 	struct auth_opts ao = {
 		.base_url = o->url,

@@ -44,6 +44,7 @@ static const struct fuse_opt opts_table[] = {
 	OPT("max_conns=%u", pool_size, 0),
 	OPT("poll=%u", poll_s, 0),
 	OPT("events_queue=%u", events_queue, 0),
+	OPT("ratelimit_wait=%u", ratelimit_wait, 0),
 	/* Each also sets its flag: a second entry matches the same word. */
 	OPT("uid=%u", uid, 0),
 	OPT("uid=", set_uid, 1),
@@ -151,6 +152,9 @@ void opts_usage(const char *prog)
 	       "    -o timeout=SECONDS     per-request deadline (15)\n"
 	       "    -o retries=N           extra tries for safe requests (2)\n"
 	       "    -o max_conns=N         concurrent requests (8)\n"
+	       "    -o ratelimit_wait=SECONDS\n"
+	       "                           how long 429s may hold one\n"
+	       "                           operation (60)\n"
 	       "    -o ca_file=PATH        trust this CA bundle for TLS\n"
 	       "    -o insecure            do not verify TLS (not advised)\n"
 	       "\n"
@@ -374,6 +378,11 @@ static int check(const struct opts *o)
 				"max_conns 1..64\n");
 		return -1;
 	}
+	if (o->ratelimit_wait > 3600) {
+		fprintf(stderr, "apisecfs: ratelimit_wait must be 0..3600 "
+				"seconds\n");
+		return -1;
+	}
 	/* (uid_t)-1 means "unchanged" to chown(2): never an owner. */
 	if ((o->set_uid && o->uid == (unsigned)-1) ||
 	    (o->set_gid && o->gid == (unsigned)-1) ||
@@ -416,6 +425,7 @@ int opts_parse(struct fuse_args *args, struct opts *o)
 	o->pool_size = 8;
 	o->poll_s = EVENTS_POLL_DEFAULT;
 	o->events_queue = EVENTS_QUEUE_DEFAULT;
+	o->ratelimit_wait = 60;
 	if (pre_scan(args, o))
 		return EXIT_USAGE;
 	int rc = o->profile ? apply_profile(args, o) : 0;

@@ -23,6 +23,10 @@ struct http_opts {
 	bool insecure;		 /* skip TLS verification (logged) */
 	int retries;		 /* extra attempts for retryable requests */
 	int pool_size;		 /* max concurrent requests */
+	/* 429s are waited out (Retry-After) for at most this long per
+	 * operation, and do not count against retries: the platform did
+	 * nothing, so even a POST may be sent again. */
+	long ratelimit_wait_ms;
 };
 
 /* Response bodies larger than this are refused (hostile server). */
@@ -68,7 +72,7 @@ void http_cleanup(void);
  * error. A 304 is API_OK with status 304 and an empty body. Non-2xx/304 map
  * through errmap, with the API's {"code","message","requestId"} copied into
  * rs->st. Thread-safe; blocks at most about (retries + 1) * timeout plus
- * backoff. */
+ * backoff, plus ratelimit_wait while the platform answers 429. */
 enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
 	__attribute__((warn_unused_result));
 void http_resp_free(struct http_resp *rs);

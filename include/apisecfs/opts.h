@@ -31,6 +31,7 @@ struct opts {
 	unsigned pool_size;  /* concurrent requests */
 	unsigned poll_s;     /* events: seconds between polls, 0: off */
 	unsigned events_queue; /* events: lines a reader may leave unread */
+	unsigned ratelimit_wait; /* seconds a 429 may hold one operation */
 	/* Owner and mask shown for every node (sshfs's uid=, gid=, umask=);
 	 * set_*: given on the command line, else the mounting user's. */
 	unsigned uid, gid, umask;

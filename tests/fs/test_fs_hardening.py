@@ -291,3 +291,32 @@ def test_namespace_operations_fail_with_erofs_or_eperm(sim, tmp_path):
         assert "Function not implemented" not in r.stderr, r.stderr
         assert "Read-only file system" in r.stderr, r.stderr
         m.umount()
+
+
+# ---- rate limits and recovery -----------------------------------------------
+
+def test_a_run_of_429s_is_waited_out_not_failed(clean):
+    sim = clean
+    # retries=2 is for real errors: five 429s in a row, each with
+    # Retry-After: 1, are waited out within ratelimit_wait (60 s).
+    with Mount(sim.url, token=sim.creds["admin_token"]) as m:
+        sim.reset_stats()
+        sim.set_faults(burst_429=5, retry_after=1)
+        assert os.listdir(m.path("teams"))
+        st = sim.stats()
+        assert st["status"].get("429") == 5
+        assert st["routes"].get("GET /v1/teams") == 6
+        m.umount()
+
+
+def test_a_429_longer_than_ratelimit_wait_is_eagain_at_once(clean):
+    sim = clean
+    with Mount(sim.url, token=sim.creds["admin_token"],
+               options=["ratelimit_wait=2"]) as m:
+        sim.reset_stats()
+        sim.set_faults(burst_429=1, retry_after=30)
+        with pytest.raises(OSError) as e:
+            os.listdir(m.path("teams"))
+        assert e.value.errno == errno.EAGAIN
+        assert sim.stats()["routes"].get("GET /v1/teams") == 1
+        m.umount()
