@@ -177,11 +177,11 @@ static enum api_err authed_do(struct http_req *rq, const char *path,
 	return result;
 }
 
-enum api_err api_fetch(const char *path, const char *etag,
+enum api_err api_fetch(const char *path, const char *etag, bool once,
 		       struct http_resp *rs)
 {
 	struct http_req rq = { .method = "GET", .if_none_match = etag,
-			       .retryable = true };
+			       .retryable = !once };
 	return authed_do(&rq, path, rs);
 }
 
@@ -455,7 +455,7 @@ static void changes_round(const char *path)
 			 API_DELTA_MAX_ITEMS);
 		if (have_apps) {
 			struct http_resp rs;
-			enum api_err result = api_fetch(key, NULL, &rs);
+			enum api_err result = api_fetch(key, NULL, false, &rs);
 			if (result == API_OK && rs.status == 200)
 				body = json_parse(rs.body.data ? rs.body.data
 							       : "",

@@ -15,8 +15,12 @@
 #include "apisecfs/cache.h"
 #include "apisecfs/log.h"
 
-/* How long the platform is left alone after it failed before one request
- * probes it again. */
+/* How long the platform is known down after it failed. Meanwhile cached
+ * data is served at once, and an uncached read is let through as a probe,
+ * one at a time (a half-open circuit): the first read after a recovery
+ * works, and concurrent readers fail at once instead of piling up. After a
+ * timeout a probe would cost a whole timeout, so then none is sent until
+ * the pause is over. */
 #define CACHE_OFFLINE_PROBE_MS 5000
 /* Evicted list pages leave a ghost behind: key, ETag, version and the
  * memo (api.c keeps the page's nextToken there), ~0.5 KB, no body. A
@@ -67,6 +71,7 @@ static struct {
 	 * fails at once, so no operation waits out a timeout per request. */
 	long long offline_until_ms;
 	enum api_err offline_err;
+	bool probing; /* an uncached read is probing the platform now */
 	struct cache_stats stats;
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .loaded = PTHREAD_COND_INITIALIZER };
@@ -299,7 +304,12 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 			break;
 		pthread_cond_wait(&cache.loaded, &cache.lock);
 	}
-	if (now_ms() < cache.offline_until_ms) {
+	bool probe = false;
+	if (now_ms() < cache.offline_until_ms && !(e && e->body) &&
+	    !cache.probing && cache.offline_err != API_E_TIMEOUT) {
+		probe = true; /* half-open: this read asks for everyone */
+		cache.probing = true;
+	} else if (now_ms() < cache.offline_until_ms) {
 		enum api_err result = cache.offline_err;
 		if (e && e->body) {
 			cache.stats.stale_served++;
@@ -330,11 +340,15 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 	pthread_mutex_unlock(&cache.lock);
 
 	struct http_resp rs;
+	/* A probe is one try: a platform that refuses answers at once, and
+	 * a grep -r while it is down costs a refused connection a file. */
 	enum api_err result = cache.opts.fetch(key, etag[0] ? etag : NULL,
-					       &rs);
+					       probe, &rs);
 
 	pthread_mutex_lock(&cache.lock);
 	e->loading = false;
+	if (probe)
+		cache.probing = false;
 	pthread_cond_broadcast(&cache.loaded);
 	if (result == API_OK) {
 		store(e, &rs, gen);
@@ -421,7 +435,7 @@ enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
 	pthread_mutex_unlock(&cache.lock);
 
 	struct http_resp rs;
-	enum api_err result = cache.opts.fetch(key, etag, &rs);
+	enum api_err result = cache.opts.fetch(key, etag, false, &rs);
 
 	pthread_mutex_lock(&cache.lock);
 	e->loading = false;

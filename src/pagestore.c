@@ -268,10 +268,10 @@ static bool answer_again(const char *key, uint64_t h, const char *etag,
 	return true;
 }
 
-static enum api_err ask(const char *key, const char *etag,
+static enum api_err ask(const char *key, const char *etag, bool once,
 			struct http_resp *rs)
 {
-	enum api_err result = ps.next(key, etag, rs);
+	enum api_err result = ps.next(key, etag, once, rs);
 	pthread_mutex_lock(&ps.lock);
 	ps.stats.requests++;
 	if (result == API_E_UNAUTH)
@@ -280,7 +280,7 @@ static enum api_err ask(const char *key, const char *etag,
 	return result;
 }
 
-enum api_err pagestore_fetch(const char *key, const char *etag,
+enum api_err pagestore_fetch(const char *key, const char *etag, bool once,
 			     struct http_resp *rs)
 {
 	uint64_t h = key_hash(key);
@@ -289,7 +289,8 @@ enum api_err pagestore_fetch(const char *key, const char *etag,
 		return API_OK;
 	/* The cache's own ETag wins: it holds the bytes that go with it. */
 	bool have = !etag && stored_open(key, h, &s) == 0;
-	enum api_err result = ask(key, etag ? etag : have ? s.etag : NULL, rs);
+	enum api_err result = ask(key, etag ? etag : have ? s.etag : NULL,
+				  once, rs);
 	if (result == API_OK && rs->status == 304 && have) {
 		if (stored_answer(&s, rs)) {
 			pthread_mutex_lock(&ps.lock);
@@ -299,7 +300,7 @@ enum api_err pagestore_fetch(const char *key, const char *etag,
 		} else {
 			/* The page went bad under us: ask for the body. */
 			http_resp_free(rs);
-			result = ask(key, NULL, rs);
+			result = ask(key, NULL, once, rs);
 		}
 	}
 	if (s.fd >= 0)

@@ -35,8 +35,9 @@ struct api_opts {
 int api_init(const struct api_opts *opts)
 	__attribute__((warn_unused_result));
 void api_cleanup(void);
-/* The fetch callback cache_init needs (GET with credential). */
-enum api_err api_fetch(const char *path, const char *etag,
+/* The fetch callback cache_init needs (GET with credential; once: a
+ * single try, no retries). */
+enum api_err api_fetch(const char *path, const char *etag, bool once,
 		       struct http_resp *rs);
 
 /* GET /v1/me without the cache and without logging the failure as a

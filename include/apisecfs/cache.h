@@ -25,9 +25,10 @@
 #include "apisecfs/http.h"
 
 /* Fetch key; etag is the cached ETag to send as If-None-Match, or NULL.
- * Fills rs like http_do (the caller frees it). */
+ * once: a probe of a platform known to be down, tried once without
+ * retries. Fills rs like http_do (the caller frees it). */
 typedef enum api_err (*cache_fetch_fn)(const char *key, const char *etag,
-				       struct http_resp *rs);
+				       bool once, struct http_resp *rs);
 /* Monotonic milliseconds; replaceable so unit tests can fake time. */
 typedef long long (*cache_clock_fn)(void);
 

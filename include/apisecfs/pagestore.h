@@ -28,8 +28,9 @@
  * Returns 0 or -errno. */
 int pagestore_open(int dirfd, cache_fetch_fn next, bool reset)
 	__attribute__((warn_unused_result));
-/* The cache's fetch callback: next, through the store. */
-enum api_err pagestore_fetch(const char *key, const char *etag,
+/* The cache's fetch callback: next, through the store (once: as
+ * cache_fetch_fn). */
+enum api_err pagestore_fetch(const char *key, const char *etag, bool once,
 			     struct http_resp *rs);
 /* After a complete run: remove the pages no request of this run asked
  * for (the platform no longer has them). Returns 0 or -errno. */

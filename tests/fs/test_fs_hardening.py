@@ -320,3 +320,19 @@ def test_a_429_longer_than_ratelimit_wait_is_eagain_at_once(clean):
         assert e.value.errno == errno.EAGAIN
         assert sim.stats()["routes"].get("GET /v1/teams") == 1
         m.umount()
+
+
+def test_first_uncached_read_after_an_outage_succeeds(clean):
+    sim = clean
+    with Mount(sim.url, token=sim.creds["admin_token"],
+               options=["timeout=2", "retries=1", "cache_ttl=1"]) as m:
+        sim.set_faults(down=True)
+        with pytest.raises(OSError) as e:
+            os.listdir(m.path("teams"))
+        assert e.value.errno == errno.EIO
+        sim.clear_faults()
+        # Back: the next uncached read probes the platform at once rather
+        # than fail for the rest of a pause.
+        assert os.listdir(m.path("tokens"))
+        assert os.listdir(m.path("teams"))
+        m.umount()

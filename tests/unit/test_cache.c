@@ -11,18 +11,33 @@ static long long fake_now;
 static int fetches, with_etag;
 static enum api_err next_err;
 static const char *body = "hello";
+static const char *nested_key; /* fetch: get this key meanwhile */
+static enum api_err nested_rc;
+static int probes; /* fetches made as a probe (one try) */
+
+static int get(const char *key, struct cache_doc *d);
 
 static long long clock_fn(void)
 {
 	return fake_now;
 }
 
-static enum api_err fetch(const char *key, const char *etag,
+static enum api_err fetch(const char *key, const char *etag, bool once,
 			  struct http_resp *rs)
 {
 	memset(rs, 0, sizeof(*rs));
 	buf_init(&rs->body, 1 << 20);
 	fetches++;
+	probes += once;
+	if (nested_key) {
+		/* A concurrent reader while this fetch (a probe) runs. */
+		struct cache_doc d;
+		const char *k = nested_key;
+		nested_key = NULL;
+		nested_rc = get(k, &d);
+		if (nested_rc == API_OK)
+			cache_doc_release(&d);
+	}
 	if (next_err)
 		return next_err;
 	snprintf(rs->etag, sizeof(rs->etag), "\"%s-%s\"", key, body);
@@ -78,13 +93,27 @@ int main(void)
 	next_err = API_E_TRANSPORT;
 	CHECK(get("/a", &d) == API_OK && d.stale);
 	cache_doc_release(&d);
-	/* Nothing cached: the error comes through, at once: the platform is
-	 * left alone for a while after it failed. */
+	/* Cached data is served at once while the platform is down. An
+	 * uncached read probes it (one at a time: a read meanwhile fails at
+	 * once), and the first one after it is back gets through. */
 	int calls = fetches;
-	CHECK(get("/b", &d) == API_E_TRANSPORT);
 	CHECK(get("/a", &d) == API_OK && d.stale);
 	cache_doc_release(&d);
 	CHECK(fetches == calls);
+	nested_key = "/n";
+	CHECK(get("/b", &d) == API_E_TRANSPORT && fetches == calls + 1);
+	CHECK(probes == 1);
+	CHECK(nested_rc == API_E_TRANSPORT && nested_key == NULL);
+	next_err = API_OK;
+	CHECK(get("/b", &d) == API_OK && !d.stale && fetches == calls + 2);
+	cache_doc_release(&d);
+	/* After a timeout a probe would cost a timeout: none until the
+	 * pause is over. */
+	next_err = API_E_TIMEOUT;
+	CHECK(get("/t", &d) == API_E_TIMEOUT);
+	calls = fetches;
+	CHECK(get("/u", &d) == API_E_TIMEOUT && fetches == calls);
+	next_err = API_E_TRANSPORT;
 	/* After the pause one request probes again. A 404 is not papered
 	 * over with stale data. */
 	fake_now += 6000;
