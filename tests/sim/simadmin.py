@@ -4,7 +4,8 @@ Faults: injected latency, error rate, 429 bursts, hung requests, dropped
 connections and truncated bodies, optionally limited to a path prefix.
 Stats: per-route request counters, status counters and the last requests.
 Admin: the /_sim/* routes that set and read those, revoke sessions, mint
-tokens and choose the next scan's id.  /_sim requests are neither faulted nor counted nor authenticated.
+tokens, choose the next scan's id and plant hostile text in a finding.  /_sim
+requests are neither faulted nor counted nor authenticated.
 """
 
 import collections
@@ -174,6 +175,8 @@ class Admin:
         if store is not None:
             self.routes[("POST", "/_sim/next-scan-id")] = \
                 lambda body: (200, store.set_next_scan_id(body.get("scanId")))
+            self.routes[("POST", "/_sim/vuln-text")] = \
+                lambda body: (200, store.set_vuln_text(body))
 
     def handle(self, method, path, body):
         action = self.routes.get((method, path))

@@ -62,14 +62,21 @@ class Reply:
     headers: dict = field(default_factory=dict)
 
 
+def wire(text):
+    """Text to answer bytes. Lone surrogates U+DC80..U+DCFF become the raw
+    bytes 0x80..0xFF (invalid UTF-8): only text planted through
+    /_sim/vuln-text holds them."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def json_reply(status, obj):
-    return Reply(status, json.dumps(obj, ensure_ascii=False).encode())
+    return Reply(status, wire(json.dumps(obj, ensure_ascii=False)))
 
 
 def page_reply(texts, token):
     """A list page from already-serialized items."""
     body = '{"items":[' + ",".join(texts) + '],"nextToken":' + json.dumps(token) + "}"
-    return Reply(200, body.encode())
+    return Reply(200, wire(body))
 
 
 def page_of(req, items):
@@ -245,7 +252,7 @@ def list_vulns(api, req):
 
 @route("GET", "/v1/vulnerabilities/{id}", "vulns:read")
 def get_vuln(api, req):
-    return Reply(200, api.store.get_vuln(req.params[0]).encode())
+    return Reply(200, wire(api.store.get_vuln(req.params[0])))
 
 
 @route("PATCH", "/v1/vulnerabilities/{id}", "vulns:write")

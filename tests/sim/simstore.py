@@ -30,6 +30,7 @@ from simerr import bad_request, conflict, not_found
 APP_NAME_MAX = 256          # the seeded data has a 250-character name
 SCAN_STATUSES = ("Queued", "Running", "Completed", "Failed", "Cancelled")
 FILTER_CACHE_MAX = 64       # distinct vulnerability queries kept
+VULN_TEXTS = ("title", "description", "remediation", "category")  # /_sim/vuln-text
 
 
 class Store:
@@ -443,6 +444,27 @@ class Store:
             self.vuln_json.pop(vid, None)
             self.version += 1
             return dict(v)
+
+    def set_vuln_text(self, body):
+        """/_sim/vuln-text: plant text in a finding (markup, control
+        characters, and lone surrogates U+DC80..U+DCFF, which answers
+        carry as those raw bytes: invalid UTF-8). A change like a PATCH:
+        updatedAt moves."""
+        vid = body.get("vulnerabilityId")
+        fields = {k: body[k] for k in VULN_TEXTS if k in body}
+        if not isinstance(vid, str) or not fields \
+                or not all(isinstance(v, str) for v in fields.values()):
+            raise bad_request("expected {vulnerabilityId, and strings for any of "
+                              + ", ".join(VULN_TEXTS) + "}")
+        with self.lock:
+            v = self.vulns.get(vid)
+            if v is None:
+                raise not_found("vulnerability", vid)
+            v.update(fields)
+            v["updatedAt"] = rfc3339(time.time())
+            self.vuln_json.pop(vid, None)
+            self.version += 1
+            return {"vulnerabilityId": vid, "updatedAt": v["updatedAt"]}
 
     def scan_findings(self, scan_id):
         """(scan JSON, app name, host, vulnerability objects) for a report;

@@ -169,3 +169,43 @@ def test_lean_findings():
     size = [len(json.dumps(v, indent=2)) for v in items]
     full_size = [len(json.dumps(v, indent=2)) for v in full]
     assert max(size) < 800 < min(full_size)
+
+
+def test_planted_hostile_text():
+    """/_sim/vuln-text plants markup, control characters and invalid UTF-8
+    (lone surrogates \\udc80..\\udcff go out as raw bytes) in a finding, in
+    its GET and in list pages, and moves its updatedAt like a PATCH."""
+    from simctl import Sim
+    with Sim(apps=2, vulns=20) as s:
+        token = s.creds["admin_token"]
+        st, _, v = s.request("GET", "/v1/vulnerabilities/vuln_00003", token=token)
+        assert st == 200
+        hostile = 'a & <b> "q" \x01\x1b \udcff\udcc3 \u2713'
+        st, _, res = s.request("POST", "/_sim/vuln-text",
+                               body={"vulnerabilityId": "vuln_00003", "title": hostile,
+                                     "remediation": "]]> \x00"})
+        assert st == 200 and res["vulnerabilityId"] == "vuln_00003", res
+        assert res["updatedAt"] >= v["updatedAt"]
+        want = hostile.encode("utf-8", "surrogateescape")
+        assert b"\xff\xc3 " in want
+        st, _, raw = s.request("GET", "/v1/vulnerabilities/vuln_00003", token=token)
+        assert st == 200 and isinstance(raw, bytes), raw  # not UTF-8: not parsed
+        one = json.loads(raw.decode("utf-8", "surrogateescape"))
+        assert one["title"].encode("utf-8", "surrogateescape") == want
+        assert one["remediation"] == "]]> \x00" and one["description"] == v["description"]
+        assert one["updatedAt"] == res["updatedAt"]
+        st, _, raw = s.request("GET", "/v1/vulnerabilities?scanId=" + v["scanId"],
+                               token=token)
+        page = json.loads(raw.decode("utf-8", "surrogateescape"))
+        mine = [x for x in page["items"] if x["vulnerabilityId"] == "vuln_00003"]
+        assert mine and mine[0]["title"].encode("utf-8", "surrogateescape") == want
+        # Bad requests change nothing.
+        for body, code in (({"vulnerabilityId": "vuln_99999", "title": "x"}, 404),
+                           ({"vulnerabilityId": "vuln_00003", "title": 5}, 400),
+                           ({"vulnerabilityId": "vuln_00003"}, 400),
+                           ({"title": "x"}, 400)):
+            st, _, err = s.request("POST", "/_sim/vuln-text", body=body)
+            assert st == code, (body, err)
+        st, _, raw = s.request("GET", "/v1/vulnerabilities/vuln_00003", token=token)
+        assert json.loads(raw.decode("utf-8", "surrogateescape"))["title"] \
+            .encode("utf-8", "surrogateescape") == want
