@@ -18,6 +18,7 @@
 #include "apisecfs/log.h"
 #include "apisecfs/names.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/scanhist.h"
 
 static const char *const apps_reserved[] = { "new", NULL };
 
@@ -320,7 +321,11 @@ static int app_list(const struct kind_ctx *c, struct listing *out)
 					inst);
 		if (!rc)
 			rc = add_spec(out, c->id, inst);
+		if (!rc)
+			rc = scanhist_add_latest(out, c->id, inst);
 	}
+	/* latest and the spec's name change over time: see res_scans.c. */
+	out->sig = restab_entries_sig(out);
 	cJSON_Delete(app);
 	return rc;
 }

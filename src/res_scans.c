@@ -14,8 +14,10 @@
 #include "apisecfs/api.h"
 #include "apisecfs/ctl.h"
 #include "apisecfs/json.h"
+#include "apisecfs/junit.h"
 #include "apisecfs/log.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/scanhist.h"
 
 static int scan_path(char *out, size_t outsz, const char *id,
 		     const char *tail)
@@ -49,6 +51,43 @@ static int report_render(const struct kind_ctx *c, struct buf *out,
 static const struct kind report_kind = {
 	.name = "report", .type = KIND_FILE, .scope = "reports:read",
 	.render = report_render,
+};
+
+/* report.junit.xml: built here from the scan's findings (the list
+ * scans/ID/vulns/ walks, so vulns:read is its scope, not reports:read). */
+static int junit_item(const cJSON *it, const char *page_key, void *ud)
+{
+	(void)page_key;
+	return junit_add(ud, it);
+}
+
+static int junit_render(const struct kind_ctx *c, struct buf *out,
+			time_t *mtime)
+{
+	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
+	struct api_status st = { 0 };
+	struct junit j;
+	uint64_t sig;
+	bool unchanged;
+	int n = snprintf(path, sizeof(path), "/v1/vulnerabilities?scanId=%s",
+			 api_escape(c->id, esc, sizeof(esc)));
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	junit_init(&j, junit_fail_level(), out->cap);
+	enum api_err result = api_list(path, 0, junit_item, &j, &sig,
+				       &unchanged, &st);
+	int rc = result == API_E_NOMEM ? -EFBIG : restab_errno(result, &st);
+	if (!rc && junit_finish(&j, c->id, out))
+		rc = -EFBIG;
+	if (!rc)
+		*mtime = j.mtime;
+	junit_free(&j);
+	return rc;
+}
+
+static const struct kind junit_kind = {
+	.name = "report.junit.xml", .type = KIND_FILE, .scope = "vulns:read",
+	.render = junit_render,
 };
 
 /* ---- controls ----------------------------------------------------- */
@@ -236,6 +275,11 @@ static int scan_list(const struct kind_ctx *c, struct listing *out)
 		if (!rc)
 			rc = restab_add(out, "report.sarif", &report_kind,
 					c->id, "sarif");
+		if (!rc)
+			rc = restab_add(out, "report.junit.xml", &junit_kind,
+					c->id, NULL);
+		if (!rc)
+			rc = scanhist_add_previous(out, scan);
 	}
 	if (!rc && !finished(status))
 		rc = restab_add(out, "cancel", &cancel_kind, c->id, NULL);
@@ -243,6 +287,9 @@ static int scan_list(const struct kind_ctx *c, struct listing *out)
 		rc = restab_add(out, "wait", &wait_kind, c->id, NULL);
 	if (!rc)
 		rc = restab_add(out, "vulns", &scan_vulns_kind, c->id, NULL);
+	/* Entries come and go with the status (reports, cancel, previous,
+	 * diff/): no listing of the kernel's may outlive that. */
+	out->sig = restab_entries_sig(out);
 	buf_free(&sb, false);
 	cJSON_Delete(scan);
 	return rc;

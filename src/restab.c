@@ -105,6 +105,21 @@ int restab_add(struct listing *out, const char *name, const struct kind *k,
 	return listing_add(out, name, k, id, ctx, NULL, NULL, 0);
 }
 
+uint64_t restab_entries_sig(const struct listing *l)
+{
+	uint64_t sig = 1469598103934665603ULL;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct listing_entry *e = &l->v[i];
+		uint64_t parts[2] = { buf_hash(e->name, strlen(e->name)),
+				      e->kind->type == KIND_LINK && e->content
+					      ? buf_hash(e->content->data,
+							 e->content->len)
+					      : 0 };
+		sig = (sig ^ buf_hash(parts, sizeof(parts))) * 1099511628211ULL;
+	}
+	return sig ? sig : 1;
+}
+
 /* ---- rows --------------------------------------------------------- */
 
 struct item {

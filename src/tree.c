@@ -270,6 +270,10 @@ static int link_by_ino(fuse_ino_t ino, struct stat *st, struct blob **target)
 	int rc = -ENOENT;
 	if (!dir)
 		return rc;
+	/* Some targets move (apps/NAME/latest): readlink answers from a
+	 * fresh listing, as a file's read does; on failure, what we have. */
+	if (target && sync_listed(dir))
+		log_debug("readlink: listing not refreshed");
 	node_lock();
 	const struct linkent *le = linktab_by_ino(node_links(dir), ino);
 	if (le && st) {

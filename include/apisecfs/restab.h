@@ -81,6 +81,11 @@ int restab_add(struct listing *out, const char *name, const struct kind *k,
 	       const char *id, const char *ctx)
 	__attribute__((warn_unused_result));
 
+/* A signature of a listing built by hand (names, link targets): the
+ * kernel keeps a directory's entries across opens while it stays the
+ * same (tree_opendir), so a listing whose entries can change needs one. */
+uint64_t restab_entries_sig(const struct listing *l);
+
 /* mtime of an API object: updatedAt, else completedAt, else createdAt. */
 time_t restab_mtime(const cJSON *obj);
 /* Pretty JSON (with a final newline) and one-line JSON as blobs. */
