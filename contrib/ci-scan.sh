@@ -1,13 +1,19 @@
 #!/bin/sh
 # ci-scan.sh - gate a CI build on an API-security scan, through apisecfs.
 #
-#   ci-scan.sh MOUNTPOINT APP
+#   ci-scan.sh [--new-only] MOUNTPOINT APP
 #
 # Starts a scan of APP (its file name under MOUNTPOINT/apps/, or its
 # applicationId) by writing to MOUNTPOINT/scans/new on one read-write
 # descriptor, reads the new scan's id back from that descriptor, blocks on
 # MOUNTPOINT/scans/ID/wait until the scan ends, then fails if the scan did
 # not complete or found anything critical.
+#
+# With --new-only, only what this scan found new fails the build: the
+# findings in scans/ID/diff/new/, whose weakness (fingerprint) the previous
+# Completed scan of the instance did not report. Old findings, accepted or
+# not fixed yet, then pass. The first scan of an instance has no previous
+# scan (no diff/): all its findings count as new.
 #
 # The mount needs the scopes scans:write, scans:read and vulns:read (an API
 # token made for CI, e.g. through tokens/new). For example:
@@ -24,8 +30,9 @@
 #                 default 0: wait as long as the scan runs
 #
 # Exit status:
-#   0  the scan completed and found nothing at a FAIL_ON severity
-#   1  the scan completed with findings at a FAIL_ON severity (listed)
+#   0  the scan completed and found nothing (with --new-only: nothing
+#      new) at a FAIL_ON severity
+#   1  the scan completed with such findings (listed)
 #   2  usage error, or the scan could not be started
 #   3  the scan ended Failed or Cancelled, timed out, or could not be
 #      waited for
@@ -43,7 +50,12 @@ die() {
 	exit "$code"
 }
 
-[ $# -eq 2 ] || die 2 "usage: ci-scan.sh MOUNTPOINT APP"
+new_only=
+if [ "${1-}" = --new-only ]; then
+	new_only=1
+	shift
+fi
+[ $# -eq 2 ] || die 2 "usage: ci-scan.sh [--new-only] MOUNTPOINT APP"
 mnt=${1%/}
 app=$2
 
@@ -138,8 +150,22 @@ fi
 # ---- judge the findings ---------------------------------------------------
 
 # scans/ID/vulns/ holds a link per finding of this scan; each is one
-# pretty-printed JSON object with a "severity" field.
-set -- "$scan/vulns/"*
+# pretty-printed JSON object with a "severity" field. diff/new/ holds the
+# links of those the previous scan did not report. The scan's directory
+# shows previous and diff/ as soon as the wait above has seen it end.
+dir=$scan/vulns
+what="finding(s)"
+if [ -n "$new_only" ]; then
+	what="new finding(s)"
+	if [ -d "$scan/diff/new" ]; then
+		dir=$scan/diff/new
+		prev=$(readlink "$scan/previous") || prev=
+		say "scan $id: compared with the previous scan ${prev##*/}"
+	else
+		say "scan $id: no previous scan of this instance: every finding is new"
+	fi
+fi
+set -- "$dir/"*
 [ -e "$1" ] || [ -L "$1" ] || set --
 total=$#
 bad=
@@ -159,6 +185,6 @@ if [ -n "$bad" ]; then
 	done
 fi
 gate=$(echo "$severities" | sed 's/|/, /g')
-say "scan $id: $total finding(s), $n at severity $gate"
+say "scan $id: $total $what, $n at severity $gate"
 [ "$n" -eq 0 ] || exit 1
 exit 0

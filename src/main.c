@@ -29,6 +29,7 @@
 #include "apisecfs/export.h"
 #include "apisecfs/fs.h"
 #include "apisecfs/http.h"
+#include "apisecfs/junit.h"
 #include "apisecfs/log.h"
 #include "apisecfs/notify.h"
 #include "apisecfs/opts.h"
@@ -229,6 +230,11 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 	 * nothing again, and the peak stays within the cap's bound. */
 	restab_keep_rendered(to.content_max / 4);
 	events_init(&eo);
+	/* Checked by opts_parse already: it cannot fail here. */
+	if (o->junit_fail && junit_set_fail(o->junit_fail)) {
+		snprintf(err, errsz, "junit_fail: not a severity");
+		return EXIT_USAGE;
+	}
 	if (http_init(&ho) || api_init(&apo) || cache_init(&co) ||
 	    tree_init(&to)) {
 		snprintf(err, errsz, "out of memory");

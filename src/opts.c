@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "apisecfs/events.h"
+#include "apisecfs/junit.h"
 #include "apisecfs/log.h"
 #include "apisecfs/opts.h"
 #include "apisecfs/safefile.h"
@@ -53,6 +54,7 @@ static const struct fuse_opt opts_table[] = {
 	OPT("umask=%o", umask, 0),
 	OPT("umask=", set_umask, 1),
 	OPT("log_level=%s", log_level, 0),
+	OPT("junit_fail=%s", junit_fail, 0),
 	OPT("insecure", insecure, 1),
 
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -172,6 +174,10 @@ void opts_usage(const char *prog)
 	       "    -o uid=N,gid=N         owner shown for every file\n"
 	       "                           (default: the mounting user)\n"
 	       "    -o umask=MASK          octal mask on every mode (000)\n"
+	       "\n"
+	       "reports:\n"
+	       "    -o junit_fail=SEVERITY findings failing a testcase of\n"
+	       "                           report.junit.xml (high)\n"
 	       "\n"
 	       "FUSE options: allow_other, default_permissions, ... (see "
 	       "fuse(8))\n",
@@ -406,6 +412,11 @@ static int check(const struct opts *o)
 				"lines\n");
 		return -1;
 	}
+	if (o->junit_fail && junit_severity(o->junit_fail) < 0) {
+		fprintf(stderr, "apisecfs: junit_fail must be critical, high, "
+				"medium, low or info\n");
+		return -1;
+	}
 	if (o->log_level && log_level_parse(o->log_level) < 0) {
 		fprintf(stderr,
 			"apisecfs: log_level must be error, warn, info or "
@@ -463,7 +474,7 @@ void opts_free(struct opts *o)
 			o->token_file, o->token_cmd, o->credentials,
 			o->client_id, o->client_secret_file, o->token_url,
 			o->username, o->password_file, o->ca_file,
-			o->log_level, o->pos[0], o->pos[1] };
+			o->log_level, o->junit_fail, o->pos[0], o->pos[1] };
 	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++)
 		free(all[i]);
 }

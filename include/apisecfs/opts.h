@@ -36,6 +36,7 @@ struct opts {
 	 * set_*: given on the command line, else the mounting user's. */
 	unsigned uid, gid, umask;
 	int set_uid, set_gid, set_umask;
+	char *junit_fail;    /* severity failing a JUnit testcase (junit.h) */
 	int insecure;
 	int show_help;
 	int show_version;

@@ -35,7 +35,7 @@ FUSE_SUBSECTION = "FUSE and mount options"
 PROBE_VALUES = {"PATH": "/nonexistent/apisecfs-probe", "SECONDS": "5",
                 "N": "1", "MIB": "16", "LEVEL": "info", "COMMAND": "true",
                 "URL": "http://127.0.0.1:9/oauth2/token", "NAME": "probe",
-                "ID": "probe", "LINES": "100"}
+                "ID": "probe", "LINES": "100", "SEVERITY": "medium"}
 CONTRIB_DOCS = ["apisecfs.service", "mnt-apisec.mount", "mnt-apisec.automount",
                 "fstab.example", "credentials.example", "config.example",
                 "ci-scan.sh", "demo.sh"]
@@ -291,6 +291,9 @@ def test_bash_completion(tmp_path, man_options):
     assert complete("apisecfs -o log_level=") == ["error", "warn", "info",
                                                   "debug"]
     assert complete("apisecfs -o log_level=d") == ["debug"]
+    assert complete("apisecfs -o junit_fail=") == ["critical", "high",
+                                                   "medium", "low", "info"]
+    assert complete("apisecfs -o cache_ttl=9,junit_fail=m") == ["medium"]
     # After a comma the word bash replaces starts after the last "=".
     assert complete("apisecfs -o cache_ttl=30,log_") == ["30,log_level="]
     assert complete("apisecfs -o cache_ttl=30,log_level=in") == ["info"]
