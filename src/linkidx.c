@@ -17,6 +17,7 @@
 
 struct member {
 	char *id;
+	char *extra; /* the extra field's value, or NULL */
 	time_t mtime;
 };
 
@@ -29,7 +30,7 @@ struct group {
 
 struct index {
 	const char *const *paths;
-	const char *field;
+	const char *field, *extra_field;
 	uint64_t sig;	      /* of the lists it was built from */
 	struct group *groups; /* by value */
 	struct index *next;
@@ -48,8 +49,10 @@ static void groups_free(struct group *groups)
 	struct group *g, *tmp;
 	HASH_ITER(hh, groups, g, tmp) {
 		HASH_DEL(groups, g);
-		for (size_t i = 0; i < g->n; i++)
+		for (size_t i = 0; i < g->n; i++) {
 			free(g->v[i].id);
+			free(g->v[i].extra);
+		}
 		free(g->v);
 		free(g->value);
 		free(g);
@@ -57,7 +60,7 @@ static void groups_free(struct group *groups)
 }
 
 struct build {
-	const char *field, *id_field;
+	const char *field, *id_field, *extra_field;
 	struct group *groups;
 	bool nomem;
 };
@@ -91,11 +94,19 @@ static int add_member(const cJSON *item, const char *page_key, void *ud)
 		g->v = v;
 		g->alloc = na;
 	}
-	if (!(g->v[g->n].id = strdup(id))) {
+	struct member *m = &g->v[g->n];
+	const char *extra = b->extra_field ? json_str(item, b->extra_field)
+					   : NULL;
+	m->id = strdup(id);
+	m->extra = extra ? strdup(extra) : NULL;
+	if (!m->id || (extra && !m->extra)) {
+		free(m->id);
+		free(m->extra);
 		b->nomem = true;
 		return -1;
 	}
-	g->v[g->n++].mtime = restab_mtime(item);
+	m->mtime = restab_mtime(item);
+	g->n++;
 	return 0;
 }
 
@@ -123,10 +134,10 @@ static int by_id(const void *a, const void *b)
 }
 
 static enum api_err build(const char *const *paths, const char *field,
-			  const char *id_field, struct group **out,
-			  struct api_status *st)
+			  const char *id_field, const char *extra_field,
+			  struct group **out, struct api_status *st)
 {
-	struct build b = { field, id_field, NULL, false };
+	struct build b = { field, id_field, extra_field, NULL, false };
 	enum api_err result = API_OK;
 	for (size_t i = 0; paths[i] && !result; i++) {
 		uint64_t s;
@@ -150,10 +161,15 @@ static enum api_err build(const char *const *paths, const char *field,
 	return API_OK;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 enum api_err linkidx_view(const char *const *paths, const char *field,
-			  const char *id_field, const char *value,
-			  linkidx_fn fn, void *ud, uint64_t *sig,
-			  struct api_status *st)
+			  const char *id_field, const char *extra_field,
+			  const char *value, linkidx_fn fn, void *ud,
+			  uint64_t *sig, struct api_status *st)
 {
 	uint64_t now;
 	enum api_err result = lists_sig(paths, &now, st);
@@ -163,7 +179,8 @@ enum api_err linkidx_view(const char *const *paths, const char *field,
 	struct index *ix;
 	for (;;) {
 		for (ix = idx.head; ix; ix = ix->next)
-			if (ix->paths == paths && ix->field == field)
+			if (ix->paths == paths && same_str(ix->field, field) &&
+			    same_str(ix->extra_field, extra_field))
 				break;
 		if ((ix && ix->sig == now) || !idx.building)
 			break;
@@ -175,7 +192,8 @@ enum api_err linkidx_view(const char *const *paths, const char *field,
 		idx.building = true;
 		pthread_mutex_unlock(&idx.lock);
 		struct group *groups = NULL;
-		result = build(paths, field, id_field, &groups, st);
+		result = build(paths, field, id_field, extra_field, &groups,
+			       st);
 		pthread_mutex_lock(&idx.lock);
 		idx.building = false;
 		pthread_cond_broadcast(&idx.built);
@@ -184,6 +202,7 @@ enum api_err linkidx_view(const char *const *paths, const char *field,
 			if (ix) {
 				ix->paths = paths;
 				ix->field = field;
+				ix->extra_field = extra_field;
 				ix->next = idx.head;
 				idx.head = ix;
 			} else {
@@ -205,7 +224,7 @@ enum api_err linkidx_view(const char *const *paths, const char *field,
 	HASH_FIND_STR(ix->groups, value, g);
 	int rc = 0;
 	for (size_t i = 0; g && i < g->n && !rc; i++)
-		rc = fn(g->v[i].id, g->v[i].mtime, ud);
+		rc = fn(g->v[i].id, g->v[i].mtime, g->v[i].extra, ud);
 	*sig = now ^ (uint64_t)(g ? g->n : 0) * 0x9e3779b97f4a7c15ULL;
 	pthread_mutex_unlock(&idx.lock);
 	return rc ? API_E_NOMEM : API_OK;

@@ -35,6 +35,7 @@
 #include "apisecfs/opts.h"
 #include "apisecfs/pagestore.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/scanhist.h"
 #include "apisecfs/tree.h"
 #include "apisecfs/waitq.h"
 
@@ -254,6 +255,7 @@ static void teardown_stack(void)
 {
 	tree_cleanup();
 	restab_cleanup();
+	scanhist_cleanup();
 	cache_cleanup();
 	api_cleanup();
 	auth_cleanup();

@@ -322,7 +322,7 @@ static int app_list(const struct kind_ctx *c, struct listing *out)
 		if (!rc)
 			rc = add_spec(out, c->id, inst);
 		if (!rc)
-			rc = scanhist_add_latest(out, c->id, inst);
+			rc = scanhist_add_latest(out, inst);
 	}
 	/* latest and the spec's name change over time: see res_scans.c. */
 	out->sig = restab_entries_sig(out);

@@ -236,6 +236,8 @@ static const struct kind vuln_link_kind = {
 static const struct res_row scan_vulns_row = {
 	.path = "/v1/vulnerabilities", .filter = "scanId",
 	.index_paths = res_vulns_streams,
+	/* diff/ compares scans by fingerprint from the same index. */
+	.index_extra = "fingerprint",
 	.filter_from_id = true, .id_field = "vulnerabilityId",
 	.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
 	.link_to = "../../../vulns/",

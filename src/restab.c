@@ -638,9 +638,11 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 	return rc;
 }
 
-static int index_item(const char *id, time_t mtime, void *ud)
+static int index_item(const char *id, time_t mtime, const char *extra,
+		      void *ud)
 {
 	struct collect *cl = ud;
+	(void)extra;
 	if (cl->n == cl->alloc) {
 		size_t na = cl->alloc ? cl->alloc * 2 : 64;
 		struct item *v = realloc(cl->v, na * sizeof(*v));
@@ -667,8 +669,9 @@ static int list_indexed(const struct kind_ctx *c, const struct res_row *row,
 	struct api_status st = { 0 };
 	uint64_t sig = 0;
 	enum api_err result = linkidx_view(row->index_paths, row->filter,
-					   row->id_field, v ? v : "",
-					   index_item, &cl, &sig, &st);
+					   row->id_field, row->index_extra,
+					   v ? v : "", index_item, &cl, &sig,
+					   &st);
 	int rc = result ? restab_errno(result, &st) : 0;
 	if (!rc) {
 		out->sig = sig;

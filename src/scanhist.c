@@ -8,9 +8,11 @@
  * did not report, persisting = the rest of this scan's, fixed = the
  * previous scan's findings whose fingerprint this one did not report. A
  * finding without a fingerprint matches nothing (new, or fixed). Calls
- * api (cached lists), names and listing helpers.
+ * api (cached lists), linkidx (findings by scan), names and listing
+ * helpers.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +20,92 @@
 #include "apisecfs/api.h"
 #include "apisecfs/auth.h"
 #include "apisecfs/json.h"
+#include "apisecfs/linkidx.h"
 #include "apisecfs/log.h"
 #include "apisecfs/names.h"
 #include "apisecfs/restab.h"
 #include "apisecfs/scanhist.h"
 
-/* ---- an instance's Completed scans -------------------------------- */
+/* ---- the Completed scans ------------------------------------------ */
 
+struct done_scan {
+	char *inst, *id;
+	time_t t; /* completedAt */
+};
+
+/* The Completed scans of every instance, as of one version of the list
+ * scans/ walks (/v1/scans: its pages are cached anyway, and
+ * apps/NAME/scans/ comes from them too). Listing scans/ID/ for every scan
+ * (find, grep -r) would otherwise parse the whole list once a scan: 13 s
+ * for 1,000 scans. Each use first checks the list's signature (page
+ * versions through the cache, as any listing does: no parse, and after
+ * the TTL the round of changes), so the memo never outlives the list. */
+#define SCANS_PATH "/v1/scans"
+
+struct history {
+	uint64_t sig;
+	struct done_scan *v;
+	size_t n, alloc;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct history h;
+	bool valid;
+} memo = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void history_clear(struct history *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->v[i].inst);
+		free(h->v[i].id);
+	}
+	free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+void scanhist_cleanup(void)
+{
+	pthread_mutex_lock(&memo.lock);
+	history_clear(&memo.h);
+	memo.valid = false;
+	pthread_mutex_unlock(&memo.lock);
+}
+
+static int done_item(const cJSON *it, const char *page_key, void *ud)
+{
+	struct history *h = ud;
+	const char *id = json_str(it, "scanId");
+	const char *inst = json_str(it, "instanceId");
+	const char *status = json_str(it, "status");
+	(void)page_key;
+	if (!id || !*id || !inst || !status || strcmp(status, "Completed"))
+		return 0;
+	if (h->n == h->alloc) {
+		size_t na = h->alloc ? h->alloc * 2 : 16;
+		struct done_scan *v = realloc(h->v, na * sizeof(*v));
+		if (!v)
+			return -1;
+		h->v = v;
+		h->alloc = na;
+	}
+	struct done_scan *d = &h->v[h->n];
+	d->id = strdup(id);
+	d->inst = strdup(inst);
+	d->t = json_time(it, "completedAt");
+	if (!d->id || !d->inst) {
+		free(d->id);
+		free(d->inst);
+		return -1;
+	}
+	h->n++;
+	return 0;
+}
+
+/* What to pick: the newest Completed scan of inst ordered before
+ * (before_t, before_id), or with no before_id the newest of all. */
 struct pick {
 	const char *inst;
-	/* Only scans ordered before (before_t, before_id); none: newest. */
 	time_t before_t;
 	const char *before_id;
 	time_t best_t;
@@ -40,50 +118,65 @@ static bool earlier(time_t ta, const char *a, time_t tb, const char *b)
 	return ta < tb || (ta == tb && strcmp(a, b) < 0);
 }
 
-static int pick_item(const cJSON *it, const char *page_key, void *ud)
+/* Pick from h (memo lock held): 0, or -ENOMEM. */
+static int pick_from(const struct history *h, struct pick *p)
 {
-	struct pick *p = ud;
-	const char *id = json_str(it, "scanId");
-	const char *inst = json_str(it, "instanceId");
-	const char *status = json_str(it, "status");
-	(void)page_key;
-	if (!id || !*id || !inst || strcmp(inst, p->inst) || !status ||
-	    strcmp(status, "Completed"))
+	const struct done_scan *best = NULL;
+	for (size_t i = 0; i < h->n; i++) {
+		const struct done_scan *d = &h->v[i];
+		if (strcmp(d->inst, p->inst) ||
+		    (p->before_id &&
+		     !earlier(d->t, d->id, p->before_t, p->before_id)) ||
+		    (best && !earlier(best->t, best->id, d->t, d->id)))
+			continue;
+		best = d;
+	}
+	if (!best)
 		return 0;
-	time_t t = json_time(it, "completedAt");
-	if (p->before_id && !earlier(t, id, p->before_t, p->before_id))
-		return 0;
-	if (p->best_id && !earlier(p->best_t, p->best_id, t, id))
-		return 0;
-	char *dup = strdup(id);
-	if (!dup)
-		return -1;
-	free(p->best_id);
-	p->best_id = dup;
-	p->best_t = t;
-	return 0;
+	p->best_id = strdup(best->id);
+	p->best_t = best->t;
+	return p->best_id ? 0 : -ENOMEM;
 }
 
-/* The scan p asks for among application app's scans: 0 with p->best_id
- * set (or NULL: none), or -errno. */
-static int pick_scan(const char *app, struct pick *p)
+/* The scan p asks for among the instance's Completed scans: 0 with
+ * p->best_id set (or NULL: none), or -errno. */
+static int pick_scan(struct pick *p)
 {
-	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
-	struct api_status st = { 0 };
-	uint64_t sig;
-	bool unchanged;
-	/* The same query (and cache key) as apps/NAME/scans/. */
-	int n = snprintf(path, sizeof(path), "/v1/scans?applicationId=%s",
-			 api_escape(app, esc, sizeof(esc)));
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	enum api_err result = api_list(path, 0, pick_item, p, &sig, &unchanged,
-				       &st);
-	if (result) {
-		free(p->best_id);
-		p->best_id = NULL;
+	struct history h = { 0 };
+	int rc = 0;
+	/* Twice at most: another thread may replace the memo between the
+	 * check and its use, and then the list is parsed after all. */
+	for (int round = 0; round < 2; round++) {
+		struct api_status st = { 0 };
+		bool unchanged, done = false;
+		pthread_mutex_lock(&memo.lock);
+		uint64_t known = round == 0 && memo.valid ? memo.h.sig : 0;
+		pthread_mutex_unlock(&memo.lock);
+		enum api_err result = api_list(SCANS_PATH, known, done_item, &h,
+					       &h.sig, &unchanged, &st);
+		if (result) {
+			rc = result == API_E_NOMEM ? -ENOMEM
+						   : restab_errno(result, &st);
+			break;
+		}
+		uint64_t now = h.sig;
+		pthread_mutex_lock(&memo.lock);
+		if (!unchanged) {
+			history_clear(&memo.h);
+			memo.h = h; /* moved */
+			memset(&h, 0, sizeof(h));
+			memo.valid = true;
+		}
+		if (memo.valid && memo.h.sig == now) {
+			rc = pick_from(&memo.h, p);
+			done = true;
+		}
+		pthread_mutex_unlock(&memo.lock);
+		if (done)
+			break;
 	}
-	return result == API_E_NOMEM ? -ENOMEM : restab_errno(result, &st);
+	history_clear(&h);
+	return rc;
 }
 
 static const struct kind history_link_kind = {
@@ -103,15 +196,14 @@ static int add_scan_link(struct listing *out, const char *name,
 		  : -ENOMEM;
 }
 
-int scanhist_add_latest(struct listing *out, const char *app,
-			const char *inst)
+int scanhist_add_latest(struct listing *out, const char *inst)
 {
 	/* Without scans:read the list is refused: no link rather than an
 	 * error for the whole directory. */
 	if (!auth_has_scope("scans:read"))
 		return 0;
 	struct pick p = { .inst = inst };
-	int rc = pick_scan(app, &p);
+	int rc = pick_scan(&p);
 	if (!rc && p.best_id)
 		rc = add_scan_link(out, "latest", "../../scans/", p.best_id,
 				   p.best_t);
@@ -134,14 +226,10 @@ struct findings {
 	uint64_t sig;
 };
 
-static int finding_item(const cJSON *it, const char *page_key, void *ud)
+static int finding_item(const char *id, time_t mtime, const char *fp,
+			void *ud)
 {
 	struct findings *f = ud;
-	const char *id = json_str(it, "vulnerabilityId");
-	const char *fp = json_str(it, "fingerprint");
-	(void)page_key;
-	if (!id || !*id)
-		return 0;
 	if (f->n == f->alloc) {
 		size_t na = f->alloc ? f->alloc * 2 : 64;
 		struct finding *v = realloc(f->v, na * sizeof(*v));
@@ -153,7 +241,7 @@ static int finding_item(const cJSON *it, const char *page_key, void *ud)
 	struct finding *x = &f->v[f->n];
 	x->id = strdup(id);
 	x->fp = fp && *fp ? strdup(fp) : NULL;
-	x->mtime = restab_mtime(it);
+	x->mtime = mtime;
 	if (!x->id || (fp && *fp && !x->fp)) {
 		free(x->id);
 		free(x->fp);
@@ -172,18 +260,14 @@ static void findings_free(struct findings *f)
 	free(f->v);
 }
 
-/* Every finding of scan (the query and cache key of scans/ID/vulns/). */
+/* Every finding of scan, from the index scans/ID/vulns/ uses (the lists
+ * vulns/ walks, by scanId, with fingerprints): no request of its own. */
 static int scan_findings(const char *scan, struct findings *f)
 {
-	char path[API_PATH_MAX], esc[API_PATH_MAX / 2];
 	struct api_status st = { 0 };
-	bool unchanged;
-	int n = snprintf(path, sizeof(path), "/v1/vulnerabilities?scanId=%s",
-			 api_escape(scan, esc, sizeof(esc)));
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	enum api_err result = api_list(path, 0, finding_item, f, &f->sig,
-				       &unchanged, &st);
+	enum api_err result = linkidx_view(res_vulns_streams, "scanId",
+					   "vulnerabilityId", "fingerprint",
+					   scan, finding_item, f, &f->sig, &st);
 	return result == API_E_NOMEM ? -ENOMEM : restab_errno(result, &st);
 }
 
@@ -348,7 +432,7 @@ int scanhist_add_previous(struct listing *out, const cJSON *scan)
 			  .before_t = json_time(scan, "completedAt") };
 	if (!id || !app || !p.inst || !status || strcmp(status, "Completed"))
 		return 0;
-	int rc = pick_scan(app, &p);
+	int rc = pick_scan(&p);
 	if (!rc && p.best_id) {
 		rc = add_scan_link(out, "previous", "../", p.best_id,
 				   p.best_t);

@@ -18,17 +18,22 @@
 
 #include "apisecfs/errmap.h"
 
-/* Called per item of the view, in the list's order. Non-zero stops. */
-typedef int (*linkidx_fn)(const char *id, time_t mtime, void *ud);
+/* Called per item of the view, in the list's order, with its extra
+ * field's value (NULL when the index keeps none, or the item has none).
+ * Non-zero stops. */
+typedef int (*linkidx_fn)(const char *id, time_t mtime, const char *extra,
+			  void *ud);
 
 /* The items of the lists at paths (NULL-terminated: one list walked as
  * parallel streams counts as their union) whose field equals value: their
- * id_field and mtime, through fn. *sig changes whenever the lists do.
- * Returns API_OK or the error, with st. */
+ * id_field, mtime and extra_field (NULL: none; scans/ID/diff/ needs each
+ * finding's fingerprint), through fn. An index is one per (paths, field,
+ * extra_field): views asking the same share it. *sig changes whenever the
+ * lists do. Returns API_OK or the error, with st. */
 enum api_err linkidx_view(const char *const *paths, const char *field,
-			  const char *id_field, const char *value,
-			  linkidx_fn fn, void *ud, uint64_t *sig,
-			  struct api_status *st)
+			  const char *id_field, const char *extra_field,
+			  const char *value, linkidx_fn fn, void *ud,
+			  uint64_t *sig, struct api_status *st)
 	__attribute__((warn_unused_result));
 /* Drop every index (memory back at unmount). */
 void linkidx_cleanup(void);

@@ -50,6 +50,9 @@ struct res_row {
 	 * (the whole list, as another directory walks it) whose filter
 	 * field is the node's value, from one index of them (linkidx.h). */
 	const char *const *index_paths;
+	/* A field the index keeps beside each id, so that another user of
+	 * the same index (linkidx.h) shares it; NULL: none. */
+	const char *index_extra;
 };
 
 /* Drop what restab keeps between listings (sibling views' items). */

@@ -3,12 +3,13 @@
  * apps/NAME/latest (the newest one), and scans/ID/diff/{new,persisting,
  * fixed}/ (the findings of two scans compared by fingerprint).
  *
- * Everything is derived at listing time from lists the tree fetches (and
- * the API cache keeps) anyway: the application's scans
- * (/v1/scans?applicationId=, what apps/NAME/scans/ walks) and each scan's
- * findings (/v1/vulnerabilities?scanId=, what scans/ID/vulns/ walks).
- * Nothing derived is kept beyond the listing it went into, so when those
- * lists are fetched again (the TTL, the user's own action, a wait that
+ * Everything is derived at listing time from the lists the tree walks
+ * anyway, so it costs no request of its own: every scan (/v1/scans, what
+ * scans/ walks) and every finding (the lists vulns/ walks, through the
+ * index by scanId that scans/ID/vulns/ uses, which keeps fingerprints).
+ * Nothing derived outlives those lists (a memo of the Completed scans and
+ * the index are checked against the lists' signatures at each use), so
+ * when they are fetched again (the TTL, the user's own action, a wait that
  * saw a scan end) the links and diffs follow.
  */
 #ifndef APISECFS_SCANHIST_H
@@ -24,8 +25,11 @@
 int scanhist_add_previous(struct listing *out, const cJSON *scan)
 	__attribute__((warn_unused_result));
 /* Add "latest" (a link to ../../scans/ID) to the listing of apps/NAME/
- * when instance inst of application app has a Completed scan. */
-int scanhist_add_latest(struct listing *out, const char *app,
-			const char *inst) __attribute__((warn_unused_result));
+ * when instance inst (apps/NAME/'s) has a Completed scan. */
+int scanhist_add_latest(struct listing *out, const char *inst)
+	__attribute__((warn_unused_result));
+
+/* Drop what is kept between listings (the memo of Completed scans). */
+void scanhist_cleanup(void);
 
 #endif

@@ -4,6 +4,7 @@ scans/ID/report.junit.xml (-o junit_fail) and ci-scan.sh --new-only, each
 checked against the same arithmetic done over the simulator's API."""
 
 import concurrent.futures
+import math
 import os
 import re
 import subprocess
@@ -161,20 +162,34 @@ def test_latest_is_the_newest_completed_scan(sim, mnt):
                 assert f.read() == "Completed\n"
 
 
-def test_a_diff_costs_the_two_finding_lists(sim):
-    """Cold, the three sets of a scan cost one request per finding list
-    (each fits a page); nothing per finding."""
+def test_history_costs_no_request_of_its_own(sim):
+    """previous, latest and every diff come from the lists scans/ and
+    vulns/ walk anyway (their pages, and the index by scan the scans' vulns/
+    use): from a cold mount, the whole history costs those pages, and no
+    filtered query per scan or application."""
     scans = api_scans(sim)
-    scan = next(s for s in reversed(scans) if previous_of(scans, s))
+    n_vulns = len(api_items(sim, "/v1/vulnerabilities", admin(sim)))
     with Mount(sim.url, token=admin(sim), options=["cache_ttl=300"]) as m:
-        sid = scan["scanId"]
-        assert os.path.isdir(m.path("scans", sid, "diff"))
         sim.reset_stats()
-        for s in SETS:
-            os.listdir(m.path("scans", sid, "diff", s))
-        routes = sim.stats()["routes"]
-        assert routes.get("GET /v1/vulnerabilities", 0) <= 2, routes
-        assert not any("{id}" in r or "scans" in r for r in routes), routes
+        for app in os.listdir(m.path("apps")):
+            if app != "new":
+                os.listdir(m.path("apps", app))
+        diffs = 0
+        for scan in scans:
+            sid = scan["scanId"]
+            if os.path.isdir(m.path("scans", sid, "diff")):
+                diffs += 1
+                for s in SETS:
+                    os.listdir(m.path("scans", sid, "diff", s))
+        assert diffs > 10
+        st = sim.stats()
+        routes = st["routes"]
+        assert routes.get("GET /v1/vulnerabilities", 0) <= \
+            math.ceil(n_vulns / 500) + 5, routes
+        assert routes.get("GET /v1/scans", 0) <= math.ceil(len(scans) / 500), \
+            routes
+        assert not any("scanId=" in r["query"] or "applicationId=" in r["query"]
+                       for r in st["recent"]), st["recent"]
         m.umount()
 
 
