@@ -368,22 +368,18 @@ static api_measure_fn measurer_for(const char *key)
 	return fn;
 }
 
-/* The bytes fn makes of every item: 0, or -1 when memory is short. */
+/* The bytes fn counts of every item: 0, or -1 when one cannot be. */
 static int measure(const cJSON *items, api_measure_fn fn, uint64_t *total)
 {
-	struct buf b;
 	const cJSON *it;
-	int rc = 0;
 	*total = 0;
-	buf_init(&b, HTTP_MAX_BODY);
 	cJSON_ArrayForEach(it, items) {
-		buf_reset(&b);
-		if ((rc = fn(it, &b)))
-			break;
-		*total += b.len;
+		size_t n = fn(it);
+		if (n == SIZE_MAX)
+			return -1;
+		*total += n;
 	}
-	buf_free(&b, false);
-	return rc ? -1 : 0;
+	return 0;
 }
 
 /* ---- rounds of changes (see the top) -------------------------------- */

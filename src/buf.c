@@ -31,7 +31,7 @@ static int grow(struct buf *b, size_t need)
 	return 0;
 }
 
-int buf_append(struct buf *b, const void *data, size_t len)
+int buf_append_slow(struct buf *b, const void *data, size_t len)
 {
 	if (len > b->cap || grow(b, b->len + len))
 		return -1;
@@ -136,4 +136,22 @@ uint64_t buf_hash(const void *data, size_t len)
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+uint64_t buf_digest(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+	/* Each step is a bijection of h for a given word (xor, odd multiply,
+	 * xorshift), so two inputs differing in one word never meet. */
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	uint64_t w = 0;
+	memcpy(&w, p, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 32);
 }

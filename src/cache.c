@@ -255,7 +255,7 @@ static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 				   rs->body.len);
 	if (!nb)
 		return; /* keep what we had; caller sees the old bytes */
-	uint64_t h = buf_hash(nb->data, nb->len);
+	uint64_t h = buf_digest(nb->data, nb->len);
 	if (e->body && blob_equal(e->body, nb)) {
 		blob_unref(nb); /* same bytes: keep version and identity */
 	} else {
@@ -476,7 +476,7 @@ static struct entry *ghost_from(const char *key, const struct cache_doc *doc)
 	memcpy(e->content_type, doc->content_type, sizeof(e->content_type));
 	e->version = doc->version;
 	e->body_len = doc->body->len;
-	e->body_hash = buf_hash(doc->body->data, doc->body->len);
+	e->body_hash = buf_digest(doc->body->data, doc->body->len);
 	e->expires_ms = now_ms() + cache.opts.ttl_ms; /* just fetched */
 	HASH_ADD_KEYPTR(hh, cache.table, e->key, strlen(e->key), e);
 	to_ghost(e);

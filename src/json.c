@@ -1,4 +1,5 @@
 /* json.c - NULL-safe cJSON getters, RFC 3339 parsing, renderers. A leaf. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,18 +129,25 @@ static int put_string(struct buf *out, const char *s)
 	return rc ? rc : buf_append(out, "\"", 1);
 }
 
-/* Shortest text that reads back as the same double; integers plain. */
+/* Shortest text that reads back as the same double; integers plain.
+ * tmp gets it (no more than 32 bytes); returns its length. */
+static size_t number_text(double d, char tmp[32])
+{
+	if (d != d || d - d != 0) /* NaN, inf: not JSON */
+		return (size_t)snprintf(tmp, 32, "null");
+	if (d == (double)(long long)d && d < 1e15 && d > -1e15)
+		return (size_t)snprintf(tmp, 32, "%lld", (long long)d);
+	snprintf(tmp, 32, "%.15g", d);
+	if (strtod(tmp, NULL) != d)
+		snprintf(tmp, 32, "%.17g", d);
+	return strlen(tmp);
+}
+
 static int put_number(struct buf *out, double d)
 {
 	char tmp[32];
-	if (d != d || d - d != 0) /* NaN, inf: not JSON */
-		return buf_append(out, "null", 4);
-	if (d == (double)(long long)d && d < 1e15 && d > -1e15)
-		return buf_printf(out, "%lld", (long long)d);
-	snprintf(tmp, sizeof(tmp), "%.15g", d);
-	if (strtod(tmp, NULL) != d)
-		snprintf(tmp, sizeof(tmp), "%.17g", d);
-	return buf_append(out, tmp, strlen(tmp));
+	size_t n = number_text(d, tmp);
+	return buf_append(out, tmp, n);
 }
 
 static int indent(struct buf *out, int depth)
@@ -215,4 +223,61 @@ int json_render_pretty(const cJSON *obj, struct buf *out)
 int json_render_line(const cJSON *obj, struct buf *out)
 {
 	return render(obj, out, false);
+}
+
+/* ---- measuring ---------------------------------------------------- */
+
+/* Bytes put_string makes of s. */
+static size_t string_len(const char *s)
+{
+	size_t n = 2;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x20 && *p != '"' && *p != '\\')
+			n++;
+		else if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' ||
+			 *p == '\t' || *p == '\b' || *p == '\f')
+			n += 2;
+		else
+			n += 6; /* \u00XX */
+	}
+	return n;
+}
+
+/* Bytes put_value(v, depth, false) makes, or SIZE_MAX when too deep. */
+static size_t line_len(const cJSON *v, int depth)
+{
+	if (depth > JSON_MAX_DEPTH)
+		return SIZE_MAX;
+	if (cJSON_IsString(v))
+		return string_len(v->valuestring ? v->valuestring : "");
+	if (cJSON_IsNumber(v)) {
+		char tmp[32];
+		return number_text(v->valuedouble, tmp);
+	}
+	if (cJSON_IsTrue(v))
+		return 4;
+	if (cJSON_IsFalse(v))
+		return 5;
+	if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+		return 4;
+	bool obj = cJSON_IsObject(v);
+	size_t n = 2; /* the brackets */
+	const cJSON *c;
+	bool first = true;
+	cJSON_ArrayForEach(c, v) {
+		size_t m = line_len(c, depth + 1);
+		if (m == SIZE_MAX)
+			return SIZE_MAX;
+		n += m + !first;
+		if (obj)
+			n += string_len(c->string ? c->string : "") + 1;
+		first = false;
+	}
+	return n;
+}
+
+size_t json_line_len(const cJSON *obj)
+{
+	size_t n = line_len(obj, 0);
+	return n == SIZE_MAX ? n : n + 1;
 }

@@ -334,12 +334,13 @@ bool node_set_content_locked(struct node *n, struct blob *content)
 		node_touch_locked(n);
 		return false;
 	}
+	uint64_t h = content ? buf_digest(content->data, content->len) : 0;
 	bool changed = !content || content->len != n->size ||
-		       buf_hash(content->data, content->len) != n->content_hash;
+		       h != n->content_hash;
 	drop_content(n);
 	n->content = content;
 	n->size = content ? content->len : 0;
-	n->content_hash = content ? buf_hash(content->data, content->len) : 0;
+	n->content_hash = h;
 	if (content && n->src) {
 		lru_push(n);
 		table.content_bytes += blob_footprint(content);

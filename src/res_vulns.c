@@ -53,6 +53,7 @@ static const struct kind all_jsonl_kind = {
 	.name = "all.jsonl", .type = KIND_FILE, .scope = "vulns:read",
 	.stream_paths = all_jsonl_paths,
 	.stream_item = json_render_line,
+	.stream_item_len = json_line_len,
 };
 
 /* ---- triage ------------------------------------------------------- */
@@ -250,7 +251,7 @@ static int vulns_list(const struct kind_ctx *c, struct listing *out)
 	/* The walk below parses every page all.jsonl is made of: measure
 	 * its lines on the way, so its size then costs no request. */
 	for (const char *const *p = all_jsonl_paths; *p; p++)
-		api_measure_pages(*p, json_render_line);
+		api_measure_pages(*p, json_line_len);
 	int rc = restab_add(out, "all.jsonl", &all_jsonl_kind, NULL, NULL);
 	if (!rc)
 		rc = restab_add(out, "by-severity", &by_sev_kind, NULL, NULL);

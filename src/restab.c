@@ -182,7 +182,7 @@ static int measure(struct collect *cl, const cJSON *it, struct item *x)
 	if (json_render_pretty(it, &cl->scratch))
 		return -1;
 	x->size = cl->scratch.len;
-	x->hash = buf_hash(cl->scratch.data, cl->scratch.len);
+	x->hash = buf_digest(cl->scratch.data, cl->scratch.len);
 	/* The size needs the rendering anyway: keep the bytes while they fit
 	 * a share of the content cap, so the first read of a file costs no
 	 * second rendering of its page. */

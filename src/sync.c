@@ -304,8 +304,8 @@ static int ensure_stream(struct node *n)
 	node_lock();
 	struct stream *old = stream_ref(node_stream(n));
 	node_unlock();
-	int rc = stream_build(n->kind->stream_paths, n->kind->stream_item, old,
-			      &s);
+	int rc = stream_build(n->kind->stream_paths, n->kind->stream_item,
+			      n->kind->stream_item_len, old, &s);
 	stream_unref(old);
 	if (rc)
 		return rc;

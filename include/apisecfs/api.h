@@ -79,8 +79,8 @@ enum api_err api_list(const char *path, uint64_t known_sig, api_item_fn fn,
 
 /* Pages of lists under path are measured whenever they are parsed: the
  * sum of fn's bytes over the page's items is kept with the page's memo in
- * the cache (all.jsonl registers its line renderer for its lists). */
-typedef int (*api_measure_fn)(const cJSON *item, struct buf *out);
+ * the cache (all.jsonl registers json_line_len for its lists). */
+typedef size_t (*api_measure_fn)(const cJSON *item); /* SIZE_MAX: cannot */
 /* 0, or -1 when memory is short (then the pages go unmeasured). */
 int api_measure_pages(const char *path, api_measure_fn fn);
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
 	char *data; /* always NUL-terminated when non-NULL */
@@ -23,8 +24,21 @@ struct buf {
 void buf_init(struct buf *b, size_t cap);
 /* Append; returns 0, or -1 (and appends nothing) if the cap would be passed
  * or memory is short. */
-int buf_append(struct buf *b, const void *data, size_t len)
+int buf_append_slow(struct buf *b, const void *data, size_t len)
 	__attribute__((warn_unused_result));
+static inline __attribute__((warn_unused_result)) int
+buf_append(struct buf *b, const void *data, size_t len)
+{
+	/* The renderers append a few bytes at a time: no call while the
+	 * allocation has room (it is always within the cap then). */
+	if (b->len + len + 1 <= b->alloc && b->len + len <= b->cap) {
+		memcpy(b->data + b->len, data, len);
+		b->len += len;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_append_slow(b, data, len);
+}
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), warn_unused_result));
 void buf_reset(struct buf *b);
@@ -47,7 +61,12 @@ void blob_unref(struct blob *bl); /* NULL is fine */
  * caps count, so cache_size=N holds N MiB, not N MiB of data. */
 size_t blob_footprint(const struct blob *bl);
 bool blob_equal(const struct blob *a, const struct blob *b);
-/* FNV-1a of len bytes: tells whether re-rendered bytes are the same. */
+/* FNV-1a of len bytes: stable across builds and machines (the export's
+ * page files are named by it), but a byte at a time: for short keys. */
 uint64_t buf_hash(const void *data, size_t len);
+/* A 64-bit digest eight bytes at a time (several times faster than
+ * buf_hash): tells whether re-rendered content is the same. In-memory
+ * only; it may differ between builds. */
+uint64_t buf_digest(const void *data, size_t len);
 
 #endif

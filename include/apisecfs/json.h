@@ -36,5 +36,8 @@ int json_render_pretty(const cJSON *obj, struct buf *out)
 /* One-line render with a trailing newline (JSON Lines). */
 int json_render_line(const cJSON *obj, struct buf *out)
 	__attribute__((warn_unused_result));
+/* The bytes json_render_line would append, counted without rendering
+ * (all.jsonl's size); SIZE_MAX when the render would fail (too deep). */
+size_t json_line_len(const cJSON *obj);
 
 #endif

@@ -98,6 +98,7 @@ struct kind {
 	 * how one item becomes bytes. */
 	const char *const *stream_paths; /* NULL-terminated */
 	int (*stream_item)(const cJSON *item, struct buf *out);
+	size_t (*stream_item_len)(const cJSON *item); /* its byte count */
 	/* Directories whose files are evictable: render every file of the
 	 * list page page_key again, through emit. */
 	int (*reload)(const struct kind_ctx *c, const char *page_key,

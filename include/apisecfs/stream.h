@@ -24,15 +24,18 @@
 
 /* Appends one item's bytes to out: 0 or -1. */
 typedef int (*stream_item_fn)(const cJSON *item, struct buf *out);
+/* The bytes stream_item_fn would append, counted (SIZE_MAX: cannot). */
+typedef size_t (*stream_len_fn)(const cJSON *item);
 
 struct stream;
 struct stream_reader;
 
 /* Index the lists at paths (NULL-terminated), one after the other, fn
- * making an item's bytes. With old (the previous index): when no page's
+ * making an item's bytes and len_fn counting them. With old (the previous index): when no page's
  * version changed, *out is old again (a reference). Returns 0 or -errno. */
 int stream_build(const char *const *paths, stream_item_fn fn,
-		 struct stream *old, struct stream **out)
+		 stream_len_fn len_fn, struct stream *old,
+		 struct stream **out)
 	__attribute__((warn_unused_result));
 size_t stream_size(const struct stream *s);
 uint64_t stream_sig(const struct stream *s); /* equal: same bytes */
