@@ -368,20 +368,6 @@ static api_measure_fn measurer_for(const char *key)
 	return fn;
 }
 
-/* The bytes fn counts of every item: 0, or -1 when one cannot be. */
-static int measure(const cJSON *items, api_measure_fn fn, uint64_t *total)
-{
-	const cJSON *it;
-	*total = 0;
-	cJSON_ArrayForEach(it, items) {
-		size_t n = fn(it);
-		if (n == SIZE_MAX)
-			return -1;
-		*total += n;
-	}
-	return 0;
-}
-
 /* ---- rounds of changes (see the top) -------------------------------- */
 
 static int add_app_id(const cJSON *item, const char *page_key, void *ud)
@@ -559,30 +545,46 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		}
 		h = sig_mix(h, doc.version);
 		gate_enter(); /* the callbacks make no request: no nesting */
-		cJSON *body = json_parse(doc.body->data, doc.body->len);
+		struct json_arena *arena;
+		cJSON *body = json_parse_page(doc.body->data, doc.body->len,
+					      &arena);
 		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body,
 								      "items");
 		if (!cJSON_IsArray(items)) {
 			log_warn("GET %s: not a list response", key);
-			cJSON_Delete(body);
+			json_arena_free(arena);
 			gate_leave();
 			cache_doc_release(&doc);
 			result = API_E_BAD_RESPONSE;
 			break;
 		}
+		api_measure_fn mf = measurer_for(key);
+		struct api_page_info pi = { key, doc.version, false, 0 };
+		/* A page measured before in this version is not again: every
+		 * view walks the same pages. */
+		if (mf && cache_aux_of(key, doc.version, &pi.len)) {
+			pi.has_len = true;
+			mf = NULL;
+		}
+		if (mf)
+			pi.has_len = true;
 		const cJSON *it;
 		cJSON_ArrayForEach(it, items) {
 			if (fn && fn(it, key, ud)) {
 				result = API_E_NOMEM;
 				break;
 			}
+			/* Right after fn: a pretty render of it that fn made
+			 * tells its line's size (json_line_len). */
+			size_t n = mf ? mf(it) : 0;
+			if (n == SIZE_MAX) { /* too deep to render: unmeasured */
+				pi.has_len = false;
+				mf = NULL;
+			} else {
+				pi.len += n;
+			}
 		}
-		api_measure_fn mf = result ? NULL : measurer_for(key);
-		struct api_page_info pi = { key, doc.version, false, 0 };
-		/* A page measured before in this version is not again: every
-		 * view walks the same pages. */
-		pi.has_len = mf && (cache_aux_of(key, doc.version, &pi.len) ||
-				    measure(items, mf, &pi.len) == 0);
+		pi.has_len &= !result;
 		const char *nt = json_str(body, "nextToken");
 		const char *id_field = delta_id_field(key);
 		if (!result)
@@ -595,7 +597,7 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		cache_doc_release(&doc);
 		if (nt && *nt && !result)
 			next = strdup(nt);
-		cJSON_Delete(body);
+		json_arena_free(arena);
 		gate_leave();
 		if (result || !next)
 			break;
@@ -637,7 +639,8 @@ enum api_err api_page(const char *page_key, api_item_fn fn, void *ud,
 	if (result)
 		return result;
 	gate_enter();
-	cJSON *body = json_parse(doc.body->data, doc.body->len);
+	struct json_arena *arena;
+	cJSON *body = json_parse_page(doc.body->data, doc.body->len, &arena);
 	cache_doc_release(&doc);
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(body, "items");
 	const cJSON *it;
@@ -649,7 +652,7 @@ enum api_err api_page(const char *page_key, api_item_fn fn, void *ud,
 			break;
 		}
 	}
-	cJSON_Delete(body);
+	json_arena_free(arena);
 	gate_leave();
 	return result;
 }

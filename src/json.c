@@ -6,6 +6,90 @@
 
 #include "apisecfs/json.h"
 
+/* ---- the page arena ------------------------------------------------ */
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	_Alignas(16) unsigned char data[];
+};
+
+struct json_arena {
+	struct arena_block *head;
+	size_t next_size;
+};
+
+/* Set only while this thread parses a page: cJSON's allocations go to it
+ * and its frees (of a half-built tree) are no-ops. */
+static __thread struct json_arena *arena_now;
+/* The arena of the page this thread parsed last, while it lives (pages
+ * are freed by the thread that parsed them), and a count of such pages
+ * parsed or freed: a memo of an item is good while it has not moved. */
+static __thread struct json_arena *arena_last;
+static __thread uint64_t arena_serial;
+
+static bool arena_owns(const struct json_arena *a, const void *p)
+{
+	for (const struct arena_block *b = a ? a->head : NULL; b; b = b->next)
+		if ((const unsigned char *)p >= b->data &&
+		    (const unsigned char *)p < b->data + b->used)
+			return true;
+	return false;
+}
+
+static void *arena_alloc(struct json_arena *a, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	struct arena_block *b = a->head;
+	if (!b || b->size - b->used < n) {
+		size_t size = a->next_size > n ? a->next_size : n;
+		b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->next = a->head;
+		b->used = 0;
+		b->size = size;
+		a->head = b;
+		a->next_size = size * 2;
+	}
+	void *p = b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+static void *hook_malloc(size_t n)
+{
+	return arena_now ? arena_alloc(arena_now, n) : malloc(n);
+}
+
+static void hook_free(void *p)
+{
+	if (!arena_now)
+		free(p);
+}
+
+/* Before main and before any thread: cJSON's hooks are process-wide. */
+__attribute__((constructor)) static void json_hooks_init(void)
+{
+	cJSON_Hooks h = { hook_malloc, hook_free };
+	cJSON_InitHooks(&h);
+}
+
+void json_arena_free(struct json_arena *a)
+{
+	if (!a)
+		return;
+	if (a == arena_last) {
+		arena_last = NULL;
+		arena_serial++;
+	}
+	for (struct arena_block *b = a->head, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(a);
+}
+
 const char *json_str(const cJSON *obj, const char *key)
 {
 	if (!cJSON_IsObject(obj))
@@ -91,22 +175,73 @@ cJSON *json_parse(const char *data, size_t len)
 	return v;
 }
 
+cJSON *json_parse_page(const char *data, size_t len,
+		       struct json_arena **arena)
+{
+	struct json_arena *a = calloc(1, sizeof(*a));
+	*arena = NULL;
+	if (!a)
+		return NULL;
+	/* Nodes and strings take about three times the text. */
+	a->next_size = len < 4096 ? 16384 : len * 3;
+	arena_now = a;
+	cJSON *v = json_parse(data, len);
+	arena_now = NULL;
+	if (!v) {
+		json_arena_free(a);
+		return NULL;
+	}
+	*arena = a;
+	arena_last = a;
+	arena_serial++;
+	return v;
+}
+
 /* ---- rendering ---------------------------------------------------- */
+
+/* The length of the run at s (n bytes, no NUL among them) that needs no
+ * escaping: eight bytes at a time while no byte of the word is a control
+ * character, a quote or a backslash (most strings are one such run). */
+static size_t plain_run(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, q, b;
+		memcpy(&w, s + i, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		/* A byte below 0x20, or zero after the xor, sets its high bit
+		 * (bytes >= 0x80 are masked out by ~w / ~q / ~b). */
+		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+		     ((b - ones) & ~b)) & high)
+			break;
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\')
+			break;
+	}
+	return i;
+}
 
 /* JSON string escaping as jq prints it: quotes, backslash and control
  * characters escaped, everything else (UTF-8 included) as it is. */
 static int put_string(struct buf *out, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
+	size_t left = strlen(s);
 	int rc = buf_append(out, "\"", 1);
-	for (; !rc && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *esc = NULL;
+	while (!rc && left) {
+		size_t k = plain_run(s, left);
+		rc = buf_append(out, s, k);
+		s += k;
+		left -= k;
+		if (rc || !left)
+			break;
+		const char *esc;
 		char u[7];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		switch (c) {
+		switch ((unsigned char)*s) {
 		case '"': esc = "\\\""; break;
 		case '\\': esc = "\\\\"; break;
 		case '\n': esc = "\\n"; break;
@@ -115,17 +250,15 @@ static int put_string(struct buf *out, const char *s)
 		case '\b': esc = "\\b"; break;
 		case '\f': esc = "\\f"; break;
 		default:
-			snprintf(u, sizeof(u), "\\u00%c%c", hex[c >> 4],
-				 hex[c & 15]);
+			snprintf(u, sizeof(u), "\\u00%c%c",
+				 hex[(unsigned char)*s >> 4],
+				 hex[(unsigned char)*s & 15]);
 			esc = u;
 		}
-		rc = buf_append(out, run, (size_t)(s - run));
-		if (!rc)
-			rc = buf_append(out, esc, strlen(esc));
-		run = s + 1;
+		rc = buf_append(out, esc, strlen(esc));
+		s++;
+		left--;
 	}
-	if (!rc)
-		rc = buf_append(out, run, (size_t)(s - run));
 	return rc ? rc : buf_append(out, "\"", 1);
 }
 
@@ -137,6 +270,29 @@ static size_t number_text(double d, char tmp[32])
 		return (size_t)snprintf(tmp, 32, "null");
 	if (d == (double)(long long)d && d < 1e15 && d > -1e15)
 		return (size_t)snprintf(tmp, 32, "%lld", (long long)d);
+	/* Scores and the like have a few decimals: when d is the double
+	 * nearest to m / 1000, %.15g prints that decimal, so print it without
+	 * the formatting and strtod round trip (a tenth of a listing's CPU). */
+	if (d > -1e9 && d < 1e9 && (d >= 0.001 || d <= -0.001)) {
+		double r = d * 1000.0;
+		long long m = (long long)(r < 0 ? r - 0.5 : r + 0.5);
+		if ((double)m / 1000.0 == d) {
+			char *p = tmp;
+			unsigned long long a = (unsigned long long)(m < 0 ? -m : m);
+			if (m < 0)
+				*p++ = '-';
+			p += sprintf(p, "%llu", a / 1000);
+			unsigned f = (unsigned)(a % 1000);
+			*p++ = '.';
+			*p++ = (char)('0' + f / 100);
+			*p++ = (char)('0' + f / 10 % 10);
+			*p++ = (char)('0' + f % 10);
+			while (p[-1] == '0')
+				p--;
+			*p = '\0';
+			return (size_t)(p - tmp);
+		}
+	}
 	snprintf(tmp, 32, "%.15g", d);
 	if (strtod(tmp, NULL) != d)
 		snprintf(tmp, 32, "%.17g", d);
@@ -159,8 +315,10 @@ static int indent(struct buf *out, int depth)
 	return rc;
 }
 
+/* With pretty, *layout counts the bytes only the pretty form has (line
+ * breaks, indents, the space after a colon). */
 static int put_value(struct buf *out, const cJSON *v, int depth,
-		     bool pretty)
+		     bool pretty, size_t *layout)
 {
 	if (depth > JSON_MAX_DEPTH)
 		return -1;
@@ -185,26 +343,47 @@ static int put_value(struct buf *out, const cJSON *v, int depth,
 		if (!first)
 			rc = buf_append(out, ",", 1);
 		first = false;
-		if (!rc && pretty)
+		if (!rc && pretty) {
 			rc = indent(out, depth + 1);
+			*layout += 1 + 2 * (size_t)(depth + 1);
+		}
 		if (!rc && obj) {
 			rc = put_string(out, c->string ? c->string : "");
 			if (!rc)
 				rc = buf_append(out, pretty ? ": " : ":",
 						pretty ? 2 : 1);
+			*layout += pretty;
 		}
 		if (!rc)
-			rc = put_value(out, c, depth + 1, pretty);
+			rc = put_value(out, c, depth + 1, pretty, layout);
 	}
-	if (!rc && pretty && !first)
+	if (!rc && pretty && !first) {
 		rc = indent(out, depth);
+		*layout += 1 + 2 * (size_t)depth;
+	}
 	return rc ? rc : buf_append(out, obj ? "}" : "]", 1);
 }
 
+/* The one-line size of the item of a page tree last rendered pretty on
+ * this thread: a listing renders each finding pretty (its file's size)
+ * and then measures its line (all.jsonl's size), and the pretty render
+ * knows the line's size already. Only for trees in this thread's newest
+ * page arena: those never change while they live. */
+static __thread struct {
+	const cJSON *obj;
+	uint64_t serial;
+	size_t line_len;
+} line_memo;
+
 static int render(const cJSON *obj, struct buf *out, bool pretty)
 {
-	size_t start = out->len;
-	int rc = put_value(out, obj, 0, pretty);
+	size_t start = out->len, layout = 0;
+	int rc = put_value(out, obj, 0, pretty, &layout);
+	if (!rc && pretty && arena_owns(arena_last, obj)) {
+		line_memo.obj = obj;
+		line_memo.serial = arena_serial;
+		line_memo.line_len = out->len - start - layout + 1;
+	}
 	if (!rc)
 		rc = buf_append(out, "\n", 1);
 	if (rc) { /* all or nothing: no half-rendered document */
@@ -230,12 +409,17 @@ int json_render_line(const cJSON *obj, struct buf *out)
 /* Bytes put_string makes of s. */
 static size_t string_len(const char *s)
 {
+	size_t len = strlen(s);
 	size_t n = 2;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p >= 0x20 && *p != '"' && *p != '\\')
-			n++;
-		else if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' ||
-			 *p == '\t' || *p == '\b' || *p == '\f')
+	for (const unsigned char *p = (const unsigned char *)s,
+				 *end = p + len; p < end; p++) {
+		size_t k = plain_run((const char *)p, (size_t)(end - p));
+		n += k;
+		p += k;
+		if (p == end)
+			break;
+		if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' ||
+		    *p == '\t' || *p == '\b' || *p == '\f')
 			n += 2;
 		else
 			n += 6; /* \u00XX */
@@ -278,6 +462,9 @@ static size_t line_len(const cJSON *v, int depth)
 
 size_t json_line_len(const cJSON *obj)
 {
+	if (obj == line_memo.obj && line_memo.serial == arena_serial &&
+	    arena_last)
+		return line_memo.line_len;
 	size_t n = line_len(obj, 0);
 	return n == SIZE_MAX ? n : n + 1;
 }

@@ -1,5 +1,7 @@
 /* test_json.c - hostile-input behaviour of the JSON helpers. */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apisecfs/json.h"
@@ -57,7 +59,6 @@ int main(void)
 		CHECK(json_line_len(d) == b.len);
 		cJSON_Delete(d);
 	}
-	buf_free(&b, false);
 	cJSON_Delete(o);
 	/* Too deep to render is too deep to count. */
 	cJSON *nest = cJSON_CreateArray();
@@ -69,6 +70,96 @@ int main(void)
 	}
 	CHECK(json_line_len(nest) == SIZE_MAX);
 	cJSON_Delete(nest);
+	/* Numbers print as %.15g (or %.17g when that does not read back)
+	 * would print them, fast path or not. */
+	for (long m = -2000003; m <= 2000003; m += 997) {
+		double vals[] = { m / 1000.0, m / 100.0, m / 7.0, m * 1e-7,
+				  m * 1234.5678 };
+		for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
+			double d = vals[k];
+			char want[40];
+			if (d == (double)(long long)d && d < 1e15 && d > -1e15)
+				snprintf(want, sizeof(want), "%lld\n",
+					 (long long)d);
+			else {
+				snprintf(want, sizeof(want), "%.15g", d);
+				if (strtod(want, NULL) != d)
+					snprintf(want, sizeof(want), "%.17g",
+						 d);
+				strcat(want, "\n");
+			}
+			cJSON *num = cJSON_CreateNumber(d);
+			buf_reset(&b);
+			CHECK(json_render_line(num, &b) == 0);
+			CHECK(b.data && strcmp(b.data, want) == 0);
+			CHECK(json_line_len(num) == b.len);
+			cJSON_Delete(num);
+		}
+	}
+	/* Each special byte at each place of a word (the escaping scans
+	 * eight bytes at a time), against a byte-at-a-time reference. */
+	static const char specials[] = "\"\\\n\x01\x1f\x7f\xc3\xa9 ";
+	for (size_t sp = 0; sp < sizeof(specials) - 1; sp++)
+		for (size_t at = 0; at < 19; at++) {
+			char in[20], want[64], *w = want;
+			memset(in, 'a', 19);
+			in[19] = '\0';
+			in[at] = specials[sp];
+			*w++ = '"';
+			for (const unsigned char *p = (const unsigned char *)in;
+			     *p; p++) {
+				if (*p == '"' || *p == '\\') {
+					*w++ = '\\';
+					*w++ = (char)*p;
+				} else if (*p == '\n') {
+					*w++ = '\\';
+					*w++ = 'n';
+				} else if (*p < 0x20) {
+					w += sprintf(w, "\\u%04x", *p);
+				} else {
+					*w++ = (char)*p;
+				}
+			}
+			strcpy(w, "\"\n");
+			cJSON *str = cJSON_CreateString(in);
+			buf_reset(&b);
+			CHECK(json_render_line(str, &b) == 0);
+			CHECK(b.data && strcmp(b.data, want) == 0);
+			CHECK(json_line_len(str) == b.len);
+			cJSON_Delete(str);
+		}
+	/* Pages parsed into an arena; a line's size known from the pretty
+	 * render of the same item, and not from another page's at the same
+	 * address. */
+	static const char *const pages[] = {
+		"{\"items\":[{\"a\":\"x\\ny\",\"b\":[1,2.5,{}],\"c\":{\"d\":[]}},"
+		"{\"k\":\"\\u0001\"}]}",
+		"{\"items\":[{\"a\":\"longer text here\",\"b\":[1,2,3,4,5,6,7],"
+		"\"c\":null},{\"k\":true,\"l\":false}]}",
+	};
+	for (int round = 0; round < 4; round++) {
+		const char *pg = pages[round % 2];
+		struct json_arena *ar;
+		cJSON *page = json_parse_page(pg, strlen(pg), &ar);
+		CHECK(page != NULL && ar != NULL);
+		const cJSON *it;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(page, "items")) {
+			struct buf line, pretty;
+			buf_init(&line, 1 << 16);
+			buf_init(&pretty, 1 << 16);
+			CHECK(json_render_line(it, &line) == 0);
+			if (round < 2) /* memo from the pretty render */
+				CHECK(json_render_pretty(it, &pretty) == 0);
+			CHECK(json_line_len(it) == line.len);
+			buf_free(&line, false);
+			buf_free(&pretty, false);
+		}
+		json_arena_free(ar);
+	}
+	struct json_arena *bad;
+	CHECK(json_parse_page("{\"items\":[1,", 11, &bad) == NULL);
+	CHECK(bad == NULL);
+	buf_free(&b, false);
 	/* The content digest sees every byte and the length. */
 	char x[40] = "0123456789abcdef0123456789abcdef0123456";
 	uint64_t d0 = buf_digest(x, 39);
