@@ -1,6 +1,7 @@
 /* notify.c - a queue and a thread delivering kernel invalidations.
  *
- * Owns the queue (protected by q.lock). Calls only libfuse and log. Errors
+ * Owns the queue (protected by q.lock). Calls only libfuse and log, and
+ * the functions queued with notify_call. Errors
  * ENOENT (the kernel no longer knows the inode), EBADF and ENODEV (the
  * session is being unmounted) are expected and ignored.
  */
@@ -16,6 +17,7 @@ struct item {
 	fuse_ino_t ino;	 /* inode, or the parent for an entry */
 	char *name;	 /* NULL: inode invalidation */
 	bool attr_only;	 /* inode: attributes, not the pages */
+	notify_fn fn;	 /* non-NULL: call fn(data session, ino) instead */
 	struct item *next;
 };
 
@@ -36,6 +38,11 @@ static struct {
  * its own copy: tell each (one that never saw the inode says ENOENT). */
 static void deliver(const struct item *it)
 {
+	if (it->fn) {
+		if (q.se[0])
+			it->fn(q.se[0], it->ino);
+		return;
+	}
 	for (size_t i = 0; i < 2; i++) {
 		struct fuse_session *se = q.se[i];
 		int rc;
@@ -106,7 +113,8 @@ void notify_stop(void)
 	pthread_mutex_unlock(&q.lock);
 }
 
-static void push(fuse_ino_t ino, const char *name, bool attr_only)
+static void push(fuse_ino_t ino, const char *name, bool attr_only,
+		 notify_fn fn)
 {
 	struct item *it = calloc(1, sizeof(*it));
 	if (!it || (name && !(it->name = strdup(name)))) {
@@ -115,6 +123,7 @@ static void push(fuse_ino_t ino, const char *name, bool attr_only)
 	}
 	it->ino = ino;
 	it->attr_only = attr_only;
+	it->fn = fn;
 	pthread_mutex_lock(&q.lock);
 	if (!q.running) {
 		pthread_mutex_unlock(&q.lock);
@@ -134,17 +143,22 @@ static void push(fuse_ino_t ino, const char *name, bool attr_only)
 
 void notify_inval_inode(fuse_ino_t ino)
 {
-	push(ino, NULL, false);
+	push(ino, NULL, false, NULL);
 }
 
 void notify_inval_attr(fuse_ino_t ino)
 {
-	push(ino, NULL, true);
+	push(ino, NULL, true, NULL);
 }
 
 void notify_inval_entry(fuse_ino_t parent, const char *name)
 {
-	push(parent, name, false);
+	push(parent, name, false, NULL);
+}
+
+void notify_call(notify_fn fn, fuse_ino_t ino)
+{
+	push(ino, NULL, false, fn);
 }
 
 void notify_wait(void)

@@ -26,6 +26,11 @@ void notify_inval_inode(fuse_ino_t ino);
 void notify_inval_attr(fuse_ino_t ino);
 /* Queue: forget the dentry name in directory parent. */
 void notify_inval_entry(fuse_ino_t parent, const char *name);
+/* Queue: call fn(the data mount's session, ino) on the delivery thread,
+ * in order with the invalidations: what fn hands the kernel (a store of
+ * pages) reaches it before any invalidation queued after fn was. */
+typedef void (*notify_fn)(struct fuse_session *se, fuse_ino_t ino);
+void notify_call(notify_fn fn, fuse_ino_t ino);
 /* Wait until everything queued so far was delivered. Never from a data
  * mount operation: an entry invalidation takes the directory's lock,
  * which the kernel may hold for that very operation. */
