@@ -37,7 +37,7 @@ import freshness
 import fuseops
 from benchlib import (BASELINE_SH, FsMount, Httpdirfs, Sim, StaticServer, log,
                       quote, run_shell, write_secret)
-from scenarios import CURL_JQ, GREP, HTTPDIRFS, JQ, JSONL, TMPFS
+from scenarios import CURL_JQ, GREP, HTTPDIRFS, JQ, JSONL, TMPFS, TMPFS_TREE
 
 PAGE = 500                      # the API's largest page
 AUTH_ROUTES = ("GET /v1/me", "POST /oauth2/token", "POST /auth/login")
@@ -73,6 +73,24 @@ class Site:
             raise RuntimeError(f"reference download failed: {r.stderr[-1000:]}")
         self.download_s = time.perf_counter() - t0
         self.static = None
+        self.same_tree = None
+
+    def mirror(self):
+        """A cp -a of a mount's vulns/ on tmpfs, made once: the tree the
+        mount shows (link directories included), as local files."""
+        if self.same_tree is None:
+            d = os.path.join(self.cfg.tmpfs_dir, self.name + "-tree")
+            os.mkdir(d)
+            m = self.mount()
+            try:
+                r = run_shell(self.cfg.janitor, f"cp -a {quote(m.mnt)}/vulns .",
+                              d, self.cfg.opts.cap, on_stuck=m.kill)
+            finally:
+                m.close()
+            if not r.ok:
+                raise RuntimeError(f"cp -a of the mount failed: {r.stderr[-1000:]}")
+            self.same_tree = d
+        return self.same_tree
 
     def static_server(self):
         if self.static is None:
@@ -221,6 +239,8 @@ class Config:
                 cells.append(self.curl_jq_cell(site, sc))
             elif side == TMPFS:
                 cells.append(self.tmpfs_cell(site, sc))
+            elif side == TMPFS_TREE:
+                cells.append(self.tmpfs_cell(site, sc, site.mirror(), TMPFS_TREE))
             elif side == HTTPDIRFS:
                 cells.append(self.httpdirfs_cell(site, sc))
         log(f"-- {sc.key}: " + ", ".join(c.summary() for c in cells))
@@ -329,12 +349,13 @@ class Config:
                 break
         return cell
 
-    def tmpfs_cell(self, site, sc):
-        cell = Cell(TMPFS, self.opts.cap)
+    def tmpfs_cell(self, site, sc, tree=None, side=TMPFS):
+        cell = Cell(side, self.opts.cap)
         cmd = self.command(sc)
-        run_shell(self.janitor, cmd, site.tree, self.opts.cap)   # warm the caches
+        tree = tree or site.tree
+        run_shell(self.janitor, cmd, tree, self.opts.cap)   # warm the caches
         for _ in range(self.opts.reps):
-            if not cell.add(run_shell(self.janitor, cmd, site.tree, self.opts.cap), sc, 0):
+            if not cell.add(run_shell(self.janitor, cmd, tree, self.opts.cap), sc, 0):
                 break
         return cell
 

@@ -17,7 +17,7 @@ import time
 
 import fuseops
 from measure import RSS_BASE_MIB
-from scenarios import CURL_JQ, HTTPDIRFS, TMPFS
+from scenarios import CURL_JQ, HTTPDIRFS, TMPFS, TMPFS_TREE
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -287,12 +287,20 @@ def evaluate_targets(configs, opts):
     if not at:
         add(15, name, "NOT MEASURED", "")
     else:
+        # The verdict is against the same tree on tmpfs (a cp -a of the
+        # mount: its 20,000 link entries are work grep does on both sides);
+        # the files-only copy is shown beside it.
         figs, ok = [], True
         for c in at:
-            fig, r = versus(find_cell(c, "grep-warm", "apisecfs"),
-                            find_cell(c, "grep-warm", TMPFS), TMPFS)
+            fs = find_cell(c, "grep-warm", "apisecfs")
+            same = find_cell(c, "grep-warm", TMPFS_TREE)
+            fig, r = versus(fs, same or find_cell(c, "grep-warm", TMPFS),
+                            TMPFS_TREE if same else TMPFS)
+            flat, _ = versus(fs, find_cell(c, "grep-warm", TMPFS), TMPFS)
             ok = ok and r is not None and r <= 1.5
-            figs.append(f"{config_name(c)}: {fig}")
+            figs.append(f"{config_name(c)}: {fig} (files only: "
+                        f"{flat.split(' vs ', 1)[1]})" if same else
+                        f"{config_name(c)}: {fig}")
         add(15, name, yes(ok) + note, "; ".join(figs), at[0])
     ratio_target("cold grep -rl at 20 ms, 10,000 lean findings <= 0.5x the curl+jq script",
                  "grep-cold", CURL_JQ, 10000, 20, "lean", 0.5)

@@ -10,6 +10,9 @@ Baselines (see bench/README.md):
   curl+jq    cold: download with baseline_curl_jq.sh, then the command; the
              time includes the download (a fresh download every run);
   tmpfs      the command over a downloaded copy on tmpfs (local, warm);
+  tmpfs-tree the command over a `cp -a` of the mount's own vulns/ on tmpfs:
+             the same tree, by-severity/ and by-status/ link directories
+             (20,000 symlinks at N=10,000) included (warm grep only);
   httpdirfs  a fresh httpdirfs mount over bench/static_server.py serving
              that copy with the simulator's latency (generic FUSE-over-HTTP).
 """
@@ -19,6 +22,7 @@ import os
 from dataclasses import dataclass
 
 CURL_JQ, TMPFS, HTTPDIRFS = "curl+jq", "tmpfs", "httpdirfs"
+TMPFS_TREE = "tmpfs-tree"
 
 GREP = "grep -rl 'API1:2023' vulns/ --exclude=all.jsonl"
 # ARG_MAX-safe at 100,000 files: xargs may split the list, so each batch's
@@ -85,7 +89,7 @@ SCENARIOS = (
     Scenario("grep-cold", "grep -rl API1:2023 vulns/ (cold)", GREP, False, "vulns",
              ("vulns",), (CURL_JQ, HTTPDIRFS), file_set),
     Scenario("grep-warm", "grep -rl API1:2023 vulns/ (warm)", GREP, True, "vulns",
-             (), (TMPFS,), file_set),
+             (), (TMPFS, TMPFS_TREE), file_set),
     Scenario("jq-cold", "jq -s critical count (cold)", JQ, False, "vulns",
              ("vulns",), (CURL_JQ, HTTPDIRFS), number),
     Scenario("jq-warm", "jq -s critical count (warm)", JQ, True, "vulns",
