@@ -17,6 +17,7 @@
 #include "apisecfs/delta.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
+#include "apisecfs/prefetch.h"
 
 static char *base_url;
 
@@ -558,6 +559,11 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 			result = API_E_BAD_RESPONSE;
 			break;
 		}
+		const char *nt = json_str(body, "nextToken");
+		char next_key[API_PATH_MAX];
+		if (nt && *nt &&
+		    !page_key(next_key, sizeof(next_key), path, nt))
+			prefetch_page(next_key); /* fetched while this renders */
 		api_measure_fn mf = measurer_for(key);
 		struct api_page_info pi = { key, doc.version, false, 0 };
 		/* A page measured before in this version is not again: every
@@ -585,7 +591,6 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 			}
 		}
 		pi.has_len &= !result;
-		const char *nt = json_str(body, "nextToken");
 		const char *id_field = delta_id_field(key);
 		if (!result)
 			cache_set_memo(key, &doc, nt ? nt : "",

@@ -33,6 +33,7 @@
 #include "apisecfs/log.h"
 #include "apisecfs/notify.h"
 #include "apisecfs/opts.h"
+#include "apisecfs/prefetch.h"
 #include "apisecfs/pagestore.h"
 #include "apisecfs/restab.h"
 #include "apisecfs/scanhist.h"
@@ -256,6 +257,7 @@ static void teardown_stack(void)
 	tree_cleanup();
 	restab_cleanup();
 	scanhist_cleanup();
+	prefetch_stop();
 	cache_cleanup();
 	api_cleanup();
 	auth_cleanup();
