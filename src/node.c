@@ -1,7 +1,10 @@
 /* node.c - inode table with kernel lookup counts.
  *
- * Owns every struct node; all protected by table.lock. A leaf apart from
- * buf: it does not know what the nodes mean (tree.c and sync.c do).
+ * Owns every struct node; all protected by table.lock. A leaf (buf,
+ * inotab, nametab; kind.h only says which nodes are paged): it does not
+ * know what the nodes mean (tree.c and sync.c do), and what the owner
+ * hangs on a node (a stream, a link table) goes back to the owner through
+ * the free callback given to node_init.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -11,9 +14,8 @@
 #include <unistd.h>
 
 #include "apisecfs/inotab.h"
-#include "apisecfs/linktab.h"
+#include "apisecfs/kind.h"
 #include "apisecfs/node.h"
-#include "apisecfs/stream.h"
 
 static struct {
 	pthread_mutex_t lock;
@@ -26,6 +28,7 @@ static struct {
 	 * bounded by content_max so memory follows the cap, not the data. */
 	struct node *lru_head, *lru_tail;
 	size_t content_bytes, content_max;
+	node_more_free_fn more_free; /* the owner's parts of node_more */
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void lru_unlink(struct node *n)
@@ -98,8 +101,8 @@ static void node_free(struct node *n)
 	drop_content(n);
 	blob_unref(n->src);
 	if (n->more) {
-		stream_unref(n->more->stream);
-		linktab_unref(n->more->links);
+		if (table.more_free)
+			table.more_free(n->more);
 		blob_unref(n->more->obj);
 		nametab_free(&n->more->children);
 		free(n->more);
@@ -161,9 +164,11 @@ struct node_more *node_more_locked(struct node *n)
 	return n->more;
 }
 
-int node_init(const struct kind *root_kind, size_t content_max)
+int node_init(const struct kind *root_kind, size_t content_max,
+	      node_more_free_fn more_free)
 {
 	table.content_max = content_max;
+	table.more_free = more_free;
 	table.uid = getuid();
 	table.gid = getgid();
 	table.next_ino = FUSE_ROOT_ID + 1;

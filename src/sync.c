@@ -51,6 +51,13 @@ void sync_init(double ttl)
 	ttl_s = ttl;
 }
 
+/* What sync hangs on a node goes with it (node.c knows neither type). */
+void sync_more_free(struct node_more *m)
+{
+	stream_unref(m->stream);
+	linktab_unref(m->links);
+}
+
 /* ---- listings and contents ---------------------------------------- */
 
 /* Mode bits tell the truth about the credential's scopes: no read scope,

@@ -44,7 +44,8 @@ int tree_init(const struct tree_opts *opts)
 	topts = *opts;
 	sync_init(opts->ttl_s);
 	auth_on_scopes_changed(sync_scopes_changed);
-	if (node_init(&restab_root_kind, opts->content_max))
+	if (node_init(&restab_root_kind, opts->content_max,
+		      sync_more_free))
 		return -1;
 	node_set_owner(opts->uid, opts->gid, opts->umask);
 	return 0;

@@ -109,10 +109,15 @@ static inline bool node_listed(const struct node *n)
 struct node *node_next_child_locked(const struct node *dir, size_t *pos);
 size_t node_child_count_locked(const struct node *dir);
 
+/* Frees what the owner hangs on a node's optional part (stream, links):
+ * called when the node goes, with node_lock held (it must not take it). */
+typedef void (*node_more_free_fn)(struct node_more *m);
+
 /* Create the table with its root directory (ino 1) of root_kind.
- * content_max caps the bytes of evictable contents held (an LRU). */
-int node_init(const struct kind *root_kind, size_t content_max)
-	__attribute__((warn_unused_result));
+ * content_max caps the bytes of evictable contents held (an LRU).
+ * more_free (may be NULL) frees the owner's parts of node_more. */
+int node_init(const struct kind *root_kind, size_t content_max,
+	      node_more_free_fn more_free) __attribute__((warn_unused_result));
 void node_cleanup(void);
 
 void node_lock(void);

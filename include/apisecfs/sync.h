@@ -15,8 +15,12 @@
 struct kind;
 struct kind_ctx;
 struct node;
+struct node_more;
 
 void sync_init(double ttl_s);
+/* node_init's free callback: drops the stream and the link table sync
+ * hung on a node's optional part (node_lock held). */
+void sync_more_free(struct node_more *m);
 
 /* Mode bits from the credential's scopes: no read scope, no r/x bits; no
  * write scope, no w bit. */

@@ -1,7 +1,9 @@
 /* test_node.c - the inode table: inode numbers found after many adds and
  * removals in random order (open addressing with backward-shift deletion
  * must never lose or resurrect one), strings kept with the node, lookup
- * counts, and a clean teardown (ASan checks the frees). */
+ * counts, the owner's free callback for what it hangs on a node, and a
+ * clean teardown (ASan checks the frees). Links node.c and its leaves
+ * only: no stream, no link table, no API. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +17,23 @@ static const struct kind file_kind = { .name = "file", .type = KIND_FILE };
 
 #define N 50000
 
+/* node.c never looks inside what the owner hangs on node_more: it hands
+ * it back here when the node goes. */
+static int sentinel;
+static int more_freed, sentinel_freed;
+static void more_free(struct node_more *m)
+{
+	more_freed++;
+	if (m->links == (struct linktab *)&sentinel)
+		sentinel_freed++;
+}
+
 int main(void)
 {
 	static fuse_ino_t ino[N];
 	static bool gone[N];
 	char name[32], id[32];
-	CHECK(node_init(&dir_kind, 1 << 20) == 0);
+	CHECK(node_init(&dir_kind, 1 << 20, more_free) == 0);
 	node_lock();
 	struct node *root = node_find_locked(FUSE_ROOT_ID);
 	CHECK(root != NULL);
@@ -45,6 +58,14 @@ int main(void)
 	      strcmp(bare->name, "b") == 0);
 	node_unlink_locked(only_ctx);
 	node_unlink_locked(bare);
+	/* A directory always has its optional part; the owner's parts of
+	 * it go back to the owner once, when the node is freed. */
+	struct node *d = node_add_child_locked(root, "d", &dir_kind, NULL,
+					       NULL, S_IFDIR | 0555);
+	CHECK(d && d->more);
+	d->more->links = (struct linktab *)&sentinel;
+	node_unlink_locked(d); /* nothing refers to it: freed now */
+	CHECK(more_freed == 1 && sentinel_freed == 1);
 	node_unlock();
 	CHECK(node_count() == N + 1);
 	node_lock();
@@ -97,5 +118,6 @@ int main(void)
 	}
 	node_cleanup();
 	CHECK(node_count() == 0);
+	CHECK(more_freed == 2 && sentinel_freed == 1); /* and the root's */
 	return check_report("test_node");
 }
