@@ -2,8 +2,8 @@
  *
  * Owns the handles; each is guarded by its own mutex because the kernel
  * may send write, flush and read for one descriptor from several threads.
- * Calls the kind's ctl_ops (restab's res_*.c) and json; never logs input
- * or replies (a reply may be a token's secret).
+ * Calls the kind's ctl_ops (restab's res_*.c); never logs input or
+ * replies (a reply may be a token's secret).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,12 +16,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "apisecfs/auth.h"
 #include "apisecfs/buf.h"
 #include "apisecfs/ctl.h"
-#include "apisecfs/json.h"
 #include "apisecfs/log.h"
 
 struct ctl_handle {
@@ -303,47 +300,4 @@ bool ctl_stream_poll(struct ctl_handle *h, struct fuse_pollhandle *ph,
 		return false;
 	*revents = h->kind->ctl->stream_poll(h->stream, ph);
 	return true;
-}
-
-static __thread ctl_interrupt_fn interrupt_fn;
-static __thread void *interrupt_arg;
-
-void ctl_set_interrupt_check(ctl_interrupt_fn fn, void *arg)
-{
-	interrupt_fn = fn;
-	interrupt_arg = arg;
-}
-
-bool ctl_interrupted(void)
-{
-	return interrupt_fn && interrupt_fn(interrupt_arg);
-}
-
-char *ctl_word(const char *data, size_t len)
-{
-	while (len && (*data == ' ' || *data == '\t' || *data == '\n' ||
-		       *data == '\r')) {
-		data++;
-		len--;
-	}
-	while (len && (data[len - 1] == ' ' || data[len - 1] == '\t' ||
-		       data[len - 1] == '\n' || data[len - 1] == '\r'))
-		len--;
-	return len ? strndup(data, len) : NULL;
-}
-
-bool ctl_complete_line_or_json(const char *data, size_t len)
-{
-	size_t i = 0;
-	while (i < len && (data[i] == ' ' || data[i] == '\t' ||
-			   data[i] == '\n' || data[i] == '\r'))
-		i++;
-	if (i < len && (data[i] == '{' || data[i] == '[')) {
-		/* JSON may span lines: complete only once it parses. */
-		cJSON *v = json_parse(data, len);
-		bool ok = v != NULL;
-		cJSON_Delete(v);
-		return ok;
-	}
-	return len && data[len - 1] == '\n';
 }

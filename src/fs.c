@@ -296,11 +296,6 @@ static void fs_flush_none(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, ENOSYS);
 }
 
-static bool req_interrupted(void *arg)
-{
-	return fuse_req_interrupted(arg);
-}
-
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -338,11 +333,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, ENOMEM);
 		return;
 	}
-	/* A blocking read (scans/ID/wait) ends when the reader is
-	 * interrupted (Ctrl-C), not only when the scan does. */
-	ctl_set_interrupt_check(req_interrupted, req);
 	int rc = tree_read(f, buf, size, off);
-	ctl_set_interrupt_check(NULL, NULL);
 	if (rc == -EINPROGRESS) {
 		/* A read that waits (scans/ID/wait): parked, answered by
 		 * the poller, no thread held meanwhile. */

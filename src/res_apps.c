@@ -4,7 +4,7 @@
  * its primary instance's endpoints and OpenAPI spec (writable: truncate,
  * write, close uploads), a "scan" control, and link directories to its
  * scans and findings. apps/new creates an application. Calls api, names,
- * restab and ctl helpers.
+ * restab and ctlinput helpers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "apisecfs/api.h"
-#include "apisecfs/ctl.h"
+#include "apisecfs/ctlinput.h"
 #include "apisecfs/esc.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
@@ -181,7 +181,7 @@ static int app_scan_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops app_scan_ops = {
-	.complete = ctl_complete_line_or_json, .act = app_scan_act,
+	.complete = ctlinput_line_or_json, .act = app_scan_act,
 	.readable = true,
 };
 static const struct kind app_scan_kind = {
@@ -223,7 +223,7 @@ static int app_new_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops app_new_ops = {
-	.complete = ctl_complete_line_or_json, .act = app_new_act,
+	.complete = ctlinput_line_or_json, .act = app_new_act,
 	.readable = true,
 };
 static const struct kind app_new_kind = {

@@ -3,7 +3,7 @@
  *
  * Kinds for the root directory and the two small resources that have no
  * children of their own worth a module (teams, tokens). Calls api, auth,
- * restab and ctl helpers.
+ * restab and ctlinput helpers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 
 #include "apisecfs/api.h"
 #include "apisecfs/auth.h"
-#include "apisecfs/ctl.h"
+#include "apisecfs/ctlinput.h"
 #include "apisecfs/events.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
@@ -304,7 +304,7 @@ static int token_new_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops token_new_ops = {
-	.complete = ctl_complete_line_or_json, .act = token_new_act,
+	.complete = ctlinput_line_or_json, .act = token_new_act,
 	.readable = true,
 };
 static const struct kind token_new_kind = {

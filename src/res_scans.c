@@ -3,7 +3,7 @@
  * scans/ID/ shows the scan object (scan.json, status), its reports once it
  * has completed, a cancel control, a wait file whose read blocks until the
  * scan ends, and links to its findings. scans/new starts a scan of an
- * application named as under apps/. Calls api, restab and ctl helpers.
+ * application named as under apps/. Calls api, restab and ctlinput helpers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "apisecfs/api.h"
-#include "apisecfs/ctl.h"
+#include "apisecfs/ctlinput.h"
 #include "apisecfs/json.h"
 #include "apisecfs/junit.h"
 #include "apisecfs/log.h"
@@ -194,7 +194,7 @@ static int scan_new_act(const struct kind_ctx *c, const char *data,
 			size_t len, const char *idem, struct buf *reply)
 {
 	char *app = NULL, *inst = NULL, *body = NULL;
-	char *word = ctl_word(data, len);
+	char *word = ctlinput_word(data, len);
 	int rc;
 	(void)c;
 	if (!word)
@@ -220,7 +220,7 @@ static int scan_new_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops scan_new_ops = {
-	.complete = ctl_complete_line_or_json, .act = scan_new_act,
+	.complete = ctlinput_line_or_json, .act = scan_new_act,
 	.readable = true,
 };
 static const struct kind scan_new_kind = {

@@ -4,7 +4,7 @@
  * Every finding is one pretty JSON file; all.jsonl has them all, one per
  * line, for grep and jq; the by-* directories hold symlinks from a filtered
  * list each (independent queries, so each stays ceil(N/500) requests).
- * Calls api, restab and ctl helpers.
+ * Calls api, restab and ctlinput helpers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "apisecfs/api.h"
-#include "apisecfs/ctl.h"
+#include "apisecfs/ctlinput.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
 #include "apisecfs/restab.h"
@@ -95,7 +95,7 @@ static int parse_triage(const char *word, char **id, char **status,
 static int triage_act(const struct kind_ctx *c, const char *data,
 		      size_t len, const char *idem, struct buf *reply)
 {
-	char *word = ctl_word(data, len);
+	char *word = ctlinput_word(data, len);
 	char *id = NULL, *status = NULL, *comment = NULL;
 	int rc = word ? parse_triage(word, &id, &status, &comment) : -EINVAL;
 	(void)c, (void)idem;
@@ -143,7 +143,7 @@ out:
 }
 
 static const struct ctl_ops triage_ops = {
-	.complete = ctl_complete_line_or_json, .act = triage_act,
+	.complete = ctlinput_line_or_json, .act = triage_act,
 	.readable = true,
 };
 static const struct kind triage_kind = {

@@ -68,17 +68,4 @@ bool ctl_stream_read(struct ctl_handle *h, fuse_req_t req, size_t size,
 bool ctl_stream_poll(struct ctl_handle *h, struct fuse_pollhandle *ph,
 		     unsigned *revents);
 
-/* For long actions (scans/ID/wait): has the caller given up (the reading
- * process got a signal)? fs.c installs the check per request thread. */
-typedef bool (*ctl_interrupt_fn)(void *arg);
-void ctl_set_interrupt_check(ctl_interrupt_fn fn, void *arg);
-bool ctl_interrupted(void);
-
-/* Helpers for act callbacks: the input without surrounding white space,
- * as a NUL-terminated copy (caller frees), or NULL if empty. */
-char *ctl_word(const char *data, size_t len);
-/* Input complete when it is JSON that parses, or a line ending in a
- * newline. */
-bool ctl_complete_line_or_json(const char *data, size_t len);
-
 #endif
