@@ -225,6 +225,7 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 		.uid = o->set_uid ? (uid_t)o->uid : getuid(),
 		.gid = o->set_gid ? (gid_t)o->gid : getgid(),
 		.umask = o->set_umask ? (mode_t)o->umask : 0,
+		.root_kind = &restab_root_kind,
 	};
 
 	/* A listing keeps the files it rendered for their sizes while they

@@ -26,8 +26,6 @@
 #include "apisecfs/sync.h"
 #include "apisecfs/tree.h"
 
-extern const struct kind restab_root_kind;
-
 static struct tree_opts topts;
 
 /* The control mount's absolute path, or NULL: then no node is shown as a
@@ -44,7 +42,7 @@ int tree_init(const struct tree_opts *opts)
 	topts = *opts;
 	sync_init(opts->ttl_s);
 	auth_on_scopes_changed(sync_scopes_changed);
-	if (node_init(&restab_root_kind, opts->content_max,
+	if (node_init(opts->root_kind, opts->content_max,
 		      sync_more_free))
 		return -1;
 	node_set_owner(opts->uid, opts->gid, opts->umask);

@@ -27,6 +27,9 @@ struct tree_opts {
 	uid_t uid;	    /* owner every node shows */
 	gid_t gid;
 	mode_t umask;	    /* cleared from every mode shown */
+	/* The root directory's kind: the resources' (restab.h), given by
+	 * main.c so that the engine names no resource. */
+	const struct kind *root_kind;
 };
 
 int tree_init(const struct tree_opts *opts)
