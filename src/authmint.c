@@ -1,7 +1,8 @@
 /* authmint.c - OAuth2 client credentials and the login call.
  *
  * Builds the minting requests, reads the bearer and its lifetime, and
- * turns refusals into one-line reasons. Calls esc, http, json and log;
+ * turns refusals into one-line reasons. Calls esc, http and json (and
+ * authdefs.h for the cap and failure classes it shares with auth.c);
  * request bodies and the Basic header carry secrets and are wiped after
  * use (http.c never logs them).
  */
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "apisecfs/auth.h"
+#include "apisecfs/authdefs.h"
 #include "apisecfs/authmint.h"
 #include "apisecfs/esc.h"
 #include "apisecfs/http.h"

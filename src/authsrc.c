@@ -2,9 +2,9 @@
  * credentials files, with the checks ssh and s3fs make (safefile.h: a
  * private regular file of the mounting user or root).
  *
- * A leaf apart from buf, esc, safefile and log. Secrets pass through
- * buffers that are wiped before they are freed; reasons never quote a
- * secret. A secret is one line of printable text: one that holds a control
+ * A leaf apart from buf, clock, esc, safefile and log (authdefs.h: the
+ * cap it shares with auth.c). Secrets pass through buffers that are wiped
+ * before they are freed; reasons never quote a secret. A secret is one line of printable text: one that holds a control
  * character (a CR LF would add a request header) is refused, whatever its
  * source.
  */
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apisecfs/auth.h"
+#include "apisecfs/authdefs.h"
 #include "apisecfs/authsrc.h"
 #include "apisecfs/buf.h"
 #include "apisecfs/clock.h"

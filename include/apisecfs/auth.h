@@ -18,8 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-/* Secrets larger than this are refused (a file that is not a token). */
-#define AUTH_SECRET_MAX 16384
+#include "apisecfs/authdefs.h" /* AUTH_SECRET_MAX, enum auth_fail */
 
 struct auth_opts {
 	const char *base_url;		/* the platform, for login/OAuth */
@@ -31,13 +30,6 @@ struct auth_opts {
 	const char *username;		/* -o username= */
 	const char *password_file;	/* -o password_file= */
 	const char *credentials;	/* -o credentials= */
-};
-
-/* Exit-worthy failures of auth_init. */
-enum auth_fail {
-	AUTH_FAIL_CONFIG = 1, /* no way, two ways, unreadable file ... */
-	AUTH_FAIL_REFUSED,    /* the platform said no (401/403) */
-	AUTH_FAIL_PLATFORM,   /* could not reach it to log in */
 };
 
 /* Load the credential and, for OAuth and login, obtain the first bearer
