@@ -240,6 +240,16 @@ enum api_err api_get_doc(const char *path, struct cache_doc *doc,
 	return cache_get(path, doc, st);
 }
 
+void api_doc_release(struct cache_doc *doc)
+{
+	cache_doc_release(doc);
+}
+
+void api_cache_stats(struct cache_stats *out)
+{
+	cache_get_stats(out);
+}
+
 enum api_err api_get_json(const char *path, cJSON **out,
 			  struct api_status *st)
 {

@@ -296,7 +296,7 @@ static int add_spec(struct listing *out, const char *app, const char *inst)
 							    : "spec.json";
 	int rc = listing_add(out, name, &spec_kind, app, inst,
 			     blob_ref(doc.body), NULL, 0);
-	cache_doc_release(&doc);
+	api_doc_release(&doc);
 	return rc;
 }
 

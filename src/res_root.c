@@ -102,7 +102,7 @@ static int stats_render(const struct kind_ctx *c, struct buf *out,
 {
 	struct cache_stats cs;
 	(void)c;
-	cache_get_stats(&cs);
+	api_cache_stats(&cs);
 	struct metrics_gauges g = {
 		.cache_hits = cs.hits,
 		.cache_misses = cs.misses,

@@ -68,7 +68,7 @@ int restab_append_doc(struct buf *out, const char *path, time_t *mtime)
 	if (result)
 		return restab_errno(result, &st);
 	int rc = buf_append(out, doc.body->data, doc.body->len) ? -EFBIG : 0;
-	cache_doc_release(&doc);
+	api_doc_release(&doc);
 	if (mtime)
 		*mtime = 0;
 	return rc;

@@ -52,10 +52,16 @@ enum api_err api_get_dated(const char *path, cJSON **out, time_t *date,
 			   struct api_status *st)
 	__attribute__((warn_unused_result));
 
-/* Cached GET of path; the document is the caller's to release. */
+/* Cached GET of path; the document is the caller's to release with
+ * api_doc_release. */
 enum api_err api_get_doc(const char *path, struct cache_doc *doc,
 			 struct api_status *st)
 	__attribute__((warn_unused_result));
+/* Give back a document api_get_doc filled (the layers above api.c never
+ * call the cache themselves). */
+void api_doc_release(struct cache_doc *doc);
+/* The response cache's counters, for .stats. */
+void api_cache_stats(struct cache_stats *out);
 /* Cached GET parsed as JSON; caller frees *out with cJSON_Delete. A body
  * that is not valid JSON is API_E_BAD_RESPONSE. */
 enum api_err api_get_json(const char *path, cJSON **out,
