@@ -1,5 +1,6 @@
 /* buf.c - capped growable buffers and refcounted immutable blobs. A leaf. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,21 @@ size_t blob_footprint(const struct blob *bl)
 
 struct blob *blob_from_buf(struct buf *b)
 {
-	struct blob *bl = blob_new(b->data, b->len);
-	buf_reset(b);
+	size_t len = b->len, hdr = offsetof(struct blob, data);
+	if (!b->data)
+		return blob_new(NULL, 0);
+	/* The buf's allocation becomes the blob: resized to header + bytes
+	 * (a large one is remapped, not copied) and the bytes moved up in
+	 * place, so a render never needs its size twice over. */
+	char *p = realloc(b->data, hdr + len + 1);
+	if (!p)
+		return NULL;
+	memmove(p + hdr, p, len + 1);
+	struct blob *bl = (struct blob *)(void *)p;
+	bl->refs = 1;
+	bl->len = len;
+	b->data = NULL;
+	b->len = b->alloc = 0;
 	return bl;
 }
 

@@ -53,7 +53,10 @@ struct blob {
 
 /* New blob holding a copy of data (refs = 1); NULL on allocation failure. */
 struct blob *blob_new(const void *data, size_t len);
-/* Take over a buf's bytes as a blob; the buf is reset. */
+/* Take over a buf's allocation as a blob, without a second copy of the
+ * bytes (refs = 1); the buf is left empty (no allocation, its cap kept).
+ * NULL when memory is short (the buf then keeps its allocation). Not for
+ * secrets: the allocation may move and the old bytes are not wiped. */
 struct blob *blob_from_buf(struct buf *b);
 struct blob *blob_ref(struct blob *bl);
 void blob_unref(struct blob *bl); /* NULL is fine */
