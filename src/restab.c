@@ -1,7 +1,11 @@
 /* restab.c - the row engine: an API list becomes a directory listing.
  *
- * Calls api (paged, cached lists), names (safe file names) and json. Holds
- * no state: everything it needs comes in the row and the node's context.
+ * Calls api (paged, cached lists, and the DELETE of restab_delete),
+ * linkidx (views by field), names (safe file names) and json. Not
+ * stateless: it keeps the rendered-bytes budget set once at start
+ * (restab_keep_rendered) and, behind stash.lock, a grouped walk's sibling
+ * views for 30 s; a split row's listing walks its lists on a thread each
+ * (run_splits), all joined before it returns.
  */
 #include <errno.h>
 #include <stdbool.h>

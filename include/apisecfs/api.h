@@ -5,8 +5,11 @@
  * TTL, what changed is asked once (updatedSince) instead of every page
  * being revalidated. Every call
  * carries the credential from auth.c and, on a 401 with a renewable
- * credential, renews once and retries once. Actions (POST/PUT/PATCH/DELETE)
- * are never cached and expire the cache entries they touch.
+ * credential, renews once and retries once. Actions (POST/PUT/PATCH/DELETE,
+ * api_send) are never cached and expire nothing themselves: an action may
+ * change any listing (a new scan shows in scans/, apps/NAME/scans/ and the
+ * vulns/ views), so after one that succeeded the tree expires every cached
+ * GET and every listing at once (sync_expire_all -> api_expire_cached).
  */
 #ifndef APISECFS_API_H
 #define APISECFS_API_H

@@ -63,7 +63,12 @@ void http_global_cleanup(void);
 /* libcurl's version line, for --version. */
 const char *http_version_string(void);
 
-/* Configure and create the handle pool. Call after fork (daemonize). */
+/* Configure and create the handle pool. main.c calls it, and makes the
+ * preflight's requests, before fuse_daemonize forks: that is safe because
+ * no other thread runs yet (a fork keeps only the calling thread) and the
+ * parent exits without another request, so the handles and any connection
+ * they keep open are the child's alone. No handle may be used by two
+ * processes. */
 int http_init(const struct http_opts *opts)
 	__attribute__((warn_unused_result));
 void http_cleanup(void);
