@@ -36,6 +36,7 @@
 #include "apisecfs/prefetch.h"
 #include "apisecfs/pagestore.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/rowwalk.h"
 #include "apisecfs/scanhist.h"
 #include "apisecfs/tree.h"
 #include "apisecfs/waitq.h"
@@ -231,7 +232,7 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 	/* A listing keeps the files it rendered for their sizes while they
 	 * fit a quarter of the content cap: the first reads then render
 	 * nothing again, and the peak stays within the cap's bound. */
-	restab_keep_rendered(to.content_max / 4);
+	rowwalk_keep_rendered(to.content_max / 4);
 	events_init(&eo);
 	/* Checked by opts_parse already: it cannot fail here. */
 	if (o->junit_fail && junit_set_fail(o->junit_fail)) {
@@ -256,7 +257,7 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 static void teardown_stack(void)
 {
 	tree_cleanup();
-	restab_cleanup();
+	rowwalk_cleanup();
 	scanhist_cleanup();
 	prefetch_stop();
 	cache_cleanup();

@@ -18,6 +18,7 @@
 #include "apisecfs/log.h"
 #include "apisecfs/names.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/rowwalk.h"
 #include "apisecfs/scanhist.h"
 
 static const char *const apps_reserved[] = { "new", NULL };
@@ -260,12 +261,12 @@ static const struct res_row app_vulns_row = {
 
 static int app_scans_list(const struct kind_ctx *c, struct listing *out)
 {
-	return restab_list(c, &app_scans_row, out);
+	return rowwalk_list(c, &app_scans_row, out);
 }
 
 static int app_vulns_list(const struct kind_ctx *c, struct listing *out)
 {
-	return restab_list(c, &app_vulns_row, out);
+	return rowwalk_list(c, &app_vulns_row, out);
 }
 
 static const struct kind app_scans_kind = {
@@ -347,7 +348,7 @@ static const struct res_row apps_row = {
 static int apps_list(const struct kind_ctx *c, struct listing *out)
 {
 	int rc = restab_add(out, "new", &app_new_kind, NULL, NULL);
-	return rc ? rc : restab_list(c, &apps_row, out);
+	return rc ? rc : rowwalk_list(c, &apps_row, out);
 }
 
 const struct kind res_apps_kind = {

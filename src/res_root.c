@@ -18,6 +18,7 @@
 #include "apisecfs/log.h"
 #include "apisecfs/metrics.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/rowwalk.h"
 
 /* ---- README ------------------------------------------------------- */
 
@@ -229,7 +230,7 @@ static const struct res_row teams_row = {
 
 static int teams_list(const struct kind_ctx *c, struct listing *out)
 {
-	return restab_list(c, &teams_row, out);
+	return rowwalk_list(c, &teams_row, out);
 }
 
 const struct kind res_teams_kind = {
@@ -323,13 +324,13 @@ static int tokens_reload(const struct kind_ctx *c, const char *page_key,
 			 kind_emit_fn emit, void *ud)
 {
 	(void)c;
-	return restab_reload(&tokens_row, page_key, emit, ud);
+	return rowwalk_reload(&tokens_row, page_key, emit, ud);
 }
 
 static int tokens_list(const struct kind_ctx *c, struct listing *out)
 {
 	int rc = restab_add(out, "new", &token_new_kind, NULL, NULL);
-	return rc ? rc : restab_list(c, &tokens_row, out);
+	return rc ? rc : rowwalk_list(c, &tokens_row, out);
 }
 
 const struct kind res_tokens_kind = {

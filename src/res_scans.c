@@ -17,6 +17,7 @@
 #include "apisecfs/junit.h"
 #include "apisecfs/log.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/rowwalk.h"
 #include "apisecfs/scanhist.h"
 
 static int scan_path(char *out, size_t outsz, const char *id,
@@ -245,7 +246,7 @@ static const struct res_row scan_vulns_row = {
 
 static int scan_vulns_list(const struct kind_ctx *c, struct listing *out)
 {
-	return restab_list(c, &scan_vulns_row, out);
+	return rowwalk_list(c, &scan_vulns_row, out);
 }
 
 static const struct kind scan_vulns_kind = {
@@ -313,7 +314,7 @@ static const struct res_row scans_row = {
 static int scans_list(const struct kind_ctx *c, struct listing *out)
 {
 	int rc = restab_add(out, "new", &scan_new_kind, NULL, NULL);
-	return rc ? rc : restab_list(c, &scans_row, out);
+	return rc ? rc : rowwalk_list(c, &scans_row, out);
 }
 
 const struct kind res_scans_kind = {

@@ -16,6 +16,7 @@
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/rowwalk.h"
 
 static const char *const severities[] = { "critical", "high", "medium",
 					  "low", "info", NULL };
@@ -166,7 +167,7 @@ static int filtered_list(const struct kind_ctx *c, struct listing *out,
 		.shape = RES_LINK, .child = &vuln_link_kind,
 		.link_to = "../../",
 	};
-	return restab_list(c, &row, out);
+	return rowwalk_list(c, &row, out);
 }
 
 static int sev_list(const struct kind_ctx *c, struct listing *out)
@@ -184,7 +185,7 @@ static int status_list(const struct kind_ctx *c, struct listing *out)
 		.link_to = "../../", .split_param = "severity",
 		.split_values = severities, .match_field = "status",
 	};
-	return restab_list(c, &row, out);
+	return rowwalk_list(c, &row, out);
 }
 
 static const struct kind sev_kind = {
@@ -243,7 +244,7 @@ static int vulns_reload(const struct kind_ctx *c, const char *page_key,
 			kind_emit_fn emit, void *ud)
 {
 	(void)c;
-	return restab_reload(&vulns_row, page_key, emit, ud);
+	return rowwalk_reload(&vulns_row, page_key, emit, ud);
 }
 
 static int vulns_list(const struct kind_ctx *c, struct listing *out)
@@ -259,7 +260,7 @@ static int vulns_list(const struct kind_ctx *c, struct listing *out)
 		rc = restab_add(out, "by-status", &by_status_kind, NULL, NULL);
 	if (!rc)
 		rc = restab_add(out, "triage", &triage_kind, NULL, NULL);
-	return rc ? rc : restab_list(c, &vulns_row, out);
+	return rc ? rc : rowwalk_list(c, &vulns_row, out);
 }
 
 const struct kind res_vulns_kind = {

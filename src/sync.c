@@ -4,8 +4,8 @@
  * or reloaded from their list page, TTLs, and the expire epoch that keeps
  * an answer fetched before the user's own action from hiding its effect.
  * The nodes belong to node.c and are touched only under node_lock; the
- * kinds' callbacks (restab.c, which make the API requests) are always
- * called with no lock held. Calls auth for scopes and notify for kernel
+ * kinds' callbacks (res_*.c and rowwalk.c, which make the API requests)
+ * are always called with no lock held. Calls auth for scopes and notify for kernel
  * invalidations.
  */
 #include <errno.h>

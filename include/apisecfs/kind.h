@@ -1,10 +1,10 @@
 /* kind.h - what a node is: the contract between the tree engine (tree.c,
- * sync.c) and the resource rows (restab.c).
+ * sync.c) and the resources (res_*.c, their rows walked by rowwalk.c).
  *
  * A kind is a row of callbacks, like redis's dictType: directories list
  * their children, lazily rendered files render their bytes, control files
  * act. The engine never tests resource names; to add a resource, add kinds
- * and their small helpers in restab.c.
+ * and their small helpers in a res_*.c (restab.h's rows and helpers).
  *
  * Callbacks run without any lock held and may make API requests. They get
  * a struct kind_ctx, a snapshot of the node's immutable fields, and return

@@ -5,6 +5,7 @@
  * holding the object, a pretty JSON file, or a symlink to the item's home).
  * The resource modules (res_*.c) define their kinds with rows like these
  * and a few small render/act helpers; nothing else knows resource names.
+ * rowwalk.h walks a row; the helpers below (restab.c) hold no state.
  */
 #ifndef APISECFS_RESTAB_H
 #define APISECFS_RESTAB_H
@@ -55,23 +56,6 @@ struct res_row {
 	const char *index_extra;
 };
 
-/* Drop what restab keeps between listings (sibling views' items). */
-void restab_cleanup(void);
-/* How many rendered bytes one listing may keep for its files' first
- * reads (a share of the content cap); 0 keeps none. */
-void restab_keep_rendered(size_t bytes);
-/* Page through row's list and add an entry per item to out. */
-int restab_list(const struct kind_ctx *c, const struct res_row *row,
-		struct listing *out) __attribute__((warn_unused_result));
-/* Render again, through emit, every file of one of row's list pages (a
- * RES_FILE row's evicted contents). */
-int restab_reload(const struct res_row *row, const char *page_key,
-		  kind_emit_fn emit, void *ud) __attribute__((warn_unused_result));
-/* The listing one list page (body, len bytes) gives under row: what
- * restab_list does per page, without the network (the fuzz target). */
-int restab_page_listing(const struct res_row *row, const char *body,
-			size_t len, struct listing *out)
-	__attribute__((warn_unused_result));
 /* "<collection>/<id escaped><tail>" into out: 0 or -ENAMETOOLONG. */
 int restab_item_path(char *out, size_t outsz, const char *collection,
 		     const char *id, const char *tail)

@@ -2,7 +2,7 @@
  *
  * Input: a list page body as the platform would send it (hostile: wrong
  * types, missing fields, duplicate ids, deep nesting, odd bytes). It goes
- * through restab_page_listing for a directory row and a file row, exactly
+ * through rowwalk_page_listing for a directory row and a file row, exactly
  * as a listing does. Every entry must get a safe, unique name and, for
  * files, a size equal to the bytes the renderer produces again.
  */
@@ -13,6 +13,7 @@
 #include "apisecfs/json.h"
 #include "apisecfs/kind.h"
 #include "apisecfs/restab.h"
+#include "apisecfs/rowwalk.h"
 
 static const struct kind dir_kind = { .name = "dir", .type = KIND_DIR };
 static const struct kind file_kind = { .name = "file", .type = KIND_FILE };
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	for (size_t r = 0; r < sizeof(rows) / sizeof(*rows); r++) {
 		struct listing l = { 0 };
-		if (restab_page_listing(&rows[r], (const char *)data, size,
+		if (rowwalk_page_listing(&rows[r], (const char *)data, size,
 					&l) == 0) {
 			for (size_t i = 0; i < l.n; i++) {
 				const char *name = l.v[i].name;
