@@ -14,6 +14,7 @@
 
 #include "apisecfs/cache.h"
 #include "apisecfs/log.h"
+#include "apisecfs/spill.h"
 
 /* How long the platform is known down after it failed. Meanwhile cached
  * data is served at once, and an uncached read is let through as a probe,
@@ -46,6 +47,8 @@ struct entry {
 	struct blob *ids;   /* a list page's item ids (delta.h), kept by */
 	uint64_t ids_version; /* ghosts, for this version */
 	bool dirty; /* a change touched it since it was last validated */
+	struct spill_ref spill; /* a ghost's bytes on disk (-o disk_cache) */
+	uint64_t spill_hash;	/* body_hash of the bytes spilled */
 	/* LRU of bodies, or of ghosts: most recent first. */
 	struct entry *prev, *next;
 	UT_hash_handle hh;
@@ -190,7 +193,15 @@ static void to_ghost(struct entry *e)
 static void evict_one(struct entry *e)
 {
 	cache.stats.evictions++;
-	if (!memo_valid(e)) {
+	/* The same bytes are on disk already when they came back from it. */
+	bool spilled = spill_valid(&e->spill) &&
+		       e->spill_hash == e->body_hash &&
+		       e->spill.len == e->body->len;
+	if (!spilled && spill_put(e->body->data, e->body->len, &e->spill)) {
+		e->spill_hash = e->body_hash;
+		spilled = true;
+	}
+	if (!memo_valid(e) && !spilled) {
 		entry_free(e);
 		return;
 	}
@@ -199,6 +210,26 @@ static void evict_one(struct entry *e)
 	blob_unref(e->body);
 	e->body = NULL;
 	to_ghost(e);
+}
+
+/* A ghost whose bytes are on disk gets them back (lock held): true if e
+ * has a body now. Its version stays: the bytes are the same. */
+static bool unspill(struct entry *e)
+{
+	if (e->body || !e->ghost || !spill_valid(&e->spill))
+		return e->body != NULL;
+	struct blob *b = spill_get(&e->spill);
+	if (!b || b->len != e->body_len ||
+	    buf_digest(b->data, b->len) != e->body_hash) {
+		blob_unref(b);
+		return false;
+	}
+	unghost(e);
+	e->body = b;
+	lru_push_front(e);
+	cache.bytes += blob_footprint(b);
+	cache.stats.spill_reads++;
+	return true;
 }
 
 /* Evict from the cold end until under the cap. Entries being fetched are
@@ -292,6 +323,10 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 	pthread_mutex_lock(&cache.lock);
 	for (;;) {
 		HASH_FIND_STR(cache.table, key, e);
+		/* A fresh ghost (renewed by a round of changes) or one the
+		 * platform may answer 304 for: its bytes from the disk. */
+		if (e && !e->loading && unspill(e))
+			evict(e);
 		if (e && e->body && !e->loading && now_ms() < e->expires_ms) {
 			cache.stats.hits++;
 			lru_unlink(e);

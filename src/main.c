@@ -34,6 +34,7 @@
 #include "apisecfs/notify.h"
 #include "apisecfs/opts.h"
 #include "apisecfs/prefetch.h"
+#include "apisecfs/spill.h"
 #include "apisecfs/pagestore.h"
 #include "apisecfs/restab.h"
 #include "apisecfs/rowwalk.h"
@@ -239,6 +240,14 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 		snprintf(err, errsz, "junit_fail: not a severity");
 		return EXIT_USAGE;
 	}
+	int rc = spill_init((size_t)o->disk_cache << 20);
+	if (rc) {
+		snprintf(err, errsz, "disk_cache: cannot make a file in %s: %s",
+			 getenv("TMPDIR") && *getenv("TMPDIR") ? "$TMPDIR"
+							    : "/var/tmp",
+			 strerror(-rc));
+		return EXIT_USAGE;
+	}
 	if (http_init(&ho) || api_init(&apo) || cache_init(&co) ||
 	    tree_init(&to)) {
 		snprintf(err, errsz, "out of memory");
@@ -261,6 +270,7 @@ static void teardown_stack(void)
 	scanhist_cleanup();
 	prefetch_stop();
 	cache_cleanup();
+	spill_cleanup();
 	api_cleanup();
 	auth_cleanup();
 	http_cleanup();

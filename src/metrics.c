@@ -390,6 +390,9 @@ static int render_gauges(const struct metrics_gauges *g, struct buf *out)
 		{ "apisecfs_cache_evictions_total", "counter",
 		  "Entries evicted to stay under the cap.", true,
 		  g->cache_evictions },
+		{ "apisecfs_cache_disk_reads_total", "counter",
+		  "Evicted list pages read back from -o disk_cache instead "
+		  "of the platform.", true, g->cache_disk_reads },
 		{ "apisecfs_cache_entries", "gauge",
 		  "Entries in the API cache.", true, g->cache_entries },
 		{ "apisecfs_cache_bytes", "gauge",

@@ -42,6 +42,7 @@ static const struct fuse_opt opts_table[] = {
 	OPT("timeout=%u", timeout, 0),
 	OPT("retries=%u", retries, 0),
 	OPT("cache_size=%u", cache_size, 0),
+	OPT("disk_cache=%u", disk_cache, 0),
 	OPT("max_conns=%u", pool_size, 0),
 	OPT("poll=%u", poll_s, 0),
 	OPT("events_queue=%u", events_queue, 0),
@@ -163,6 +164,9 @@ void opts_usage(const char *prog)
 	       "caching:\n"
 	       "    -o cache_ttl=SECONDS   how long data is fresh (60)\n"
 	       "    -o cache_size=MIB      cap on cached responses (128)\n"
+	       "    -o disk_cache=MIB      keep list pages evicted from\n"
+	       "                           memory in an unnamed file in\n"
+	       "                           $TMPDIR or /var/tmp (0: off)\n"
 	       "\n"
 	       "events (the live feed, read the file events):\n"
 	       "    -o poll=SECONDS        ask what changed this often while\n"

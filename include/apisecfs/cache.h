@@ -113,6 +113,7 @@ void cache_clear(void);
 struct cache_stats {
 	size_t entries, bytes, max_bytes;
 	unsigned long hits, misses, revalidated, stale_served, evictions;
+	unsigned long spill_reads; /* ghosts given their bytes back from disk */
 };
 void cache_get_stats(struct cache_stats *out);
 

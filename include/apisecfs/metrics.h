@@ -63,6 +63,7 @@ const char *metrics_route(const char *url);
 struct metrics_gauges {
 	unsigned long cache_hits, cache_misses, cache_revalidated;
 	unsigned long cache_stale_served, cache_evictions;
+	unsigned long cache_disk_reads;
 	size_t cache_entries, cache_bytes, cache_max_bytes;
 	time_t credential_expires; /* unix time; 0: unknown or never */
 };

@@ -28,6 +28,7 @@ struct opts {
 	unsigned timeout;    /* seconds, per request attempt */
 	unsigned retries;
 	unsigned cache_size; /* MiB */
+	unsigned disk_cache; /* MiB of evicted list pages on disk; 0: off */
 	unsigned pool_size;  /* concurrent requests */
 	unsigned poll_s;     /* events: seconds between polls, 0: off */
 	unsigned events_queue; /* events: lines a reader may leave unread */

@@ -198,3 +198,58 @@ def test_files_read_in_a_row_are_stored_ahead_and_still_change(sim):
                                  token=sim.creds["admin_token"])
         with open(m.path("vulns", nb)) as f:
             assert json.load(f)["status"] == want["status"]
+
+
+def stat_value(m, name):
+    with open(m.path(".stats")) as f:
+        for line in f:
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(name + " not in .stats")
+
+
+@pytest.mark.parametrize("disk_cache", [0, 64])
+def test_evicted_pages_come_back_from_the_disk_cache(sim, disk_cache):
+    """A cache too small for the list: after one change, relisting
+    downloads every evicted page again, unless -o disk_cache keeps them
+    (then the touched page and the round of changes are all it costs)."""
+    opts = ["cache_ttl=%d" % TTL, "cache_size=1"]
+    if disk_cache:
+        opts.append("disk_cache=%d" % disk_cache)
+    with Mount(sim.url, token=sim.creds["admin_token"], options=opts) as m:
+        names = [n for n in os.listdir(m.path("vulns"))
+                 if n.endswith(".json")]
+        assert len(names) >= 6000
+        assert stat_value(m, "apisecfs_cache_evictions_total") > 0
+        status = flip_status(sim, m, "vuln_03000")
+        past_ttl()
+        sim.reset_stats()
+        after = [n for n in os.listdir(m.path("vulns"))
+                 if n.endswith(".json")]
+        assert sorted(after) == sorted(names)
+        with open(m.path("vulns", "vuln_03000.json")) as f:
+            assert json.load(f)["status"] == status
+        routes = sim.stats()["routes"]
+        if disk_cache:
+            assert requests(sim) <= 8, "\n".join(
+                str(sorted(e.items())) for e in sim.stats()["recent"])
+            assert stat_value(m, "apisecfs_cache_disk_reads_total") > 0
+        else:
+            # Every evicted page again: the cost the option removes.
+            assert requests(sim) > pages(sim) // 2, routes
+
+
+def test_a_disk_cache_that_cannot_be_made_is_refused(sim, tmp_path):
+    from fsutil import run_apisecfs
+    token = tmp_path / "token"
+    token.write_text(sim.creds["admin_token"])
+    token.chmod(0o600)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_apisecfs(["-f", "-o", "disk_cache=8,token_file=%s" % token,
+                      sim.url, str(mnt)],
+                     env={"TMPDIR": str(tmp_path / "no-such-dir")})
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "disk_cache" in r.stderr and "$TMPDIR" in r.stderr, r.stderr
+    assert str(tmp_path) not in r.stderr  # the message names no path
+    assert not os.path.ismount(mnt)
