@@ -5,7 +5,8 @@
  * changed token_file) is serialized by state.renew_lock, held across the
  * minting request so that concurrent 401s renew once; nothing else waits
  * on it. Calls authsrc (reading secrets), http (minting, and /v1/me after a
- * renewal), json and log. Never logs a secret or an auth-call body.
+ * renewal), clock (expiries are wall-clock times), json and log. Never
+ * logs a secret or an auth-call body.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,13 +18,14 @@
 
 #include "apisecfs/auth.h"
 #include "apisecfs/authsrc.h"
+#include "apisecfs/clock.h"
 #include "apisecfs/authmint.h"
 #include "apisecfs/http.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
 
 /* A token file is looked at for rotation at most this often. */
-#define AUTH_RECHECK_S 1
+#define AUTH_RECHECK_MS 1000
 
 enum way { WAY_NONE, WAY_TOKEN, WAY_TOKEN_FILE, WAY_TOKEN_CMD, WAY_OAUTH,
 	   WAY_LOGIN };
@@ -49,7 +51,7 @@ static struct {
 	char *client_id, *client_secret, *client_secret_file;
 	char *username, *password, *password_file;
 	struct stat file_st; /* identity of the token file last read */
-	time_t checked_at;
+	long long checked_ms; /* clock_ms() of the last look at it */
 	cJSON *me; /* /v1/me copy, protected by lock */
 } state = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .renew_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -60,7 +62,7 @@ static void bearer_replace(char *s, time_t expires_at)
 	authsrc_wipe(state.bearer);
 	state.bearer = s;
 	state.gen++;
-	state.issued_at = time(NULL);
+	state.issued_at = clock_wall();
 	state.expires_at = expires_at;
 }
 
@@ -208,7 +210,7 @@ static int mint(char **bearer, time_t *expires, char *err, size_t errsz)
 		pthread_mutex_lock(&state.lock);
 		*bearer = authsrc_file(state.token_file, &state.file_st, err,
 				       errsz);
-		state.checked_at = time(NULL);
+		state.checked_ms = clock_ms();
 		pthread_mutex_unlock(&state.lock);
 		return *bearer ? 0 : AUTH_FAIL_CONFIG;
 	case WAY_TOKEN_CMD:
@@ -383,11 +385,11 @@ static int renew(unsigned gen, bool blocking)
  * second. */
 static bool token_file_changed_locked(void)
 {
-	time_t now = time(NULL);
-	if (state.way != WAY_TOKEN_FILE || now - state.checked_at <
-						   AUTH_RECHECK_S)
+	long long now = clock_ms();
+	if (state.way != WAY_TOKEN_FILE ||
+	    now - state.checked_ms < AUTH_RECHECK_MS)
 		return false;
-	state.checked_at = now;
+	state.checked_ms = now;
 	struct stat st;
 	if (stat(state.token_file, &st))
 		return false;
@@ -405,7 +407,7 @@ static bool expiring_locked(void)
 		return false;
 	time_t life = state.expires_at - state.issued_at;
 	time_t margin = life / 5 < 60 ? life / 5 : 60;
-	return time(NULL) >= state.expires_at - margin;
+	return clock_wall() >= state.expires_at - margin;
 }
 
 int auth_authorization(char *out, size_t outsz, unsigned *gen)
@@ -414,7 +416,7 @@ int auth_authorization(char *out, size_t outsz, unsigned *gen)
 	bool due = token_file_changed_locked() || expiring_locked();
 	/* Past its expiry the bearer is useless: wait for the renewal in
 	 * progress rather than earn a 401. Near it, renew if nobody is. */
-	bool expired = state.expires_at && time(NULL) >= state.expires_at;
+	bool expired = state.expires_at && clock_wall() >= state.expires_at;
 	unsigned g = state.gen;
 	pthread_mutex_unlock(&state.lock);
 	if (due)

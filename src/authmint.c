@@ -1,7 +1,7 @@
 /* authmint.c - OAuth2 client credentials and the login call.
  *
  * Builds the minting requests, reads the bearer and its lifetime, and
- * turns refusals into one-line reasons. Calls esc, http and json (and
+ * turns refusals into one-line reasons. Calls clock, esc, http and json (and
  * authdefs.h for the cap and failure classes it shares with auth.c);
  * request bodies and the Basic header carry secrets and are wiped after
  * use (http.c never logs them).
@@ -13,6 +13,7 @@
 
 #include "apisecfs/authdefs.h"
 #include "apisecfs/authmint.h"
+#include "apisecfs/clock.h"
 #include "apisecfs/esc.h"
 #include "apisecfs/http.h"
 #include "apisecfs/json.h"
@@ -120,7 +121,7 @@ int authmint_oauth(const char *token_url, const char *client_id,
 		rc = take(&rs, "access_token", bearer, &doc, err, errsz);
 	if (!rc) {
 		double life = json_num(doc, "expires_in", 0);
-		*expires = life > 0 ? time(NULL) + (time_t)life : 0;
+		*expires = life > 0 ? clock_wall() + (time_t)life : 0;
 	}
 	cJSON_Delete(doc);
 	buf_free(&rs.body, true);

@@ -2,17 +2,17 @@
  *
  * Owns the entry table (uthash by key) and the LRU list, all protected by
  * cache.lock, which is never held across a fetch. Calls only the fetch
- * callback it was given, buf and log. See cache.h for the behaviour.
+ * callback it was given, buf, clock and log. See cache.h for the behaviour.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <uthash.h>
 
 #include "apisecfs/cache.h"
+#include "apisecfs/clock.h"
 #include "apisecfs/log.h"
 #include "apisecfs/spill.h"
 
@@ -78,18 +78,6 @@ static struct {
 	struct cache_stats stats;
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .loaded = PTHREAD_COND_INITIALIZER };
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static long long now_ms(void)
-{
-	return cache.opts.clock ? cache.opts.clock() : monotonic_ms();
-}
 
 int cache_init(const struct cache_opts *opts)
 {
@@ -273,7 +261,7 @@ static bool stale_ok(enum api_err err)
 /* Store a successful response into e (lock held). */
 static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 {
-	long long expires = now_ms() + cache.opts.ttl_ms;
+	long long expires = clock_ms() + cache.opts.ttl_ms;
 	if (gen != cache.expire_gen)
 		expires = 0;
 	e->dirty = false;
@@ -327,7 +315,7 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 		 * platform may answer 304 for: its bytes from the disk. */
 		if (e && !e->loading && unspill(e))
 			evict(e);
-		if (e && e->body && !e->loading && now_ms() < e->expires_ms) {
+		if (e && e->body && !e->loading && clock_ms() < e->expires_ms) {
 			cache.stats.hits++;
 			lru_unlink(e);
 			lru_push_front(e);
@@ -340,11 +328,11 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 		pthread_cond_wait(&cache.loaded, &cache.lock);
 	}
 	bool probe = false;
-	if (now_ms() < cache.offline_until_ms && !(e && e->body) &&
+	if (clock_ms() < cache.offline_until_ms && !(e && e->body) &&
 	    !cache.probing && cache.offline_err != API_E_TIMEOUT) {
 		probe = true; /* half-open: this read asks for everyone */
 		cache.probing = true;
-	} else if (now_ms() < cache.offline_until_ms) {
+	} else if (clock_ms() < cache.offline_until_ms) {
 		enum api_err result = cache.offline_err;
 		if (e && e->body) {
 			cache.stats.stale_served++;
@@ -354,7 +342,7 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 			memset(st, 0, sizeof(*st));
 			snprintf(st->detail, sizeof(st->detail),
 				 "platform offline, next try in %lld ms",
-				 cache.offline_until_ms - now_ms());
+				 cache.offline_until_ms - clock_ms());
 		}
 		pthread_mutex_unlock(&cache.lock);
 		return result;
@@ -394,7 +382,7 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 		cache.offline_until_ms = 0;
 	} else if (stale_ok(result) && result != API_E_RATE_LIMITED &&
 		   result != API_E_BAD_RESPONSE) {
-		cache.offline_until_ms = now_ms() + CACHE_OFFLINE_PROBE_MS;
+		cache.offline_until_ms = clock_ms() + CACHE_OFFLINE_PROBE_MS;
 		cache.offline_err = result;
 	}
 	if (result == API_OK && e->body) {
@@ -448,8 +436,8 @@ enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
 			break;
 		pthread_cond_wait(&cache.loaded, &cache.lock);
 	}
-	bool fresh = e && now_ms() < e->expires_ms;
-	bool offline = now_ms() < cache.offline_until_ms;
+	bool fresh = e && clock_ms() < e->expires_ms;
+	bool offline = clock_ms() < cache.offline_until_ms;
 	if (e && memo_valid(e) && (fresh || (e->ghost && offline))) {
 		/* Fresh; or a ghost while the platform is down: its version
 		 * stands, like stale-if-error for bodies. */
@@ -479,7 +467,7 @@ enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
 		cache.stats.revalidated++;
 		e->dirty = false;
 		e->expires_ms = gen == cache.expire_gen
-					? now_ms() + cache.opts.ttl_ms
+					? clock_ms() + cache.opts.ttl_ms
 					: 0;
 		result = meta_of(e, meta);
 	} else if (result == API_OK) {
@@ -512,7 +500,7 @@ static struct entry *ghost_from(const char *key, const struct cache_doc *doc)
 	e->version = doc->version;
 	e->body_len = doc->body->len;
 	e->body_hash = buf_digest(doc->body->data, doc->body->len);
-	e->expires_ms = now_ms() + cache.opts.ttl_ms; /* just fetched */
+	e->expires_ms = clock_ms() + cache.opts.ttl_ms; /* just fetched */
 	HASH_ADD_KEYPTR(hh, cache.table, e->key, strlen(e->key), e);
 	to_ghost(e);
 	return e;
@@ -579,7 +567,7 @@ bool cache_aux_of(const char *key, uint64_t version, uint64_t *aux)
 bool cache_offline(void)
 {
 	pthread_mutex_lock(&cache.lock);
-	bool off = now_ms() < cache.offline_until_ms;
+	bool off = clock_ms() < cache.offline_until_ms;
 	pthread_mutex_unlock(&cache.lock);
 	return off;
 }
@@ -604,7 +592,7 @@ size_t cache_renew_prefix(const char *prefix, uint64_t gen,
 		pthread_mutex_unlock(&cache.lock);
 		return 0;
 	}
-	long long expires = now_ms() + cache.opts.ttl_ms;
+	long long expires = clock_ms() + cache.opts.ttl_ms;
 	HASH_ITER(hh, cache.table, e, tmp) {
 		if (e->loading || e->dirty || strncmp(e->key, prefix, n) != 0)
 			continue;

@@ -29,14 +29,11 @@
  * retries. Fills rs like http_do (the caller frees it). */
 typedef enum api_err (*cache_fetch_fn)(const char *key, const char *etag,
 				       bool once, struct http_resp *rs);
-/* Monotonic milliseconds; replaceable so unit tests can fake time. */
-typedef long long (*cache_clock_fn)(void);
 
 struct cache_opts {
 	long long ttl_ms;   /* freshness lifetime of an entry */
 	size_t max_bytes;   /* cap on the sum of cached bodies */
-	cache_fetch_fn fetch;
-	cache_clock_fn clock; /* NULL: CLOCK_MONOTONIC */
+	cache_fetch_fn fetch; /* time: clock_ms(), which tests can fake */
 };
 
 /* A cached document, shared read-only with the caller. */

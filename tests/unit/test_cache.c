@@ -1,10 +1,11 @@
 /* test_cache.c - TTL, ETag revalidation, stale-on-error, LRU cap and
- * expiry, with a fake clock and a fake fetch. */
+ * expiry, with the fake clock (clock.h) and a fake fetch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apisecfs/cache.h"
+#include "apisecfs/clock.h"
 #include "check.h"
 
 static long long fake_now;
@@ -64,8 +65,9 @@ int main(void)
 	size_t cap = 2 * blob_footprint(five);
 	blob_unref(five);
 	struct cache_opts o = { .ttl_ms = 1000, .max_bytes = cap,
-				.fetch = fetch, .clock = clock_fn };
+				.fetch = fetch };
 	struct cache_doc d;
+	clock_set_source(clock_fn);
 	CHECK(cache_init(&o) == 0);
 
 	/* Miss, then hit within the TTL. */
