@@ -82,6 +82,16 @@ enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
 	__attribute__((warn_unused_result));
 void http_resp_free(struct http_resp *rs);
 
+/* For unit tests of the modules above: fn answers each attempt in place
+ * of the network, as a server would (rs's status, body, etag,
+ * content_type, date, retry_after), returning API_OK, or a transport
+ * error (API_E_TRANSPORT, API_E_TIMEOUT) for no answer. Retries, pacing
+ * and the mapping of the status (errmap) stay http_do's. http_init must
+ * still have run (the pool is the same). NULL: the network. */
+typedef enum api_err (*http_transport_fn)(const struct http_req *rq,
+					  struct http_resp *rs);
+void http_set_transport(http_transport_fn fn);
+
 /* Counters for tests and the stats file. */
 struct http_counters {
 	unsigned long requests, retries, failures;
