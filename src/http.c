@@ -2,9 +2,9 @@
  *
  * The only file that includes curl.h. Owns: the handle pool (protected by
  * pool.lock), the rate-limit pacing state (protected by pace.lock), the
- * counters (atomics) and the unit tests' transport. Calls only buf, errmap, esc, json (to read error
- * bodies), metrics (one call per attempt) and log. Never logs a header
- * value or a body.
+ * counters (atomics) and the unit tests' transport. Calls only buf, clock,
+ * errmap, esc, json (to read error bodies), metrics (one call per attempt)
+ * and log. Never logs a header value or a body.
  */
 #include <errno.h>
 #include <stdint.h>

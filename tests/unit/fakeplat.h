@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apisecfs/api.h"
 #include "apisecfs/buf.h"
 #include "apisecfs/clock.h"
 #include "apisecfs/http.h"
@@ -159,6 +160,64 @@ static int fake_asked_for(const char *p)
 		n += fake.log[i] && fake_match(fake.log[i], p);
 	pthread_mutex_unlock(&fake.lock);
 	return n;
+}
+
+/* ---- canned lists ----------------------------------------------- */
+
+#define FAKE_PER_PAGE 3 /* the fake's page size: small lists span pages */
+
+/* A list resource as the fake serves it: items "<id_field>":"<pfx><i>",
+ * with a status each (default "Open"), FAKE_PER_PAGE a page, the pages
+ * keyed as api.c asks for them (limit, then nextToken=p2, p3...). */
+struct fake_list {
+	const char *path, *id_field, *pfx;
+	int n;
+	const char *status[16];
+};
+
+static void fake_page_key(char *out, size_t outsz, const char *path,
+			  int page)
+{
+	if (page == 0)
+		snprintf(out, outsz, "%s?limit=%d", path, API_PAGE_LIMIT);
+	else
+		snprintf(out, outsz, "%s?limit=%d&nextToken=p%d", path,
+			 API_PAGE_LIMIT, page + 1);
+}
+
+static void fake_item_json(struct buf *b, const struct fake_list *l, int i)
+{
+	char s[256];
+	snprintf(s, sizeof(s),
+		 "%s{\"%s\":\"%s%d\",\"applicationId\":\"a1\","
+		 "\"status\":\"%s\"}",
+		 i % FAKE_PER_PAGE ? "," : "", l->id_field, l->pfx, i + 1,
+		 l->status[i] ? l->status[i] : "Open");
+	CHECK(buf_append(b, s, strlen(s)) == 0);
+}
+
+/* Serve l's pages as they are now. */
+static void fake_publish(const struct fake_list *l)
+{
+	int pages = l->n ? (l->n + FAKE_PER_PAGE - 1) / FAKE_PER_PAGE : 1;
+	for (int p = 0; p < pages; p++) {
+		struct buf b;
+		char key[256], tail[64];
+		buf_init(&b, 1 << 20);
+		CHECK(buf_append(&b, "{\"items\":[", 10) == 0);
+		int end = (p + 1) * FAKE_PER_PAGE;
+		for (int i = p * FAKE_PER_PAGE; i < l->n && i < end; i++)
+			fake_item_json(&b, l, i);
+		if (p + 1 < pages)
+			snprintf(tail, sizeof(tail), "],\"nextToken\":\"p%d\"}",
+				 p + 2);
+		else
+			snprintf(tail, sizeof(tail), "],\"nextToken\":null}");
+		CHECK(buf_append(&b, tail, strlen(tail) + 1) == 0);
+		fake_page_key(key, sizeof(key), l->path, p);
+		fake_set(key, b.data);
+		buf_free(&b, false);
+	}
 }
 
 /* The HTTP layer answered by the table, the clock faked. No retries: a

@@ -20,61 +20,6 @@
 /* Whole seconds past the TTL: the platform's Date has a resolution of a
  * second, so the marks computed below are exact. */
 #define PAST_TTL (2 * TTL_MS)
-#define PER_PAGE 3 /* the fake's page size: small lists span pages */
-
-/* ---- canned lists ------------------------------------------------- */
-
-/* A list resource as the fake serves it: items "<id_field>":"<pfx><i>",
- * with a status each, PER_PAGE a page. */
-struct list {
-	const char *path, *id_field, *pfx;
-	int n;
-	const char *status[16];
-};
-
-static void page_key(char *out, size_t outsz, const char *path, int page)
-{
-	if (page == 0)
-		snprintf(out, outsz, "%s?limit=%d", path, API_PAGE_LIMIT);
-	else
-		snprintf(out, outsz, "%s?limit=%d&nextToken=p%d", path,
-			 API_PAGE_LIMIT, page + 1);
-}
-
-static void item_json(struct buf *b, const struct list *l, int i)
-{
-	char s[256];
-	snprintf(s, sizeof(s),
-		 "%s{\"%s\":\"%s%d\",\"applicationId\":\"a1\","
-		 "\"status\":\"%s\"}",
-		 i % PER_PAGE ? "," : "", l->id_field, l->pfx, i + 1,
-		 l->status[i] ? l->status[i] : "Open");
-	CHECK(buf_append(b, s, strlen(s)) == 0);
-}
-
-/* Serve l's pages as they are now. */
-static void publish(const struct list *l)
-{
-	int pages = l->n ? (l->n + PER_PAGE - 1) / PER_PAGE : 1;
-	for (int p = 0; p < pages; p++) {
-		struct buf b;
-		char key[256], tail[64];
-		buf_init(&b, 1 << 20);
-		CHECK(buf_append(&b, "{\"items\":[", 10) == 0);
-		for (int i = p * PER_PAGE; i < l->n && i < (p + 1) * PER_PAGE;
-		     i++)
-			item_json(&b, l, i);
-		if (p + 1 < pages)
-			snprintf(tail, sizeof(tail), "],\"nextToken\":\"p%d\"}",
-				 p + 2);
-		else
-			snprintf(tail, sizeof(tail), "],\"nextToken\":null}");
-		CHECK(buf_append(&b, tail, strlen(tail) + 1) == 0);
-		page_key(key, sizeof(key), l->path, p);
-		fake_set(key, b.data);
-		buf_free(&b, false);
-	}
-}
 
 /* ---- what a walk saw ---------------------------------------------- */
 
@@ -174,13 +119,13 @@ int main(void)
 	prefetch_stop();
 
 	/* ---- paging and signatures (a list without updatedSince) ---- */
-	struct list teams = { "/v1/teams", "teamId", "t", 7, { 0 } };
-	publish(&teams);
+	struct fake_list teams = { "/v1/teams", "teamId", "t", 7, { 0 } };
+	fake_publish(&teams);
 	CHECK(list("/v1/teams", "teamId", 0, &sig, &unchanged) == API_OK);
 	CHECK(seen.n == 7 && !unchanged && sig);
 	CHECK(strcmp(seen.ids[0], "t1") == 0 && strcmp(seen.ids[6], "t7") == 0);
 	CHECK(fake.asked == 3 && fake.bodies == 3);
-	page_key(key, sizeof(key), "/v1/teams", 1);
+	fake_page_key(key, sizeof(key), "/v1/teams", 1);
 	CHECK(strcmp(seen.keys[3], key) == 0 && strcmp(seen.ids[3], "t4") == 0);
 	/* The credential went with every request (the fake answers 401
 	 * otherwise). */
@@ -200,7 +145,7 @@ int main(void)
 	/* One page changed: a new signature and every item again, from one
 	 * new body (the second pass is local). */
 	teams.status[4] = "Gone";
-	publish(&teams);
+	fake_publish(&teams);
 	fake_advance(PAST_TTL);
 	fake_zero();
 	CHECK(list("/v1/teams", "teamId", sig, &sig2, &unchanged) == API_OK);
@@ -236,7 +181,7 @@ int main(void)
 
 	/* A page that went missing fails the walk with its error. */
 	fake_advance(PAST_TTL);
-	page_key(key2, sizeof(key2), "/v1/teams", 2);
+	fake_page_key(key2, sizeof(key2), "/v1/teams", 2);
 	fake_set(key2, NULL);
 	CHECK(list("/v1/teams", "teamId", 0, &sig2, &unchanged) ==
 	      API_E_NOT_FOUND);
@@ -256,17 +201,17 @@ int main(void)
 
 	/* ---- rounds of changes ---------------------------------------- */
 	/* Three pages: v1-v3, v4-v6, v7-v8. */
-	struct list apps = { "/v1/applications", "applicationId", "a", 2,
+	struct fake_list apps = { "/v1/applications", "applicationId", "a", 2,
 			     { 0 } };
-	struct list vulns = { "/v1/vulnerabilities", "vulnerabilityId", "v", 8,
+	struct fake_list vulns = { "/v1/vulnerabilities", "vulnerabilityId", "v", 8,
 			      { 0 } };
-	publish(&apps);
-	publish(&vulns);
+	fake_publish(&apps);
+	fake_publish(&vulns);
 	changes("", NULL);
 	char p1[256], p2[256], p3[256];
-	page_key(p1, sizeof(p1), vulns.path, 0);
-	page_key(p2, sizeof(p2), vulns.path, 1);
-	page_key(p3, sizeof(p3), vulns.path, 2);
+	fake_page_key(p1, sizeof(p1), vulns.path, 0);
+	fake_page_key(p2, sizeof(p2), vulns.path, 1);
+	fake_page_key(p3, sizeof(p3), vulns.path, 2);
 
 	/* The first walk starts the chain of marks: the application ids and
 	 * the pages, no updatedSince yet. */
@@ -301,7 +246,7 @@ int main(void)
 	 * page still stands. The signature moves and the walk sees the new
 	 * status. The mark moved to the second round's. */
 	vulns.status[1] = "Fixed";
-	publish(&vulns);
+	fake_publish(&vulns);
 	changes("{\"vulnerabilityId\":\"v2\",\"status\":\"Fixed\"}", NULL);
 	fake_advance(PAST_TTL);
 	long long third_ms = fake_clock();
@@ -319,7 +264,7 @@ int main(void)
 
 	/* A new item: only the last page is asked again. */
 	vulns.n = 9;
-	publish(&vulns);
+	fake_publish(&vulns);
 	changes("{\"vulnerabilityId\":\"v9\",\"status\":\"Open\"}", NULL);
 	fake_advance(PAST_TTL);
 	long long fourth_ms = fake_clock();
@@ -337,7 +282,7 @@ int main(void)
 	 * the round renews nothing, every page is revalidated, and the mark
 	 * stays for the next round. */
 	apps.n = 3;
-	publish(&apps);
+	fake_publish(&apps);
 	changes("", NULL);
 	fake_advance(PAST_TTL);
 	fake_zero();
@@ -371,7 +316,7 @@ int main(void)
 	/* After the user's own action (v5 fixed) the round runs at once,
 	 * within the TTL, and sends the walk to the pages it touched. */
 	vulns.status[4] = "Fixed";
-	publish(&vulns);
+	fake_publish(&vulns);
 	changes("{\"vulnerabilityId\":\"v5\"}", NULL);
 	api_expire_cached();
 	fake_zero();
