@@ -42,21 +42,23 @@ static struct {
 	char *log[256];
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static long long fake_now_ms = 1767225600000LL; /* 2026-01-01T00:00:00Z */
+/* 2026-01-01T00:00:00Z: whole seconds, as the Date header has them. */
+static long long fake_now_ms = 1767225600000LL;
 
-static long long fake_clock(void)
+static inline long long fake_clock(void)
 {
 	return __atomic_load_n(&fake_now_ms, __ATOMIC_RELAXED);
 }
 
-static void fake_advance(long long ms)
+static inline void fake_advance(long long ms)
 {
 	__atomic_add_fetch(&fake_now_ms, ms, __ATOMIC_RELAXED);
 }
 
 /* Answer path (exact, or a prefix ending in '*') with status and body
  * from now on; NULL body: no longer answered (404). */
-static void fake_route(const char *path, long status, const char *body)
+static inline void fake_route(const char *path, long status,
+			      const char *body)
 {
 	pthread_mutex_lock(&fake.lock);
 	size_t i = 0;
@@ -72,12 +74,12 @@ static void fake_route(const char *path, long status, const char *body)
 	pthread_mutex_unlock(&fake.lock);
 }
 
-static void fake_set(const char *path, const char *body)
+static inline void fake_set(const char *path, const char *body)
 {
 	fake_route(path, 200, body);
 }
 
-static void fake_zero(void)
+static inline void fake_zero(void)
 {
 	pthread_mutex_lock(&fake.lock);
 	for (int i = 0; i < fake.asked && i < 256; i++)
@@ -87,14 +89,15 @@ static void fake_zero(void)
 }
 
 /* Does path match p (exact, or a prefix ending in '*')? */
-static bool fake_match(const char *path, const char *p)
+static inline bool fake_match(const char *path, const char *p)
 {
 	size_t n = strlen(p);
 	return n && p[n - 1] == '*' ? strncmp(path, p, n - 1) == 0
 				    : strcmp(path, p) == 0;
 }
 
-static void fake_answer(struct http_resp *rs, long status, const char *body)
+static inline void fake_answer(struct http_resp *rs, long status,
+			       const char *body)
 {
 	rs->status = status;
 	rs->date = clock_wall();
@@ -104,8 +107,8 @@ static void fake_answer(struct http_resp *rs, long status, const char *body)
 		CHECK(buf_append(&rs->body, body, strlen(body)) == 0);
 }
 
-static enum api_err fake_transport(const struct http_req *rq,
-				   struct http_resp *rs)
+static inline enum api_err fake_transport(const struct http_req *rq,
+					  struct http_resp *rs)
 {
 	const char *path = rq->url;
 	if (strncmp(path, FAKE_BASE, strlen(FAKE_BASE)) == 0)
@@ -152,7 +155,7 @@ static enum api_err fake_transport(const struct http_req *rq,
 }
 
 /* How many requests since fake_zero asked for p (as fake_match). */
-static int fake_asked_for(const char *p)
+static inline int fake_asked_for(const char *p)
 {
 	int n = 0;
 	pthread_mutex_lock(&fake.lock);
@@ -175,8 +178,8 @@ struct fake_list {
 	const char *status[16];
 };
 
-static void fake_page_key(char *out, size_t outsz, const char *path,
-			  int page)
+static inline void fake_page_key(char *out, size_t outsz,
+				 const char *path, int page)
 {
 	if (page == 0)
 		snprintf(out, outsz, "%s?limit=%d", path, API_PAGE_LIMIT);
@@ -185,7 +188,8 @@ static void fake_page_key(char *out, size_t outsz, const char *path,
 			 API_PAGE_LIMIT, page + 1);
 }
 
-static void fake_item_json(struct buf *b, const struct fake_list *l, int i)
+static inline void fake_item_json(struct buf *b, const struct fake_list *l,
+				  int i)
 {
 	char s[256];
 	snprintf(s, sizeof(s),
@@ -197,7 +201,7 @@ static void fake_item_json(struct buf *b, const struct fake_list *l, int i)
 }
 
 /* Serve l's pages as they are now. */
-static void fake_publish(const struct fake_list *l)
+static inline void fake_publish(const struct fake_list *l)
 {
 	int pages = l->n ? (l->n + FAKE_PER_PAGE - 1) / FAKE_PER_PAGE : 1;
 	for (int p = 0; p < pages; p++) {
@@ -222,7 +226,7 @@ static void fake_publish(const struct fake_list *l)
 
 /* The HTTP layer answered by the table, the clock faked. No retries: a
  * failure the test asks for comes back at once. */
-static int fake_start(void)
+static inline int fake_start(void)
 {
 	struct http_opts ho = { .timeout_ms = 1000, .connect_timeout_ms = 1000,
 				.retries = 0, .pool_size = 4 };
@@ -231,7 +235,7 @@ static int fake_start(void)
 	return http_global_init() || http_init(&ho) ? -1 : 0;
 }
 
-static void fake_stop(void)
+static inline void fake_stop(void)
 {
 	http_cleanup();
 	http_global_cleanup();
