@@ -30,6 +30,7 @@
 #include "apisecfs/clock.h"
 #include "apisecfs/export.h"
 #include "apisecfs/exportdir.h"
+#include "apisecfs/exportwarm.h"
 #include "apisecfs/log.h"
 #include "apisecfs/opts.h"
 #include "apisecfs/pagestore.h"
@@ -550,6 +551,8 @@ int export_run(unsigned workers)
 		workers = EXPORT_WORKERS_MAX;
 	if (push_job(FUSE_ROOT_ID, 0, "", ""))
 		return fail(EXIT_PLATFORM, "", NULL, ENOMEM), ex.status;
+	/* Requests overlap the writers' local work (exportwarm.h). */
+	exportwarm_start(workers ? workers : 1);
 	for (; n < (workers ? workers : 1); n++)
 		if (pthread_create(&th[n], NULL, worker, NULL))
 			break;
@@ -557,6 +560,7 @@ int export_run(unsigned workers)
 		worker(NULL);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
+	exportwarm_stop();
 	/* After a failure: the directories never written. */
 	while (ex.jobs) {
 		struct job *j = ex.jobs;

@@ -335,6 +335,56 @@ def test_faults_fail_with_3_and_leave_no_half_file(clean, tmp_path, fault,
         set_status(sim, vid, "ACTIVE")
 
 
+def a_scan_id(sim):
+    st, _, body = sim.request("GET", "/v1/scans?limit=5",
+                              token=sim.creds["admin_token"])
+    assert st == 200 and body["items"]
+    return body["items"][0]["scanId"]
+
+
+def test_one_failing_request_among_many_fails_the_run(clean, tmp_path):
+    """Requests run concurrently (reading ahead of the writers): one of
+    them failing, on one scan's report only, still fails the run with 3,
+    and every file written is whole."""
+    sim = clean
+    good = tmp_path / "good"
+    export_ok(sim, good)
+    old = files_of(good)
+    sid = a_scan_id(sim)
+    sim.set_faults(path_prefix="/v1/scans/%s/report" % sid, error_rate=1,
+                   error_status=503)
+    inc = tmp_path / "inc"
+    shutil.copytree(good, inc, symlinks=True)
+    for dest in (tmp_path / "new", inc):
+        sim.reset_stats()
+        r = export(sim, dest, options=["retries=0"])
+        assert r.returncode == EXIT_PLATFORM, r.stderr
+        assert "scans/%s/report" % sid in r.stderr, r.stderr
+        assert sim.stats()["status"].get("503", 0) >= 1
+        assert_no_half_file(dest, old)
+    sim.clear_faults()
+    export_ok(sim, inc)
+    assert files_of(inc) == old
+
+
+def test_429s_amid_concurrent_requests_are_waited_out(clean, tmp_path):
+    """The platform's rate limit answers some of the concurrent requests
+    429 with Retry-After: they are waited out, and the export is the one
+    a run without them writes."""
+    sim = clean
+    ref = tmp_path / "ref"
+    export_ok(sim, ref)
+    sim.set_faults(path_prefix="/v1/scans/", burst_429=4, retry_after=1)
+    sim.reset_stats()
+    export_ok(sim, tmp_path / "limited", options=["retries=0"])
+    assert sim.stats()["status"].get("429", 0) == 4
+    sim.clear_faults()
+    assert files_of(tmp_path / "limited") == files_of(ref)
+    assert {p: stat.S_IFMT(st.st_mode)
+            for p, st in tree_entries(tmp_path / "limited").items()} == \
+        {p: stat.S_IFMT(st.st_mode) for p, st in tree_entries(ref).items()}
+
+
 def test_platform_unreachable_is_3(sim, tmp_path):
     sim.set_faults(down=True)
     try:
