@@ -49,6 +49,7 @@
 struct job {
 	fuse_ino_t ino;
 	time_t mtime;
+	bool fresh; /* made by this run: empty at the start of its job */
 	struct job *next;
 	char path[]; /* relative to DIR; "" is DIR itself */
 };
@@ -182,6 +183,7 @@ static int copy_prefix(int old, int tmp, off_t len, char *buf)
 struct target {
 	int dfd;
 	const char *path, *name; /* for messages: path/name in DIR */
+	bool fresh; /* nothing has that name in dfd: no old one to compare */
 };
 
 /* A chunk tree_read_ino handed out: inside a held blob, or malloc'd. */
@@ -205,8 +207,10 @@ static int export_file(const struct target *t, fuse_ino_t ino, off_t size,
 	int tmp = -1, rc = 0;
 	off_t off = 0;
 	struct stat ost;
-	int old = openat(t->dfd, t->name,
-			 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int old = t->fresh ? -1
+			   : openat(t->dfd, t->name,
+				    O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+					    O_CLOEXEC);
 	if (old >= 0 && (fstat(old, &ost) || !S_ISREG(ost.st_mode) ||
 			 ost.st_size != size)) {
 		close(old);
@@ -231,7 +235,8 @@ static int export_file(const struct target *t, fuse_ino_t ino, off_t size,
 			continue;
 		}
 		if (tmp < 0 &&
-		    ((rc = exportdir_tmp_file(&ex.xd, tmpname, sizeof(tmpname),
+		    ((rc = exportdir_tmp_file(&ex.xd, t->dfd, t->fresh,
+					      tmpname, sizeof(tmpname),
 					      &tmp)) ||
 		     (old >= 0 && (rc = copy_prefix(old, tmp, off, ob))))) {
 			chunk_free(held, eb);
@@ -258,30 +263,25 @@ static int export_file(const struct target *t, fuse_ino_t ino, off_t size,
 		goto out;
 	}
 	if (tmp < 0 &&
-	    ((rc = exportdir_tmp_file(&ex.xd, tmpname, sizeof(tmpname),
-				      &tmp)) ||
+	    ((rc = exportdir_tmp_file(&ex.xd, t->dfd, t->fresh, tmpname,
+				      sizeof(tmpname), &tmp)) ||
 	     (old >= 0 && (rc = copy_prefix(old, tmp, off, ob))))) {
 		rc = local_fail(t->path, t->name, rc);
 		goto out;
 	}
-	rc = exportdir_set_mtime(tmp, NULL, mtime);
-	if (close(tmp) && !rc)
-		rc = -errno;
-	tmp = -1;
-	if (!rc)
-		rc = exportdir_commit(&ex.xd, tmpname, t->dfd, t->name);
+	if ((rc = exportdir_set_mtime(tmp, NULL, mtime)))
+		exportdir_discard_file(&ex.xd, tmpname, &tmp);
 	else
-		exportdir_discard(&ex.xd, tmpname);
+		rc = exportdir_commit_file(&ex.xd, tmpname, &tmp, t->dfd,
+					   t->name);
 	if (rc)
 		rc = local_fail(t->path, t->name, rc);
 	else
 		count(0, 1, 0);
 	return rc;
 out:
-	if (tmp >= 0) {
-		close(tmp);
-		exportdir_discard(&ex.xd, tmpname);
-	}
+	if (tmp >= 0)
+		exportdir_discard_file(&ex.xd, tmpname, &tmp);
 	if (old >= 0)
 		close(old);
 	return rc;
@@ -295,6 +295,17 @@ static int export_link(const struct target *t, fuse_ino_t ino, time_t mtime)
 	int rc = tree_readlink(TREE_VIEW_EXPORT, ino, &target);
 	if (rc)
 		return tree_fail(t->path, t->name, rc);
+	if (t->fresh) {
+		/* Nothing to compare with or replace: made in place. */
+		rc = exportdir_new_link(t->dfd, t->name, target->data, mtime);
+		if (rc != -EEXIST) {
+			blob_unref(target);
+			if (rc)
+				return local_fail(t->path, t->name, rc);
+			count(0, 1, 0);
+			return 0;
+		}
+	}
 	ssize_t n = readlinkat(t->dfd, t->name, cur, sizeof(cur));
 	if (n >= 0 && (size_t)n == target->len &&
 	    !memcmp(cur, target->data, target->len)) {
@@ -321,8 +332,8 @@ static int export_link(const struct target *t, fuse_ino_t ino, time_t mtime)
 /* ---- directories -------------------------------------------------- */
 
 /* Queue directory ino (its lookup handed over) at path/name. */
-static int push_job(fuse_ino_t ino, time_t mtime, const char *path,
-		    const char *name)
+static int push_job(fuse_ino_t ino, time_t mtime, bool fresh,
+		    const char *path, const char *name)
 {
 	size_t plen = strlen(path), nlen = strlen(name);
 	struct job *j = malloc(sizeof(*j) + plen + nlen + 2);
@@ -330,6 +341,7 @@ static int push_job(fuse_ino_t ino, time_t mtime, const char *path,
 		return -ENOMEM;
 	j->ino = ino;
 	j->mtime = mtime;
+	j->fresh = fresh;
 	if (plen) {
 		memcpy(j->path, path, plen);
 		j->path[plen++] = '/';
@@ -349,7 +361,7 @@ static int export_entry(const struct job *j, int dfd, const char *name,
 			char *bufs, bool *keep)
 {
 	struct fuse_entry_param e;
-	struct target t = { dfd, j->path, name };
+	struct target t = { dfd, j->path, name, j->fresh };
 	int rc = tree_lookup(TREE_VIEW_EXPORT, j->ino, name, &e);
 	*keep = false;
 	if (rc == -ENOENT)
@@ -366,10 +378,12 @@ static int export_entry(const struct job *j, int dfd, const char *name,
 	*keep = true;
 	if (S_ISDIR(m)) {
 		int sub;
-		rc = exportdir_subdir(dfd, name, &sub);
+		bool made;
+		rc = exportdir_subdir(dfd, name, &sub, &made);
 		if (!rc) {
 			close(sub);
-			rc = push_job(e.ino, e.attr.st_mtime, j->path, name);
+			rc = push_job(e.ino, e.attr.st_mtime, made, j->path,
+				      name);
 		}
 		if (rc) {
 			tree_forget(e.ino, 1);
@@ -475,7 +489,8 @@ static int export_dir(const struct job *j, char *bufs)
 		if (keep)
 			kept[nkept++] = name;
 	}
-	if (!rc && !stopping()) {
+	/* A directory made by this run holds only what it just wrote. */
+	if (!rc && !j->fresh && !stopping()) {
 		qsort(kept, nkept, sizeof(*kept), by_name);
 		rc = sweep(j, dfd, kept, nkept);
 	}
@@ -549,7 +564,7 @@ int export_run(unsigned workers)
 	unsigned n = 0;
 	if (workers > EXPORT_WORKERS_MAX)
 		workers = EXPORT_WORKERS_MAX;
-	if (push_job(FUSE_ROOT_ID, 0, "", ""))
+	if (push_job(FUSE_ROOT_ID, 0, false, "", ""))
 		return fail(EXIT_PLATFORM, "", NULL, ENOMEM), ex.status;
 	/* Requests overlap the writers' local work (exportwarm.h). */
 	exportwarm_start(workers ? workers : 1);

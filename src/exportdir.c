@@ -137,6 +137,32 @@ static int empty_dir(int dirfd)
 	return rc;
 }
 
+/* Name an unnamed file fd as dirfd/name (linkat through /proc, which
+ * needs no privilege, unlike AT_EMPTY_PATH). */
+static int link_anon(int fd, int dirfd, const char *name)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) ? -errno
+								     : 0;
+}
+
+/* Does DIR's file system make unnamed files that can be named? (Not
+ * every one has O_TMPFILE; /proc may be missing.) */
+static bool anon_works(struct exportdir *xd)
+{
+	char name[32];
+	int fd = openat(xd->tmp, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	snprintf(name, sizeof(name), "probe%ld", (long)getpid());
+	bool ok = link_anon(fd, xd->tmp, name) == 0;
+	close(fd);
+	if (ok)
+		unlinkat(xd->tmp, name, 0);
+	return ok;
+}
+
 int exportdir_open(const char *path, const char *url, struct exportdir *xd,
 		   char *err, size_t errsz)
 {
@@ -144,7 +170,7 @@ int exportdir_open(const char *path, const char *url, struct exportdir *xd,
 	bool foreign = false, earlier = false;
 	int rc;
 	xd->root = xd->state = xd->tmp = -1;
-	xd->same_url = false;
+	xd->same_url = xd->anon_ok = false;
 	if ((rc = make_path(path))) {
 		snprintf(err, errsz, "cannot create %s: %s", path,
 			 strerror(-rc));
@@ -191,6 +217,7 @@ int exportdir_open(const char *path, const char *url, struct exportdir *xd,
 		goto fail_errno;
 	if ((rc = empty_dir(xd->tmp)))
 		goto fail_rc;
+	xd->anon_ok = anon_works(xd);
 	return 0;
 fail_errno:
 	rc = -errno;
@@ -226,8 +253,17 @@ bool exportdir_name_ok(const char *name, bool root)
 	       !(root && strcmp(name, EXPORTDIR_STATE) == 0);
 }
 
-int exportdir_subdir(int dirfd, const char *name, int *out)
+int exportdir_subdir(int dirfd, const char *name, int *out, bool *made)
 {
+	*made = false;
+	/* Most directories of a first run are new: make first. */
+	if (!mkdirat(dirfd, name, 0755)) {
+		*made = true;
+		*out = openat(dirfd, name, DIR_FLAGS);
+		return *out >= 0 ? 0 : -errno;
+	}
+	if (errno != EEXIST)
+		return -errno;
 	for (int tries = 0; tries < 2; tries++) {
 		*out = openat(dirfd, name, DIR_FLAGS);
 		if (*out >= 0)
@@ -285,14 +321,70 @@ static void tmp_name(char *out, size_t outsz)
 	snprintf(out, outsz, "t%lu", seq);
 }
 
-int exportdir_tmp_file(struct exportdir *xd, char *tmpname, size_t tmpsz,
-		       int *fd)
+int exportdir_tmp_file(struct exportdir *xd, int dirfd, bool fresh,
+		       char *tmpname, size_t tmpsz, int *fd)
 {
+	if (fresh && xd->anon_ok) {
+		*fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+		if (*fd >= 0) {
+			tmpname[0] = '\0';
+			return 0;
+		}
+	}
 	tmp_name(tmpname, tmpsz);
 	*fd = openat(xd->tmp, tmpname,
 		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		     0644);
 	return *fd >= 0 ? 0 : -errno;
+}
+
+int exportdir_commit_file(struct exportdir *xd, const char *tmpname, int *fd,
+			  int dirfd, const char *name)
+{
+	int rc = 0;
+	if (!tmpname[0]) {
+		rc = link_anon(*fd, dirfd, name);
+		if (rc == -EEXIST) {
+			/* Taken after all: name it in tmp/ and rename it
+			 * over, as any replacement. */
+			char tmp[32];
+			tmp_name(tmp, sizeof(tmp));
+			if (!(rc = link_anon(*fd, xd->tmp, tmp)))
+				rc = exportdir_commit(xd, tmp, dirfd, name);
+		}
+		if (close(*fd) && !rc)
+			rc = -errno;
+		*fd = -1;
+		return rc;
+	}
+	if (close(*fd))
+		rc = -errno;
+	*fd = -1;
+	if (!rc)
+		return exportdir_commit(xd, tmpname, dirfd, name);
+	exportdir_discard(xd, tmpname);
+	return rc;
+}
+
+void exportdir_discard_file(struct exportdir *xd, const char *tmpname,
+			    int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	if (tmpname[0])
+		exportdir_discard(xd, tmpname);
+}
+
+int exportdir_new_link(int dirfd, const char *name, const char *target,
+		       time_t mtime)
+{
+	if (symlinkat(target, dirfd, name))
+		return -errno;
+	int rc = exportdir_set_mtime(dirfd, name, mtime);
+	if (rc)
+		unlinkat(dirfd, name, 0);
+	return rc;
 }
 
 int exportdir_tmp_link(struct exportdir *xd, const char *target,

@@ -23,6 +23,10 @@ struct exportdir {
 	int state; /* DIR/.apisecfs-export (locked while we run) */
 	int tmp;   /* DIR/.apisecfs-export/tmp */
 	bool same_url; /* an earlier export of the same URL */
+	/* DIR's file system makes unnamed files (O_TMPFILE) that a link
+	 * through /proc/self/fd names: a new file appears whole without a
+	 * rename from tmp/, which locks two directories. */
+	bool anon_ok;
 };
 
 /* Open DIR for an export of url, creating it (and missing parents) when
@@ -38,17 +42,35 @@ void exportdir_close(struct exportdir *xd);
 bool exportdir_name_ok(const char *name, bool root);
 
 /* The directory name in dirfd, made (or put in place of what is there
- * that is no directory); *out is its new descriptor. */
-int exportdir_subdir(int dirfd, const char *name, int *out)
+ * that is no directory); *out is its new descriptor. *made: it was made
+ * now, so it is empty. */
+int exportdir_subdir(int dirfd, const char *name, int *out, bool *made)
 	__attribute__((warn_unused_result));
 /* Open DIR/path (names separated by '/'), following no link. */
 int exportdir_open_path(const struct exportdir *xd, const char *path,
 			int *out) __attribute__((warn_unused_result));
 
-/* A new temporary file (mode 0644 less the umask): its descriptor, and
- * its name in tmpname for exportdir_commit or exportdir_discard. */
-int exportdir_tmp_file(struct exportdir *xd, char *tmpname, size_t tmpsz,
-		       int *fd) __attribute__((warn_unused_result));
+/* A new temporary file (mode 0644 less the umask) for dirfd/name: its
+ * descriptor, and its name in tmpname, for exportdir_commit_file or
+ * exportdir_discard_file. With fresh (dirfd/name does not exist) and
+ * anon_ok, the file has no name yet (tmpname is ""): it is made in dirfd
+ * and gets its name only when committed. */
+int exportdir_tmp_file(struct exportdir *xd, int dirfd, bool fresh,
+		       char *tmpname, size_t tmpsz, int *fd)
+	__attribute__((warn_unused_result));
+/* Put the whole temporary file *fd in place as dirfd/name and close it
+ * (*fd is -1 after, also on failure, when the file is discarded). */
+int exportdir_commit_file(struct exportdir *xd, const char *tmpname, int *fd,
+			  int dirfd, const char *name)
+	__attribute__((warn_unused_result));
+/* Close and drop a temporary file that is not to be committed. */
+void exportdir_discard_file(struct exportdir *xd, const char *tmpname,
+			    int *fd);
+/* Make the link dirfd/name to target with mtime where nothing has that
+ * name (a fresh directory): symlinkat makes it whole in one step, so no
+ * temporary is needed. -EEXIST when the name is taken after all. */
+int exportdir_new_link(int dirfd, const char *name, const char *target,
+		       time_t mtime) __attribute__((warn_unused_result));
 /* A new temporary symlink to target with mtime. */
 int exportdir_tmp_link(struct exportdir *xd, const char *target,
 		       time_t mtime, char *tmpname, size_t tmpsz)
