@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <uthash.h>
@@ -154,17 +155,25 @@ static bool stored_answer(struct stored *s, struct http_resp *rs)
 
 /* ---- writing ------------------------------------------------------ */
 
-static int write_all(int fd, const void *data, size_t len)
+/* Write the pieces of a page in one call (a short write goes on where
+ * it stopped). Returns 0 or -1 (errno set). */
+static int write_all(int fd, struct iovec *iov, int n)
 {
-	const char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+		if (w < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (w <= 0) {
+			if (!w)
+				errno = EIO;
 			return -1;
-		p += n;
-		len -= (size_t)n;
+		}
+		for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }
@@ -187,12 +196,15 @@ static bool save(const char *key, uint64_t h, const struct http_resp *rs)
 	int fd = openat(ps.dirfd, tmp,
 			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			0600);
+	struct iovec iov[] = {
+		{ head, hl > 0 ? (size_t)hl : 0 },
+		{ (void *)key, strlen(key) },
+		{ (void *)rs->etag, strlen(rs->etag) },
+		{ (void *)rs->content_type, strlen(rs->content_type) },
+		{ rs->body.data ? rs->body.data : "", blen },
+	};
 	bool ok = fd >= 0 && hl > 0 && (size_t)hl < sizeof(head) &&
-		  !write_all(fd, head, (size_t)hl) &&
-		  !write_all(fd, key, strlen(key)) &&
-		  !write_all(fd, rs->etag, strlen(rs->etag)) &&
-		  !write_all(fd, rs->content_type, strlen(rs->content_type)) &&
-		  !write_all(fd, rs->body.data ? rs->body.data : "", blen);
+		  !write_all(fd, iov, sizeof(iov) / sizeof(iov[0]));
 	int err = ok ? 0 : errno;
 	if (fd >= 0 && close(fd) && ok) {
 		ok = false;
