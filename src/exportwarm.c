@@ -87,7 +87,8 @@ static int warm_entry(const struct tree_dir *d, size_t i, fuse_ino_t dir,
 {
 	struct fuse_entry_param e;
 	const char *name = d->v[i].name;
-	if (!exportdir_name_ok(name, root))
+	/* A link's target comes from the listing: nothing to ask. */
+	if (S_ISLNK(d->v[i].mode) || !exportdir_name_ok(name, root))
 		return 0;
 	tree_dirplus(TREE_VIEW_EXPORT, d, i, &e);
 	if (!e.ino) {
