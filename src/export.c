@@ -5,8 +5,11 @@
  * parallel readers. Each directory's job lists it through tree.h in
  * TREE_VIEW_EXPORT, writes its files and links, makes its subdirectories
  * and queues them, removes what the listing no longer has, and sets the
- * directory's mtime. Calls tree (never sync or node directly), exportdir
- * for every change to DIR, and pagestore for ETags kept across runs.
+ * directory's mtime. Meanwhile exportwarm walks ahead asking for what the
+ * jobs will need, so their requests overlap the writing. A directory the
+ * run made is written without looking for old entries in it. Calls tree
+ * (never sync or node directly), exportdir for every change to DIR,
+ * exportwarm, and pagestore for ETags kept across runs.
  *
  * Lookups are balanced: every tree_lookup is forgotten once its entry is
  * written (a directory's when its job ends), so the node table keeps no

@@ -5,7 +5,10 @@
  * replaced or removed, never written through. New bytes are written to a
  * temporary file in DIR/.apisecfs-export/tmp/ and renamed over the old
  * name, so a reader (or a run cut short) sees the old file or the new
- * one, never half of one. All functions return 0 or -errno unless said.
+ * one, never half of one. Where nothing has the name yet (a directory the
+ * run made), a file is written unnamed and linked in once whole, and a
+ * link is made in place: both appear whole, without a rename across two
+ * directories. All functions return 0 or -errno unless said.
  */
 #ifndef APISECFS_EXPORTDIR_H
 #define APISECFS_EXPORTDIR_H
