@@ -36,6 +36,11 @@ class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False          # hung requests must not hold up exit
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a client opening 16
+    # connections at once (apisecfs -o max_conns=16) saw some dropped and
+    # stalled for a second on TCP's retransmit, which no real platform
+    # behind a load balancer does.
+    request_queue_size = 128
 
     def __init__(self, address, api, admin, limiter, idem, latency_ms, ssl_ctx):
         super().__init__(address, Handler)
