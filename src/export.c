@@ -570,10 +570,11 @@ int export_run(unsigned workers)
 	if (push_job(FUSE_ROOT_ID, 0, false, "", ""))
 		return fail(EXIT_PLATFORM, "", NULL, ENOMEM), ex.status;
 	/* Requests overlap the writers' local work (exportwarm.h). */
-	exportwarm_start(workers ? workers : 1);
+	unsigned ahead = exportwarm_start(workers ? workers : 1);
 	for (; n < (workers ? workers : 1); n++)
 		if (pthread_create(&th[n], NULL, worker, NULL))
 			break;
+	log_debug("export: %u writers, %u reading ahead", n ? n : 1, ahead);
 	if (!n)
 		worker(NULL);
 	for (unsigned i = 0; i < n; i++)

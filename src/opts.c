@@ -44,6 +44,7 @@ static const struct fuse_opt opts_table[] = {
 	OPT("cache_size=%u", cache_size, 0),
 	OPT("disk_cache=%u", disk_cache, 0),
 	OPT("max_conns=%u", pool_size, 0),
+	OPT("max_conns=", set_max_conns, 1),
 	OPT("poll=%u", poll_s, 0),
 	OPT("events_queue=%u", events_queue, 0),
 	OPT("ratelimit_wait=%u", ratelimit_wait, 0),
@@ -154,7 +155,7 @@ void opts_usage(const char *prog)
 	       "connection:\n"
 	       "    -o timeout=SECONDS     per-request deadline (15)\n"
 	       "    -o retries=N           extra tries for safe requests (2)\n"
-	       "    -o max_conns=N         concurrent requests (8)\n"
+	       "    -o max_conns=N         concurrent requests (8; 16 for --export)\n"
 	       "    -o ratelimit_wait=SECONDS\n"
 	       "                           how long 429s may hold one\n"
 	       "                           operation (60)\n"
@@ -464,6 +465,10 @@ int opts_parse(struct fuse_args *args, struct opts *o)
 		o->url = o->pos[0];
 		o->pos[0] = NULL;
 	}
+	/* An export's requests do not wait for a reader: it keeps more in
+	 * flight unless told otherwise (export.h). */
+	if (o->export && !o->set_max_conns)
+		o->pool_size = OPTS_EXPORT_CONNS;
 	if (check(o))
 		return EXIT_USAGE;
 	/* libfuse checks a mountpoint exists; an export makes its DIR. */

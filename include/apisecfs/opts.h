@@ -30,6 +30,7 @@ struct opts {
 	unsigned cache_size; /* MiB */
 	unsigned disk_cache; /* MiB of evicted list pages on disk; 0: off */
 	unsigned pool_size;  /* concurrent requests */
+	int set_max_conns;   /* max_conns given (else the default) */
 	unsigned poll_s;     /* events: seconds between polls, 0: off */
 	unsigned events_queue; /* events: lines a reader may leave unread */
 	unsigned ratelimit_wait; /* seconds a 429 may hold one operation */
@@ -46,6 +47,11 @@ struct opts {
 	int npos;     /* positional arguments seen */
 	char *pos[2]; /* URL MOUNTPOINT or MOUNTPOINT */
 };
+
+/* max_conns of an export when none is given (a mount's is 8): its
+ * requests are made ahead of the writing (export.h), not one reader's
+ * at a time. */
+#define OPTS_EXPORT_CONNS 16
 
 /* Exit statuses (documented in apisecfs(1)). */
 enum opts_exit {

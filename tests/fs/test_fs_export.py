@@ -385,6 +385,15 @@ def test_429s_amid_concurrent_requests_are_waited_out(clean, tmp_path):
         {p: stat.S_IFMT(st.st_mode) for p, st in tree_entries(ref).items()}
 
 
+def test_concurrency_is_max_conns_16_unless_given(sim, tmp_path):
+    r = export_ok(sim, tmp_path / "a", options=["log_level=debug"])
+    assert "export: 16 writers, 16 reading ahead" in r.stderr, r.stderr
+    r = export_ok(sim, tmp_path / "b",
+                  options=["log_level=debug", "max_conns=3"])
+    assert "export: 3 writers, 3 reading ahead" in r.stderr, r.stderr
+    assert files_of(tmp_path / "a") == files_of(tmp_path / "b")
+
+
 def test_platform_unreachable_is_3(sim, tmp_path):
     sim.set_faults(down=True)
     try:
