@@ -353,6 +353,10 @@ static int merge(struct split_job *jobs, size_t n, struct collect *all)
 struct stash_group {
 	char *value;
 	struct collect cl; /* v, n, alloc only */
+	/* Its items were handed out: a second listing of the same view
+	 * (two threads, or the export reading ahead) must walk, not take
+	 * an empty group for "no item has that value". */
+	bool taken;
 };
 
 static struct {
@@ -403,16 +407,20 @@ static bool stash_take(const char *key, uint64_t sig, const char *value,
 	if (strcmp(stash.key, key) || stash.sig != sig ||
 	    clock_ms() >= stash.until_ms)
 		goto out;
-	for (size_t i = 0; i < stash.n && !got; i++) {
+	for (size_t i = 0; i < stash.n; i++) {
 		struct stash_group *g = &stash.v[i];
 		if (strcmp(g->value, value))
 			continue;
+		if (g->taken)
+			goto out; /* taken once: cannot say */
 		all->v = g->cl.v;
 		all->n = g->cl.n;
 		all->alloc = g->cl.alloc;
-		free(g->value);
-		stash.v[i] = stash.v[--stash.n]; /* taken once */
+		g->cl.v = NULL;
+		g->cl.n = g->cl.alloc = 0;
+		g->taken = true;
 		got = true;
+		break;
 	}
 	got = got || stash.complete;
 out:
@@ -456,13 +464,16 @@ static int split_groups(struct collect *all, struct groups *gs,
 	pthread_mutex_lock(&stash.lock);
 	stash_clear_locked();
 	for (size_t g = 0; g < gs->n; g++) {
-		if (strcmp(gs->values[g], value) == 0) {
-			all->v = v[g].cl.v; /* ours: listed now */
-			all->n = v[g].cl.n;
-			all->alloc = v[g].cl.alloc;
-			continue;
+		struct collect cl = v[g].cl;
+		bool ours = strcmp(gs->values[g], value) == 0;
+		if (ours) {
+			all->v = cl.v; /* listed now: in the stash as taken */
+			all->n = cl.n;
+			all->alloc = cl.alloc;
+			memset(&cl, 0, sizeof(cl));
 		}
-		v[stash.n].cl = v[g].cl;
+		v[stash.n].cl = cl;
+		v[stash.n].taken = ours;
 		v[stash.n].value = gs->values[g]; /* the stash owns it now */
 		gs->values[g] = NULL;
 		stash.n++;
