@@ -49,6 +49,7 @@ struct entry {
 	bool dirty; /* a change touched it since it was last validated */
 	struct spill_ref spill; /* a ghost's bytes on disk (-o disk_cache) */
 	uint64_t spill_hash;	/* body_hash of the bytes spilled */
+	long long pinned_until; /* prefetched, not read yet: not evicted */
 	/* LRU of bodies, or of ghosts: most recent first. */
 	struct entry *prev, *next;
 	UT_hash_handle hh;
@@ -227,7 +228,10 @@ static void evict(const struct entry *keep)
 	struct entry *e = cache.lru_tail;
 	while (cache.bytes > cache.opts.max_bytes && e) {
 		struct entry *prev = e->prev;
-		if (e != keep && !e->loading)
+		/* A page fetched ahead stays until its walk reads it (or a
+		 * while): five walks' prefetches must not evict each other's
+		 * before use in a small cache, or each is fetched twice. */
+		if (e != keep && !e->loading && e->pinned_until <= clock_ms())
 			evict_one(e);
 		e = prev;
 	}
@@ -317,6 +321,7 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 			evict(e);
 		if (e && e->body && !e->loading && clock_ms() < e->expires_ms) {
 			cache.stats.hits++;
+			e->pinned_until = 0;
 			lru_unlink(e);
 			lru_push_front(e);
 			doc_fill(out, e, false);
@@ -408,6 +413,16 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 	pthread_mutex_unlock(&cache.lock);
 	http_resp_free(&rs);
 	return result;
+}
+
+void cache_pin(const char *key, long long ms)
+{
+	struct entry *e;
+	pthread_mutex_lock(&cache.lock);
+	HASH_FIND_STR(cache.table, key, e);
+	if (e && e->body)
+		e->pinned_until = clock_ms() + ms;
+	pthread_mutex_unlock(&cache.lock);
 }
 
 /* ---- memos: a page's version and note without its body --------------- */

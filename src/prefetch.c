@@ -14,6 +14,9 @@
  * prefetch. The queue drops what does not fit. */
 #define PREFETCH_WORKERS 5
 #define PREFETCH_QUEUE 32
+/* How long a prefetched page is kept for its walk whatever the cap: the
+ * walk reads it after rendering one page (well under this). */
+#define PREFETCH_PIN_MS 10000
 
 static struct {
 	pthread_mutex_t lock;
@@ -42,8 +45,10 @@ static void *work(void *arg)
 		struct cache_doc doc;
 		struct api_status st;
 		memset(&st, 0, sizeof(st));
-		if (cache_get(key, &doc, &st) == API_OK)
+		if (cache_get(key, &doc, &st) == API_OK) {
 			cache_doc_release(&doc);
+			cache_pin(key, PREFETCH_PIN_MS);
+		}
 		free(key);
 		pthread_mutex_lock(&pf.lock);
 	}
