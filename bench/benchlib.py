@@ -10,6 +10,9 @@ SIGTERM, in reverse order of creation:
 * run_shell() - one timed `bash -c` command in its own process group, so a
   time-out kills the whole pipeline (and only it).
 
+Mount points are watched, unmounted and logged with the filesystem
+tests' own helpers (tests/fs/fsutil.py), so the two cannot drift apart.
+
 Nothing here talks to anything but 127.0.0.1.
 """
 
@@ -32,7 +35,10 @@ from dataclasses import dataclass
 BENCH = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(BENCH)
 sys.path.insert(0, os.path.join(TOP, "tests", "sim"))
+sys.path.insert(0, os.path.join(TOP, "tests", "fs"))
 
+from fsutil import (is_mounted, read_log, unmount, wait_mounted,  # noqa: E402,F401
+                    write_secret)  # write_secret: re-exported for bench/
 from simctl import Sim  # noqa: E402,F401  (re-exported for bench/run)
 
 PYTHON = "/usr/bin/python3"
@@ -129,35 +135,6 @@ def stop_process(proc, group=False, timeout=5):
         except ProcessLookupError:
             pass
         proc.wait()
-
-
-def is_mounted(path):
-    path = os.path.realpath(path)
-    with open("/proc/self/mounts") as f:
-        return any(line.split()[1] == path for line in f)
-
-
-def unmount(path):
-    """fusermount3 -u, retried while busy; lazy unmount as a last resort."""
-    for _ in range(20):
-        if not is_mounted(path):
-            return True
-        r = subprocess.run(["fusermount3", "-u", path], capture_output=True, text=True)
-        if r.returncode == 0:
-            return True
-        time.sleep(0.25)
-    subprocess.run(["fusermount3", "-uz", path], capture_output=True)
-    if is_mounted(path):
-        subprocess.run(["umount", "-l", path], capture_output=True)
-    return not is_mounted(path)
-
-
-def write_secret(path, secret):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secret + "\n")
-    os.chmod(path, 0o600)
-    return path
 
 
 # ---- timed commands -----------------------------------------------------------
@@ -271,7 +248,7 @@ class _FuseProcess:
             self.reader.start()
         janitor.add("closeable", self)
         self.closed = False
-        self.wait_mounted()
+        wait_mounted(self.mnt, self.proc, MOUNT_TIMEOUT, self.read_log, self.name)
         self.mounted_after = time.perf_counter() - self.started
 
     def _stamp_lines(self):
@@ -281,23 +258,8 @@ class _FuseProcess:
             self.stamped.append((time.perf_counter(), line.rstrip("\n")))
             self.log.write(line)
 
-    def wait_mounted(self):
-        deadline = time.monotonic() + MOUNT_TIMEOUT
-        while time.monotonic() < deadline:
-            if is_mounted(self.mnt):
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} "
-                                   f"before mounting:\n{self.read_log()[-2000:]}")
-            time.sleep(0.01)
-        raise RuntimeError(f"{self.name}: no mount after {MOUNT_TIMEOUT}s:\n"
-                           f"{self.read_log()[-2000:]}")
-
     def read_log(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+        return read_log(self.log, self.log_path)
 
     def kill(self):
         """killing the daemon aborts its FUSE connection"""

@@ -62,7 +62,7 @@ class Site:
                                               latency_ms=cfg.latency_ms,
                                               extra_args=["--lean"] if lean else ()).start())
         self.url = self.sim.url
-        self.token_file = write_secret(os.path.join(cfg.workdir, f"{name}.token"),
+        self.token_file = write_secret(cfg.workdir, f"{name}.token",
                                        self.sim.creds["admin_token"])
         self.tree = os.path.join(cfg.tmpfs_dir, name)
         os.mkdir(self.tree)

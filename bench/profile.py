@@ -150,7 +150,7 @@ def main(argv=None):
         workdir = janitor.add("dir", tempfile.mkdtemp(prefix="apisecfs-prof-", dir="/tmp"))
         sim = janitor.add("sim", Sim(apps=apps, vulns=args.n, seed=1,
                                      latency_ms=args.latency).start())
-        token = write_secret(os.path.join(workdir, "token"), sim.creds["admin_token"])
+        token = write_secret(workdir, "token", sim.creds["admin_token"])
         cmd = sc.cmd
         if "{sample}" in cmd:
             cmd = cmd.replace("{sample}", quote(sample_file(janitor, sim, token, workdir)))

@@ -5,6 +5,10 @@ and check the daemon ended cleanly.
 A test that cannot mount fails. The only exception is a machine without
 /dev/fuse, where mounting is impossible; even then APISECFS_REQUIRE_MOUNT=1
 (set by .ci/run) turns the skip into a failure.
+
+bench/benchlib.py mounts with the same helpers (is_mounted, write_secret,
+unmount, read_log, wait_mounted), so this module imports nothing beyond
+the standard library at load time: pytest only where a test needs it.
 """
 
 import os
@@ -12,8 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-
-import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -29,6 +31,7 @@ SLOW = 4 if WRAP else 1
 
 
 def require_fuse():
+    import pytest  # here, not above: bench/ imports this module without it
     if os.path.exists("/dev/fuse"):
         return
     if os.environ.get("APISECFS_REQUIRE_MOUNT") == "1":
@@ -49,6 +52,51 @@ def write_secret(directory, name, secret, mode=0o600):
         f.write(secret + "\n")
     os.chmod(path, mode)
     return path
+
+
+class MountError(RuntimeError):
+    """A FUSE daemon exited before mounting, or did not mount in time."""
+
+
+def read_log(log, log_path):
+    """All a daemon has written so far to log_path, through log (the file
+    object its output goes to; flushed first while still open)."""
+    if not log.closed:
+        log.flush()
+    with open(log_path, errors="replace") as f:
+        return f.read()
+
+
+def wait_mounted(mnt, proc, timeout, log_text, name="apisecfs"):
+    """Return once mnt is a mount point; MountError when proc exits first
+    or timeout seconds pass (log_text() then ends the message)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_mounted(mnt):
+            return
+        if proc.poll() is not None:
+            raise MountError("%s exited with %s before mounting:\n%s"
+                             % (name, proc.returncode, log_text()[-4000:]))
+        time.sleep(0.01)
+    raise MountError("%s: no mount after %gs:\n%s"
+                     % (name, timeout, log_text()[-4000:]))
+
+
+def unmount(mnt):
+    """fusermount3 -u, retried for 5 s while busy (a failed test's
+    traceback, or a killed pipeline, may still hold a file open), then a
+    lazy unmount so the daemon can exit. True once mnt is no mount point."""
+    for _ in range(50):
+        if not is_mounted(mnt):
+            return True
+        if subprocess.run(["fusermount3", "-u", mnt],
+                          capture_output=True).returncode == 0:
+            return True
+        time.sleep(0.1)
+    subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+    if is_mounted(mnt):
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+    return not is_mounted(mnt)
 
 
 class Mount:
@@ -91,40 +139,16 @@ class Mount:
         run_env.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=self.log,
                                      stderr=subprocess.STDOUT, env=run_env)
-        self.wait_mounted()
-
-    def wait_mounted(self, timeout=20):
-        deadline = time.time() + timeout * SLOW
-        while time.time() < deadline:
-            if is_mounted(self.mnt):
-                return
-            if self.proc.poll() is not None:
-                raise AssertionError("apisecfs exited with %s before mounting:\n%s"
-                                     % (self.proc.returncode, self.read_log()))
-            time.sleep(0.05)
-        raise AssertionError("mount did not appear in %ss:\n%s"
-                             % (timeout, self.read_log()))
+        wait_mounted(self.mnt, self.proc, 20 * SLOW, self.read_log)
 
     def path(self, *parts):
         return os.path.join(self.mnt, *parts)
 
     def read_log(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+        return read_log(self.log, self.log_path)
 
     def umount(self):
-        if is_mounted(self.mnt):
-            # A failed test's traceback may still hold an open file:
-            # retry, then detach lazily so the daemon can exit.
-            for _ in range(20):
-                if subprocess.run(["fusermount3", "-u", self.mnt],
-                                  capture_output=True).returncode == 0:
-                    break
-                time.sleep(0.1)
-            else:
-                subprocess.run(["fusermount3", "-uz", self.mnt], check=True)
+        assert unmount(self.mnt), "%s is still mounted" % self.mnt
         try:
             rc = self.proc.wait(timeout=20 * SLOW)
         except subprocess.TimeoutExpired:

@@ -11,10 +11,7 @@ import pytest
 from fsutil import WRAP, Mount, Sim, run_apisecfs, write_secret
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with Sim(apps=10, vulns=60, scan_seconds=1) as s:
-        yield s
+SIM = dict(apps=10, vulns=60)
 
 
 def reads_ok(m, way):

@@ -13,17 +13,8 @@ import pytest
 from fsutil import Mount, Sim
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with Sim(apps=10, vulns=100, scan_seconds=1) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def mnt(sim):
-    m = Mount(sim.url, token=sim.creds["admin_token"], options=["cache_ttl=300"])
-    yield m
-    m.umount()
+SIM = dict(apps=10, vulns=100)
+MNT_OPTIONS = ["cache_ttl=300"]
 
 
 def sh(cmd, cwd):

@@ -23,19 +23,8 @@ from fsutil import Mount, Sim
 
 # A hang guard, not a measure: every wait below ends on its condition.
 DEADLINE = 60
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with Sim(apps=10, vulns=300, scan_seconds=1) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def mnt(sim):
-    m = Mount(sim.url, token=sim.creds["admin_token"], options=["poll=1"])
-    yield m
-    m.umount()
+SIM = dict(apps=10, vulns=300)
+MNT_OPTIONS = ["poll=1"]
 
 
 def wait_for(cond, what):

@@ -285,13 +285,6 @@ def test_small_cache_still_one_request_a_page(tmp_path):
 # ---- faults -------------------------------------------------------------------
 
 
-@pytest.fixture
-def clean(sim):
-    sim.clear_faults()
-    yield sim
-    sim.clear_faults()
-
-
 FAULTS = [
     pytest.param(dict(down=True), id="down"),
     pytest.param(dict(error_rate=1, error_status=503), id="503"),

@@ -14,19 +14,7 @@ import pytest
 from fsutil import Mount, Sim, api_items
 
 FAST = ["timeout=2", "retries=1", "cache_ttl=1"]
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with Sim(apps=10, vulns=120, scan_seconds=1) as s:
-        yield s
-
-
-@pytest.fixture
-def clean(sim):
-    sim.clear_faults()
-    yield sim
-    sim.clear_faults()
+SIM = dict(apps=10, vulns=120)
 
 
 def all_scans(sim, token):

@@ -13,20 +13,8 @@ import pytest
 from fsutil import Mount, Sim
 
 TTL = 2
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with Sim(apps=20, vulns=6000, scan_seconds=1) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def mnt(sim):
-    m = Mount(sim.url, token=sim.creds["admin_token"],
-              options=["cache_ttl=%d" % TTL])
-    yield m
-    m.umount()
+SIM = dict(apps=20, vulns=6000)
+MNT_OPTIONS = ["cache_ttl=%d" % TTL]
 
 
 def requests(sim):

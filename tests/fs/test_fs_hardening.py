@@ -13,24 +13,12 @@ import time
 
 import pytest
 
-from fsutil import TOP, Mount, Sim, api_items, run_apisecfs
+from fsutil import TOP, Mount, api_items, run_apisecfs
 
 NOBODY = (65534, 65534)
 STRANGER = (12345, 12345)  # another local user, with no passwd entry
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with Sim(apps=6, vulns=150, scan_seconds=1) as s:
-        yield s
-
-
-@pytest.fixture
-def clean(sim):
-    sim.clear_faults()
-    yield sim
-    sim.clear_faults()
+SIM = dict(apps=6, vulns=150)
 
 
 def as_user(user, *argv):

@@ -19,16 +19,11 @@ import threading
 
 import pytest
 
-from fsutil import BIN, Mount, Sim, is_mounted, run_apisecfs, write_secret
+from fsutil import BIN, Mount, is_mounted, run_apisecfs, write_secret
 
 NOBODY = 65534
 OTHER_UID = 4242  # a user that is neither root nor the caller
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with Sim(apps=10, vulns=40, scan_seconds=1) as s:
-        yield s
+SIM = dict(apps=10, vulns=40)
 
 
 @pytest.fixture

@@ -15,10 +15,7 @@ from fsutil import BIN, Mount, Sim, is_mounted, require_fuse, run_apisecfs, \
     write_secret
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with Sim(apps=10, vulns=30, scan_seconds=1) as s:
-        yield s
+SIM = dict(apps=10, vulns=30)
 
 
 class Syslog:
