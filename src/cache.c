@@ -32,8 +32,8 @@
 struct entry {
 	char *key;
 	struct blob *body; /* NULL while the first fetch is in flight */
-	char etag[160];
-	char content_type[96];
+	char etag[HTTP_ETAG_MAX];
+	char content_type[HTTP_CONTENT_TYPE_MAX];
 	uint64_t version;
 	long long expires_ms;
 	bool loading;
@@ -310,7 +310,7 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 		       struct api_status *st)
 {
 	struct entry *e;
-	char etag[160];
+	char etag[HTTP_ETAG_MAX];
 
 	pthread_mutex_lock(&cache.lock);
 	for (;;) {
@@ -441,7 +441,7 @@ enum api_err cache_get_meta(const char *key, struct cache_meta *meta,
 			    struct cache_doc *doc, struct api_status *st)
 {
 	struct entry *e;
-	char etag[160];
+	char etag[HTTP_ETAG_MAX];
 	memset(meta, 0, sizeof(*meta));
 	doc->body = NULL;
 	pthread_mutex_lock(&cache.lock);

@@ -39,8 +39,8 @@ struct cache_opts {
 /* A cached document, shared read-only with the caller. */
 struct cache_doc {
 	struct blob *body;
-	char etag[160];
-	char content_type[96];
+	char etag[HTTP_ETAG_MAX];
+	char content_type[HTTP_CONTENT_TYPE_MAX];
 	uint64_t version; /* grows each time the bytes change */
 	bool stale;	  /* served past its TTL because the platform failed */
 };

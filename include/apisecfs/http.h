@@ -31,6 +31,11 @@ struct http_opts {
 
 /* Response bodies larger than this are refused (hostile server). */
 #define HTTP_MAX_BODY (64u << 20)
+/* Room for an ETag and a Content-Type header value, NUL included (the
+ * response, the cache and the export's page store keep them this size);
+ * a longer value is cut short. */
+#define HTTP_ETAG_MAX 160
+#define HTTP_CONTENT_TYPE_MAX 96
 
 struct http_req {
 	const char *method; /* "GET", "POST", "PATCH", "PUT", "DELETE" */
@@ -48,8 +53,8 @@ struct http_req {
 struct http_resp {
 	long status;
 	struct buf body;
-	char etag[160];
-	char content_type[96];
+	char etag[HTTP_ETAG_MAX];
+	char content_type[HTTP_CONTENT_TYPE_MAX];
 	long retry_after; /* seconds, -1 if absent */
 	time_t date;	  /* the platform's clock (Date header), 0 if absent */
 	long attempts;
