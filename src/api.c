@@ -269,18 +269,6 @@ enum api_err api_get_json(const char *path, cJSON **out,
 
 /* ---- lists -------------------------------------------------------- */
 
-/* FNV-1a over the page versions: equal iff every page kept its bytes. */
-static uint64_t sig_mix(uint64_t h, uint64_t v)
-{
-	if (!h)
-		h = 1469598103934665603ULL;
-	for (int i = 0; i < 8; i++) {
-		h ^= (v >> (i * 8)) & 0xff;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static int page_key(char *key, size_t keysz, const char *path,
 		    const char *next)
 {
@@ -506,7 +494,9 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 	char key[API_PATH_MAX];
 	char *next = NULL;
 	enum api_err result = API_OK;
-	uint64_t h = 0;
+	/* The hash of the page versions: equal iff every page kept its
+	 * bytes. */
+	uint64_t h = BUF_HASH_SEED;
 
 	changes_round(path);
 	for (int page = 0;; page++) {
@@ -534,7 +524,8 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 					break;
 			}
 			if (m.memo) {
-				h = sig_mix(h, m.version);
+				h = buf_hash_continue(h, &m.version,
+						      sizeof(m.version));
 				struct api_page_info pi = { key, m.version,
 							m.has_aux, m.aux };
 				if (pfn && pfn(&pi, pud)) {
@@ -554,7 +545,7 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 			if (result)
 				break;
 		}
-		h = sig_mix(h, doc.version);
+		h = buf_hash_continue(h, &doc.version, sizeof(doc.version));
 		gate_enter(); /* the callbacks make no request: no nesting */
 		struct json_arena *arena;
 		cJSON *body = json_parse_page(doc.body->data, doc.body->len,

@@ -141,15 +141,19 @@ bool blob_equal(const struct blob *a, const struct blob *b)
 	return memcmp(a->data, b->data, a->len) == 0;
 }
 
-uint64_t buf_hash(const void *data, size_t len)
+uint64_t buf_hash_continue(uint64_t h, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < len; i++) {
 		h ^= p[i];
-		h *= 1099511628211ULL;
+		h *= 1099511628211ULL; /* the 64-bit FNV prime */
 	}
 	return h;
+}
+
+uint64_t buf_hash(const void *data, size_t len)
+{
+	return buf_hash_continue(BUF_HASH_SEED, data, len);
 }
 
 uint64_t buf_digest(const void *data, size_t len)

@@ -115,14 +115,14 @@ static int add_member(const cJSON *item, const char *page_key, void *ud)
 static enum api_err lists_sig(const char *const *paths, uint64_t *sig,
 			      struct api_status *st)
 {
-	*sig = 0;
+	*sig = BUF_HASH_SEED;
 	for (size_t i = 0; paths[i]; i++) {
 		uint64_t s;
 		enum api_err result = api_list_pages(paths[i], NULL, NULL, &s,
 						     st);
 		if (result)
 			return result;
-		*sig = *sig * 1099511628211ULL ^ s;
+		*sig = buf_hash_continue(*sig, &s, sizeof(s));
 	}
 	return API_OK;
 }

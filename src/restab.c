@@ -106,7 +106,7 @@ int restab_add(struct listing *out, const char *name, const struct kind *k,
 
 uint64_t restab_entries_sig(const struct listing *l)
 {
-	uint64_t sig = 1469598103934665603ULL;
+	uint64_t sig = BUF_HASH_SEED;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct listing_entry *e = &l->v[i];
 		uint64_t parts[2] = { buf_hash(e->name, strlen(e->name)),
@@ -114,7 +114,7 @@ uint64_t restab_entries_sig(const struct listing *l)
 					      ? buf_hash(e->content->data,
 							 e->content->len)
 					      : 0 };
-		sig = (sig ^ buf_hash(parts, sizeof(parts))) * 1099511628211ULL;
+		sig = buf_hash_continue(sig, parts, sizeof(parts));
 	}
 	return sig ? sig : 1;
 }

@@ -526,10 +526,9 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 	bool collected = !sig_first;
 	enum api_err result = rc ? API_OK
 				 : run_splits(jobs, n, collected, &st);
-	uint64_t sig = 0;
+	uint64_t sig = BUF_HASH_SEED;
 	for (size_t i = 0; !rc && !result && i < n; i++)
-		sig = buf_hash(&jobs[i].sig, sizeof(jobs[i].sig)) ^
-		      (sig * 1099511628211ULL);
+		sig = buf_hash_continue(sig, &jobs[i].sig, sizeof(jobs[i].sig));
 	out->sig = sig ? sig : 1;
 	if (!rc && !result && sig_first) {
 		out->unchanged = c->list_sig && out->sig == c->list_sig;

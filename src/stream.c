@@ -36,11 +36,6 @@ struct stream_reader {
 
 /* ---- building ----------------------------------------------------- */
 
-static uint64_t sig_add(uint64_t acc, uint64_t path_sig)
-{
-	return buf_hash(&path_sig, sizeof(path_sig)) ^ (acc * 1099511628211ULL);
-}
-
 /* One page at the end of s's index: its measure is its length. */
 static int add_page(const struct api_page_info *pi, void *ud)
 {
@@ -77,6 +72,7 @@ int stream_build(const char *const *paths, stream_item_fn fn,
 		return -ENOMEM;
 	s->refs = 1;
 	s->fn = fn;
+	s->sig = BUF_HASH_SEED;
 	/* The pages' versions and measures: bodies only for pages the cache
 	 * has not seen parsed since their list was measured. */
 	for (const char *const *p = paths; *p; p++) {
@@ -89,7 +85,7 @@ int stream_build(const char *const *paths, stream_item_fn fn,
 			stream_unref(s);
 			return -errmap_to_errno(result, &st);
 		}
-		s->sig = sig_add(s->sig, sig);
+		s->sig = buf_hash_continue(s->sig, &sig, sizeof(sig));
 	}
 	if (old && s->sig == old->sig) {
 		stream_unref(s); /* same pages: same bytes, keep the index */

@@ -65,8 +65,15 @@ void blob_unref(struct blob *bl); /* NULL is fine */
 size_t blob_footprint(const struct blob *bl);
 bool blob_equal(const struct blob *a, const struct blob *b);
 /* FNV-1a of len bytes: stable across builds and machines (the export's
- * page files are named by it), but a byte at a time: for short keys. */
+ * page files are named by it), but a byte at a time: for short keys. Its
+ * seed is not FNV's offset basis (14695981039346656037, one digit more)
+ * and must stay as it is, or every stored page name would change. */
 uint64_t buf_hash(const void *data, size_t len);
+/* FNV-1a carried on from h: BUF_HASH_SEED, or what an earlier call
+ * returned. Hashing a, then b, equals buf_hash of a and b end to end: the
+ * one way to sign a sequence (page versions, entries, lists). */
+#define BUF_HASH_SEED 1469598103934665603ULL
+uint64_t buf_hash_continue(uint64_t h, const void *data, size_t len);
 /* A 64-bit digest eight bytes at a time (several times faster than
  * buf_hash): tells whether re-rendered content is the same. In-memory
  * only; it may differ between builds. */
