@@ -42,3 +42,9 @@ bool ctlinput_line_or_json(const char *data, size_t len)
 	}
 	return len && data[len - 1] == '\n';
 }
+
+bool ctlinput_any(const char *data, size_t len)
+{
+	(void)data;
+	return len > 0;
+}

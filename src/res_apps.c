@@ -237,9 +237,6 @@ static const struct kind app_new_kind = {
 static const struct kind scan_link_kind = {
 	.name = "scan link", .type = KIND_LINK,
 };
-static const struct kind vuln_link_kind = {
-	.name = "vuln link", .type = KIND_LINK,
-};
 
 static const char *const all_scans[] = { "/v1/scans", NULL };
 static const struct res_row app_scans_row = {
@@ -255,27 +252,17 @@ static const struct res_row app_vulns_row = {
 	.path = "/v1/vulnerabilities", .filter = "applicationId",
 	.index_paths = res_vulns_streams,
 	.filter_from_id = true, .id_field = "vulnerabilityId",
-	.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
+	.ext = ".json", .shape = RES_LINK, .child = &res_vuln_link_kind,
 	.link_to = "../../../vulns/",
 };
 
-static int app_scans_list(const struct kind_ctx *c, struct listing *out)
-{
-	return rowwalk_list(c, &app_scans_row, out);
-}
-
-static int app_vulns_list(const struct kind_ctx *c, struct listing *out)
-{
-	return rowwalk_list(c, &app_vulns_row, out);
-}
-
 static const struct kind app_scans_kind = {
 	.name = "app scans", .type = KIND_DIR, .scope = "scans:read",
-	.list = app_scans_list,
+	.row = &app_scans_row,
 };
 static const struct kind app_vulns_kind = {
 	.name = "app vulns", .type = KIND_DIR, .scope = "vulns:read",
-	.list = app_vulns_list,
+	.row = &app_vulns_row,
 };
 
 /* ---- apps/NAME/ --------------------------------------------------- */

@@ -127,12 +127,6 @@ static const struct kind stats_kind = {
 
 /* ---- .refresh ----------------------------------------------------- */
 
-static bool any_input(const char *data, size_t len)
-{
-	(void)data;
-	return len > 0;
-}
-
 static int refresh_act(const struct kind_ctx *c, const char *data,
 		       size_t len, const char *idem, struct buf *reply)
 {
@@ -149,7 +143,7 @@ static int refresh_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops refresh_ops = {
-	.complete = any_input, .act = refresh_act, .refresh_all = true,
+	.complete = ctlinput_any, .act = refresh_act, .refresh_all = true,
 };
 static const struct kind refresh_kind = {
 	.name = ".refresh", .type = KIND_CTL, .ctl = &refresh_ops,
@@ -229,14 +223,9 @@ static const struct res_row teams_row = {
 	.ext = "", .shape = RES_DIR, .child = &team_kind,
 };
 
-static int teams_list(const struct kind_ctx *c, struct listing *out)
-{
-	return rowwalk_list(c, &teams_row, out);
-}
-
 const struct kind res_teams_kind = {
 	.name = "teams", .type = KIND_DIR, .scope = "teams:read",
-	.list = teams_list,
+	.row = &teams_row,
 };
 
 /* ---- tokens ------------------------------------------------------- */
@@ -321,13 +310,6 @@ static const struct res_row tokens_row = {
 	.reserved = tokens_reserved,
 };
 
-static int tokens_reload(const struct kind_ctx *c, const char *page_key,
-			 kind_emit_fn emit, void *ud)
-{
-	(void)c;
-	return rowwalk_reload(&tokens_row, page_key, emit, ud);
-}
-
 static int tokens_list(const struct kind_ctx *c, struct listing *out)
 {
 	int rc = restab_add(out, "new", &token_new_kind, NULL, NULL);
@@ -336,7 +318,7 @@ static int tokens_list(const struct kind_ctx *c, struct listing *out)
 
 const struct kind res_tokens_kind = {
 	.name = "tokens", .type = KIND_DIR, .scope = "tokens:read",
-	.list = tokens_list, .reload = tokens_reload,
+	.list = tokens_list, .row = &tokens_row,
 	.entries_remove_scope = "tokens:delete",
 };
 

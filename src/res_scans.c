@@ -93,12 +93,6 @@ static const struct kind junit_kind = {
 
 /* ---- controls ----------------------------------------------------- */
 
-static bool any_input(const char *data, size_t len)
-{
-	(void)data;
-	return len > 0;
-}
-
 static int cancel_act(const struct kind_ctx *c, const char *data,
 		      size_t len, const char *idem, struct buf *reply)
 {
@@ -124,7 +118,7 @@ static int cancel_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops cancel_ops = {
-	.complete = any_input, .act = cancel_act, .readable = true,
+	.complete = ctlinput_any, .act = cancel_act, .readable = true,
 };
 static const struct kind cancel_kind = {
 	.name = "cancel", .type = KIND_CTL, .write_scope = "scans:write",
@@ -231,27 +225,19 @@ static const struct kind scan_new_kind = {
 
 /* ---- scans/ID/ ---------------------------------------------------- */
 
-static const struct kind vuln_link_kind = {
-	.name = "vuln link", .type = KIND_LINK,
-};
 static const struct res_row scan_vulns_row = {
 	.path = "/v1/vulnerabilities", .filter = "scanId",
 	.index_paths = res_vulns_streams,
 	/* diff/ compares scans by fingerprint from the same index. */
 	.index_extra = "fingerprint",
 	.filter_from_id = true, .id_field = "vulnerabilityId",
-	.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
+	.ext = ".json", .shape = RES_LINK, .child = &res_vuln_link_kind,
 	.link_to = "../../../vulns/",
 };
 
-static int scan_vulns_list(const struct kind_ctx *c, struct listing *out)
-{
-	return rowwalk_list(c, &scan_vulns_row, out);
-}
-
 static const struct kind scan_vulns_kind = {
 	.name = "scan vulns", .type = KIND_DIR, .scope = "vulns:read",
-	.list = scan_vulns_list,
+	.row = &scan_vulns_row,
 };
 
 static int scan_list(const struct kind_ctx *c, struct listing *out)

@@ -154,7 +154,7 @@ static const struct kind triage_kind = {
 
 /* ---- by-severity/, by-status/ ------------------------------------- */
 
-static const struct kind vuln_link_kind = {
+const struct kind res_vuln_link_kind = {
 	.name = "vuln link", .type = KIND_LINK,
 };
 
@@ -164,7 +164,7 @@ static int filtered_list(const struct kind_ctx *c, struct listing *out,
 	const struct res_row row = {
 		.path = "/v1/vulnerabilities", .filter = param,
 		.id_field = "vulnerabilityId", .ext = ".json",
-		.shape = RES_LINK, .child = &vuln_link_kind,
+		.shape = RES_LINK, .child = &res_vuln_link_kind,
 		.link_to = "../../",
 	};
 	return rowwalk_list(c, &row, out);
@@ -181,7 +181,7 @@ static int status_list(const struct kind_ctx *c, struct listing *out)
 {
 	const struct res_row row = {
 		.path = "/v1/vulnerabilities", .id_field = "vulnerabilityId",
-		.ext = ".json", .shape = RES_LINK, .child = &vuln_link_kind,
+		.ext = ".json", .shape = RES_LINK, .child = &res_vuln_link_kind,
 		.link_to = "../../", .split_param = "severity",
 		.split_values = severities, .match_field = "status",
 	};
@@ -240,13 +240,6 @@ static const struct res_row vulns_row = {
 	.split_param = "severity", .split_values = severities,
 };
 
-static int vulns_reload(const struct kind_ctx *c, const char *page_key,
-			kind_emit_fn emit, void *ud)
-{
-	(void)c;
-	return rowwalk_reload(&vulns_row, page_key, emit, ud);
-}
-
 static int vulns_list(const struct kind_ctx *c, struct listing *out)
 {
 	/* The walk below parses every page all.jsonl is made of: measure
@@ -265,5 +258,5 @@ static int vulns_list(const struct kind_ctx *c, struct listing *out)
 
 const struct kind res_vulns_kind = {
 	.name = "vulns", .type = KIND_DIR, .scope = "vulns:read",
-	.list = vulns_list, .reload = vulns_reload,
+	.list = vulns_list, .row = &vulns_row,
 };

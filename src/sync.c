@@ -22,6 +22,7 @@
 #include "apisecfs/log.h"
 #include "apisecfs/node.h"
 #include "apisecfs/notify.h"
+#include "apisecfs/rowwalk.h"
 #include "apisecfs/stream.h"
 #include "apisecfs/sync.h"
 
@@ -280,7 +281,10 @@ int sync_listed(struct node *dir)
 	sync_ctx_of(dir, &c);
 	node_unlock();
 
-	int rc = dir->kind->list ? dir->kind->list(&c, &l) : 0;
+	const struct kind *k = dir->kind;
+	int rc = k->list  ? k->list(&c, &l)
+		 : k->row ? rowwalk_list(&c, k->row, &l)
+			  : 0;
 	if (rc == 0) {
 		node_lock();
 		if (dir->linked || relisted_locked(dir))
@@ -427,15 +431,13 @@ static int reload_emit(const char *id, const char *name,
  * page fetch (usually cached) fills n and its page siblings. */
 static int reload(struct node *n, struct node *dir)
 {
-	struct kind_ctx c;
 	struct reload r = { dir, n, NULL, false, 0 };
 	node_lock();
 	struct blob *key = blob_ref(n->src);
-	sync_ctx_of(dir, &c);
 	node_unlock();
-	int rc = key && dir->kind->reload
-			 ? dir->kind->reload(&c, key->data, reload_emit, &r)
-			 : -EIO;
+	const struct res_row *row = dir->kind->row;
+	int rc = key && row ? rowwalk_reload(row, key->data, reload_emit, &r)
+			    : -EIO;
 	/* A page's files can outweigh the content cap, and filling them
 	 * evicts the first ones: the file being read goes in last. */
 	node_lock();
@@ -447,7 +449,6 @@ static int reload(struct node *n, struct node *dir)
 	node_unlock();
 	blob_unref(r.got);
 	blob_unref(key);
-	blob_unref(c.obj);
 	return rc;
 }
 

@@ -17,5 +17,8 @@ char *ctlinput_word(const char *data, size_t len);
 /* Input complete when it is JSON that parses, or a line ending in a
  * newline. */
 bool ctlinput_line_or_json(const char *data, size_t len);
+/* Input complete once there is any (what it says does not matter:
+ * scans/ID/cancel, .refresh). */
+bool ctlinput_any(const char *data, size_t len);
 
 #endif

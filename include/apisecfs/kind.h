@@ -55,6 +55,7 @@ struct listing {
 };
 
 struct ctl_handle; /* ctl.h */
+struct res_row;	   /* restab.h; walked by rowwalk.h */
 
 /* Hands a re-rendered child file to the engine: the child with API id id
  * gets content (the reference is taken). Returns 0 to go on. */
@@ -99,10 +100,11 @@ struct kind {
 	const char *const *stream_paths; /* NULL-terminated */
 	int (*stream_item)(const cJSON *item, struct buf *out);
 	size_t (*stream_item_len)(const cJSON *item); /* its byte count */
-	/* Directories whose files are evictable: render every file of the
-	 * list page page_key again, through emit. */
-	int (*reload)(const struct kind_ctx *c, const char *page_key,
-		      kind_emit_fn emit, void *ud);
+	/* Directories that show one list of the platform: the row rowwalk
+	 * lists them from when list is NULL, and, where their files are
+	 * evictable (RES_FILE), renders those again from, a list page at a
+	 * time. */
+	const struct res_row *row;
 	/* rm of this node (tokens/<name>.json revokes). */
 	int (*remove)(const struct kind_ctx *c);
 	const char *remove_scope;

@@ -101,8 +101,9 @@ extern const char *const res_vulns_streams[];
 /* res_scans.c: the names scans/ keeps for itself (its control files). */
 extern const char *const res_scans_reserved[];
 
-/* The kinds other modules refer to. */
-extern const struct kind restab_root_kind;
+/* The kinds other modules refer to. res_vulns.c: a link to a finding's
+ * file in vulns/ (apps/NAME/vulns/, scans/ID/vulns/, by-severity/S/). */
+extern const struct kind restab_root_kind, res_vuln_link_kind;
 extern const struct kind res_apps_kind, res_scans_kind, res_vulns_kind,
 	res_teams_kind, res_tokens_kind;
 

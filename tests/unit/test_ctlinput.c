@@ -1,6 +1,7 @@
 /* test_ctlinput.c - what the control files' callbacks read from their
- * input (ctlinput.c): a word trimmed of white space, and input complete at
- * a newline or once JSON (which may span lines) parses. */
+ * input (ctlinput.c): a word trimmed of white space, input complete at a
+ * newline or once JSON (which may span lines) parses, and input complete
+ * once there is any. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,5 +39,10 @@ int main(void)
 	CHECK(complete(" {\"a\":\n1}")); /* parses: done without a newline */
 	CHECK(complete("[1, 2]"));
 	CHECK(!complete("[1, 2"));
+
+	CHECK(!ctlinput_any("", 0));
+	CHECK(!ctlinput_any("x", 0)); /* the length, not the pointer */
+	CHECK(ctlinput_any("\n", 1));
+	CHECK(ctlinput_any("\0", 1));
 	return check_report("test_ctlinput");
 }
