@@ -29,15 +29,28 @@ enum api_err errmap_from_http(long status)
 	return API_E_HTTP_OTHER;
 }
 
+/* A 403 says why in its code. Without a scope the credential may do
+ * other things, and another credential this one: EACCES, as for a mode
+ * bit. A refusal of the credential itself, wherever it is used from here
+ * (address_not_allowed, sso_required), is a policy no scope changes:
+ * EPERM, so that ls and cat tell the two apart. */
+static int forbidden_errno(const struct api_status *st)
+{
+	if (st && (strcmp(st->code, "address_not_allowed") == 0 ||
+		   strcmp(st->code, "sso_required") == 0))
+		return EPERM;
+	return EACCES; /* missing_scope, or a code this build does not know */
+}
+
 int errmap_to_errno(enum api_err err, const struct api_status *st)
 {
-	(void)st;
 	switch (err) {
 	case API_OK:
 		return 0;
 	case API_E_UNAUTH:
-	case API_E_FORBIDDEN:
 		return EACCES;
+	case API_E_FORBIDDEN:
+		return forbidden_errno(st);
 	case API_E_NOT_FOUND:
 		return ENOENT;
 	case API_E_CONFLICT:

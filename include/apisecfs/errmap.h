@@ -36,7 +36,9 @@ struct api_status {
 
 /* Classify an HTTP status (>= 300) into an api_err. */
 enum api_err errmap_from_http(long status);
-/* The errno a FUSE operation returns for this outcome (positive). */
+/* The errno a FUSE operation returns for this outcome (positive): by
+ * err, and for a 403 by st's code too (EACCES for missing_scope, EPERM
+ * for address_not_allowed and sso_required); st may be NULL. */
 int errmap_to_errno(enum api_err err, const struct api_status *st);
 /* Short fixed description for logs ("not found", "timed out"). */
 const char *errmap_str(enum api_err err);
