@@ -195,6 +195,27 @@ def walk_files(root):
     return out
 
 
+def start_scan(m, app="payments-api"):
+    """Start a scan of app through m's scans/new; the new scan's id, read
+    back from the same descriptor."""
+    fd = os.open(m.path("scans", "new"), os.O_RDWR)
+    try:
+        os.write(fd, (app + "\n").encode())
+        return os.read(fd, 100).decode().strip()
+    finally:
+        os.close(fd)
+
+
+def revoke_token(sim, secret):
+    """Revoke, as the admin, the token whose secret is given (found by its
+    last four characters)."""
+    admin = sim.creds["admin_token"]
+    tid = next(t["tokenId"] for t in api_items(sim, "/v1/tokens", admin)
+               if t["partialToken"].endswith(secret[-4:]))
+    status, _, body = sim.request("DELETE", "/v1/tokens/" + tid, token=admin)
+    assert status == 204, body
+
+
 def api_items(sim, path, token):
     """Every item of an API list, paged the way the contract says."""
     items, nxt = [], None

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fsutil import WRAP, Mount, Sim, run_apisecfs, write_secret
+from fsutil import WRAP, Mount, Sim, revoke_token, run_apisecfs, write_secret
 
 
 SIM = dict(apps=10, vulns=60)
@@ -116,11 +116,7 @@ def test_rotated_token_file_is_picked_up(sim, tmp_path):
         time.sleep(1.2)
         os.listdir(m.path("vulns"))
         # Revoke the first token: the mount must already use the second.
-        admin = sim.creds["admin_token"]
-        _, _, toks = sim.request("GET", "/v1/tokens?limit=500", token=admin)
-        tid = next(t["tokenId"] for t in toks["items"]
-                   if t["partialToken"].endswith(first[-4:]))
-        assert sim.request("DELETE", "/v1/tokens/" + tid, token=admin)[0] == 204
+        revoke_token(sim, first)
         refresh(m)
         assert os.listdir(m.path("vulns"))
         assert "cannot renew" not in m.read_log()
@@ -139,11 +135,7 @@ def test_token_cmd_runs_again_after_401(sim, tmp_path):
         assert os.listdir(m.path("vulns"))
         assert count.read_text().count("x") == 1
         src.write_text(second)
-        admin = sim.creds["admin_token"]
-        _, _, toks = sim.request("GET", "/v1/tokens?limit=500", token=admin)
-        tid = next(t["tokenId"] for t in toks["items"]
-                   if t["partialToken"].endswith(first[-4:]))
-        sim.request("DELETE", "/v1/tokens/" + tid, token=admin)
+        revoke_token(sim, first)
         refresh(m)
         assert os.listdir(m.path("vulns"))
         assert count.read_text().count("x") == 2
@@ -154,11 +146,7 @@ def test_static_token_revoked_gives_eacces(sim):
     tok = sim.mint_token(["apps:read", "vulns:read"])
     with Mount(sim.url, token=tok) as m:
         assert os.listdir(m.path("vulns"))
-        admin = sim.creds["admin_token"]
-        _, _, toks = sim.request("GET", "/v1/tokens?limit=500", token=admin)
-        tid = next(t["tokenId"] for t in toks["items"]
-                   if t["partialToken"].endswith(tok[-4:]))
-        sim.request("DELETE", "/v1/tokens/" + tid, token=admin)
+        revoke_token(sim, tok)
         refresh(m)
         with pytest.raises(PermissionError):
             os.listdir(m.path("vulns"))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from fsutil import Mount, Sim
+from fsutil import Mount, Sim, start_scan
 
 
 SIM = dict(apps=10, vulns=100)
@@ -239,10 +239,7 @@ def test_token_scope_subset_enforced_locally(sim):
 def test_cancel(sim):
     with Sim(apps=10, vulns=20, scan_seconds=60) as slow:
         with Mount(slow.url, token=slow.creds["admin_token"]) as m:
-            fd = os.open(m.path("scans", "new"), os.O_RDWR)
-            os.write(fd, b"payments-api\n")
-            sid = os.read(fd, 100).decode().strip()
-            os.close(fd)
+            sid = start_scan(m)
             # Many blocked waiters do not freeze the mount, and Ctrl-C
             # ends a wait at once.
             waiters = [subprocess.Popen(["cat", m.path("scans", sid, "wait")],
@@ -313,12 +310,7 @@ def test_new_scan_stays_visible_while_older_listings_land():
                     os.listdir(m.path("scans"))
 
             def starter(_):
-                fd = os.open(m.path("scans", "new"), os.O_RDWR)
-                try:
-                    os.write(fd, b"payments-api\n")
-                    sid = os.read(fd, 100).decode().strip()
-                finally:
-                    os.close(fd)
+                sid = start_scan(m)
                 # Every lookup must find it: the directory, files inside.
                 os.stat(m.path("scans", sid))
                 for name in ("status", "wait", "scan.json", "cancel"):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from fsutil import SLOW, Mount, Sim
+from fsutil import SLOW, Mount, Sim, start_scan
 
 
 SIM = dict(apps=10, vulns=100)
@@ -160,10 +160,7 @@ def test_appending_writes_each_act(sim, mnt):
 def test_a_thousand_waiters_hold_no_thread(tmp_path):
     with Sim(apps=5, vulns=20, scan_seconds=120) as slow:
         with Mount(slow.url, token=slow.creds["admin_token"]) as m:
-            fd = os.open(m.path("scans", "new"), os.O_RDWR)
-            os.write(fd, b"payments-api\n")
-            sid = os.read(fd, 100).decode().strip()
-            os.close(fd)
+            sid = start_scan(m)
             wait = m.path("scans", sid, "wait")
             waiters = [subprocess.Popen(["cat", wait],
                                         stdout=subprocess.DEVNULL,

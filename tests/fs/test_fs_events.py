@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from fsutil import Mount, Sim
+from fsutil import Mount, Sim, start_scan
 
 # A hang guard, not a measure: every wait below ends on its condition.
 DEADLINE = 60
@@ -137,10 +137,7 @@ def test_api_change_and_other_mount_within_two_polls(sim, mnt):
         try:
             assert not os.path.lexists(other.path("events"))  # poll=0: no feed
             at = polls(sim)
-            fd = os.open(other.path("scans", "new"), os.O_RDWR)
-            os.write(fd, b"payments-api\n")
-            sid = os.read(fd, 100).decode().strip()
-            os.close(fd)
+            sid = start_scan(other)
             e = r.wait(lambda e: e["type"] == "scan.status"
                        and e["scanId"] == sid, "the other mount's scan")
             assert polls(sim) - at <= 2
@@ -300,10 +297,7 @@ def test_sixteen_readers_and_ctrl_c(sim, mnt):
                  "16 readers blocked")
         wait_started(sim, 0)
         # The control mount still serves: a write that acts, an open.
-        fd = os.open(mnt.path("scans", "new"), os.O_RDWR)
-        os.write(fd, b"payments-api\n")
-        sid = os.read(fd, 100).decode().strip()
-        os.close(fd)
+        sid = start_scan(mnt)
         r = Reader(mnt.path("events"))
         try:
             r.wait(lambda e: e.get("scanId") == sid, "the scan in reader 17")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from fsutil import TOP, Mount, api_items, run_apisecfs
+from fsutil import TOP, Mount, api_items, run_apisecfs, start_scan
 
 NOBODY = (65534, 65534)
 STRANGER = (12345, 12345)  # another local user, with no passwd entry
@@ -212,12 +212,7 @@ def test_links_point_at_the_assigned_name_of_a_scan_called_new(sim):
     admin = sim.creds["admin_token"]
     sim.next_scan_id("new")
     with Mount(sim.url, token=admin) as m:
-        fd = os.open(m.path("scans", "new"), os.O_RDWR)
-        try:
-            os.write(fd, b"payments-api\n")
-            assert os.read(fd, 100).decode().strip() == "new"
-        finally:
-            os.close(fd)
+        assert start_scan(m) == "new"
         names = os.listdir(m.path("scans"))
         assert "new~new" in names and "new" in names
         assert os.path.isfile(m.path("scans", "new"))  # still the control

@@ -19,7 +19,8 @@ import threading
 
 import pytest
 
-from fsutil import BIN, Mount, is_mounted, run_apisecfs, write_secret
+from fsutil import (BIN, Mount, is_mounted, revoke_token, run_apisecfs,
+                    write_secret)
 
 NOBODY = 65534
 OTHER_UID = 4242  # a user that is neither root nor the caller
@@ -399,11 +400,7 @@ def test_token_cmd_gets_only_stdio(sim, tmp_path):
     with Mount(sim.url, options=["token_cmd=" + cmd]) as m:
         assert os.listdir(m.path("vulns"))
         src.write_text(second)
-        admin = sim.creds["admin_token"]
-        _, _, toks = sim.request("GET", "/v1/tokens?limit=500", token=admin)
-        tid = next(t["tokenId"] for t in toks["items"]
-                   if t["partialToken"].endswith(first[-4:]))
-        sim.request("DELETE", "/v1/tokens/" + tid, token=admin)
+        revoke_token(sim, first)
         with open(m.path(".refresh"), "w") as f:
             f.write("1\n")
         assert os.listdir(m.path("vulns"))  # renewed through token_cmd
