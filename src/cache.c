@@ -55,6 +55,9 @@ struct entry {
 	UT_hash_handle hh;
 };
 
+/* cache.lock protects every field here and in every entry but opts (set
+ * once before threads start). Innermost: nothing is taken under it but
+ * log's stdio (cache_renew_prefix calls delta_verdict: no lock). */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t loaded; /* broadcast when any fetch ends */

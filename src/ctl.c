@@ -2,6 +2,10 @@
  *
  * Owns the handles; each is guarded by its own mutex because the kernel
  * may send write, flush and read for one descriptor from several threads.
+ * Lock order: the handle's mutex is taken with no other lock held (the
+ * waitq poller drops its own before ctl_finish); it is held across the
+ * action, so under it everything a request takes (api, cache, http,
+ * auth).
  * Calls the kind's ctl_ops (restab's res_*.c); never logs input or
  * replies (a reply may be a token's secret).
  */
@@ -21,6 +25,8 @@
 #include "apisecfs/ctl.h"
 #include "apisecfs/log.h"
 
+/* Set once at open: kind, ino, name, id, ctx, obj, opener, path, append,
+ * stream (its own state has its own lock), idem_key. The rest: lock. */
 struct ctl_handle {
 	pthread_mutex_t lock;
 	const struct kind *kind;

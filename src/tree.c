@@ -26,7 +26,7 @@
 #include "apisecfs/sync.h"
 #include "apisecfs/tree.h"
 
-static struct tree_opts topts;
+static struct tree_opts topts; /* set once before threads start */
 
 /* The control mount's absolute path, or NULL: then no node is shown as a
  * link into it. Set once before the mounts serve. */
@@ -147,7 +147,8 @@ static void ctl_link_stat(struct stat *st)
 
 /* Handles given to the kernel and not released yet. At unmount the
  * RELEASE and RELEASEDIR requests still queued are never processed, so
- * tree_cleanup frees what is left (valgrind saw the leak). */
+ * tree_cleanup frees what is left (valgrind saw the leak). lock protects
+ * both lists and each handle's prev, next and open; a leaf. */
 static struct {
 	pthread_mutex_t lock;
 	struct tree_dir *dirs;

@@ -50,6 +50,10 @@ struct awaited {
 	struct awaited *next;
 };
 
+/* q.lock protects every field here, in each waiter and each awaited but
+ * on_done (set once before the poller starts). A leaf: the poller drops
+ * it before a request, a reply, ctl_finish (the handle's lock) or
+ * on_done (node_lock, notify). */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;

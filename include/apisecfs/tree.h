@@ -72,10 +72,10 @@ struct tree_dirent {
 	mode_t mode;
 };
 struct tree_dir {
-	struct tree_dirent *v;
+	struct tree_dirent *v; /* v, n: immutable after tree_opendir */
 	size_t n;
-	struct tree_dir *prev, *next; /* tree.c's open handles */
-	bool open;
+	struct tree_dir *prev, *next; /* tree.c's open handles: */
+	bool open;		      /* under its handles lock */
 };
 /* keep_cache: the kernel's cached entries of an earlier open are right. */
 int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out,
@@ -89,7 +89,11 @@ void tree_dir_free(struct tree_dir *d);
 void tree_dirplus(enum tree_view v, const struct tree_dir *d, size_t i,
 		  struct fuse_entry_param *e);
 
-/* An open file: regular content pinned at open, or a control handle. */
+/* An open file: regular content pinned at open, or a control handle.
+ * The kernel may send one handle's reads from several threads at once:
+ * every field is set at open, before the handle is shared, and not
+ * changed after it (the reader and the control handle have their own
+ * locks), but content (below) and the list links. */
 struct tree_file {
 	fuse_ino_t ino;
 	const struct kind *kind;
@@ -101,8 +105,8 @@ struct tree_file {
 	struct ctl_handle *ctl;	 /* control files */
 	struct stream_reader *reader; /* paged files */
 	bool lazy; /* content rendered at the first read, if one comes */
-	struct tree_file *prev, *next; /* tree.c's open handles */
-	bool open;
+	struct tree_file *prev, *next; /* tree.c's open handles: */
+	bool open;		       /* under its handles lock */
 };
 /* keep_cache: the kernel's cached pages are still right. */
 int tree_open(fuse_ino_t ino, int flags, pid_t opener,
