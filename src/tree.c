@@ -739,19 +739,24 @@ int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
 	}
 	if (f->reader)
 		return stream_read(f->reader, out, size, off);
-	if (f->lazy && !f->content) {
-		/* The kernel's pages were dropped after all: render now. */
+	const struct blob *b = tree_file_content(f);
+	if (f->lazy && !b) {
+		/* The kernel's pages were dropped after all: render now. Two
+		 * reads may both get here; node_lock lets one publish. */
 		struct node *n = node_get(f->ino);
 		int rc = n ? sync_fresh(n, true) : -ENOENT;
 		node_lock();
-		if (!rc && !f->content)
-			f->content = blob_ref(n->content);
+		if (!rc && !tree_file_content(f))
+			__atomic_store_n(&f->content, blob_ref(n->content),
+					 __ATOMIC_RELEASE);
+		b = tree_file_content(f);
 		node_unlock();
 		node_put(n);
 		if (rc)
 			return rc;
 	}
-	const struct blob *b = f->content ? f->content : f->snapshot;
+	if (!b)
+		b = f->snapshot;
 	if (!b || off < 0 || (size_t)off >= b->len)
 		return 0;
 	size_t n = b->len - (size_t)off;

@@ -97,7 +97,14 @@ void tree_dirplus(enum tree_view v, const struct tree_dir *d, size_t i,
 struct tree_file {
 	fuse_ino_t ino;
 	const struct kind *kind;
-	struct blob *content;	 /* regular files and symlinks */
+	/* Regular files and symlinks: set at open, or, for a lazy open,
+	 * once by the first read that renders it (tree_read, under
+	 * node_lock, which orders two such reads). Published with a release
+	 * store, read with tree_file_content's acquire load, so a read on
+	 * another thread sees all of the blob or none; never replaced, and
+	 * unreferenced only by tree_file_free, at RELEASE, which the kernel
+	 * sends after the handle's last read has been answered. */
+	struct blob *content;
 	/* Live files (.stats): this open's bytes, which the handle alone
 	 * holds, copied out by tree_read. A zero-copy reply from them could
 	 * still be in writev when RELEASE frees them (ASan saw it). */
@@ -108,6 +115,11 @@ struct tree_file {
 	struct tree_file *prev, *next; /* tree.c's open handles: */
 	bool open;		       /* under its handles lock */
 };
+/* f's content, or NULL (not rendered yet, or not a regular file). */
+static inline struct blob *tree_file_content(const struct tree_file *f)
+{
+	return __atomic_load_n(&f->content, __ATOMIC_ACQUIRE);
+}
 /* keep_cache: the kernel's cached pages are still right. */
 int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 	      struct tree_file **out, bool *keep_cache, bool *direct_io)
