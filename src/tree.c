@@ -316,7 +316,7 @@ int tree_lookup(enum tree_view v, fuse_ino_t parent, const char *name,
 	int rc;
 	if (!dir)
 		return -ENOENT;
-	if (!S_ISDIR(dir->mode)) {
+	if (dir->kind->type != KIND_DIR) {
 		rc = -ENOTDIR;
 		goto out;
 	}
@@ -378,7 +378,7 @@ int tree_getattr(enum tree_view v, fuse_ino_t ino, struct stat *st)
 	struct node *n = node_get(ino);
 	if (!n)
 		return -ENOENT;
-	if (!S_ISDIR(n->mode) && sync_may_read(n->kind) && !via_ctl(v, n))
+	if (n->kind->type != KIND_DIR && sync_may_read(n->kind) && !via_ctl(v, n))
 		sync_fresh(n, false); /* on failure: what we have */
 	node_lock();
 	n->mode = sync_mode(n->kind);
@@ -549,7 +549,7 @@ int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 	*out = NULL;
 	if (!n)
 		return -ENOENT;
-	if (S_ISDIR(n->mode)) {
+	if (n->kind->type == KIND_DIR) {
 		rc = -EISDIR;
 		goto out;
 	}
@@ -595,7 +595,8 @@ int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 		goto out;
 	}
 	node_lock();
-	if (node_stream(n))
+	bool paged = node_stream(n) != NULL;
+	if (paged)
 		f->reader = stream_reader_new(node_stream(n));
 	else if (n->kind->live)
 		f->snapshot = blob_ref(n->content);
@@ -610,7 +611,7 @@ int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 	n->opened_before = true;
 	node_unlock();
 	if (!f->content && !f->reader && !f->lazy && !f->snapshot)
-		rc = node_stream(n) ? -ENOMEM : -EIO;
+		rc = paged ? -ENOMEM : -EIO;
 out:
 	if (f) {
 		f->ino = ino;

@@ -153,8 +153,8 @@ int tree_read_ino(fuse_ino_t ino, size_t size, off_t off, struct blob **held,
 	*out = NULL;
 	if (!n)
 		return -ENOENT;
-	if (S_ISDIR(n->mode) || n->kind->type == KIND_CTL) {
-		rc = S_ISDIR(n->mode) ? -EISDIR : -EBADF;
+	if (n->kind->type == KIND_DIR || n->kind->type == KIND_CTL) {
+		rc = n->kind->type == KIND_DIR ? -EISDIR : -EBADF;
 		goto out;
 	}
 	if (!sync_may_read(n->kind)) {

@@ -57,7 +57,9 @@ struct node {
 
 	uint64_t nlookup; /* kernel lookups */
 	int pins;	  /* operations in progress */
-	mode_t mode;	  /* type and permission bits */
+	mode_t mode;	  /* type and permission bits. Without the lock
+			   * ask kind->type (KIND_DIR: S_IFDIR), which is
+			   * immutable: getattr rewrites mode under it */
 	time_t mtime;
 	struct blob *content; /* file bytes or link target; NULL: unknown or
 			       * evicted (size still holds) */
