@@ -46,6 +46,9 @@ struct round {
 	bool has_apps_sig;
 };
 
+/* deltas.lock protects every field here and in each round but prefix
+ * (constant); a leaf, never held across a request (busy marks the round
+ * a thread is asking for, done wakes the others). */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t done;
@@ -294,9 +297,10 @@ static int page_key(char *key, size_t keysz, const char *path,
  * could not run faster five at a time anyway. */
 #define PARSE_GATE 2
 static struct {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* a leaf; the gate itself (busy) is held across
+			       * a parse, under which no lock is taken */
 	pthread_cond_t cond;
-	int busy;
+	int busy; /* lock */
 } gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
 
 static void gate_enter(void)
@@ -324,9 +328,9 @@ struct measurer {
 	api_measure_fn fn;
 };
 static struct {
-	pthread_mutex_t lock;
-	struct measurer *v;
-	size_t n;
+	pthread_mutex_t lock; /* a leaf: fn is called after it is dropped */
+	struct measurer *v;   /* lock */
+	size_t n;	      /* lock */
 } measurers = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 int api_measure_pages(const char *prefix, api_measure_fn fn)

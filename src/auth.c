@@ -36,22 +36,28 @@ static const char *const way_names[] = {
 	[WAY_OAUTH] = "oauth",	       [WAY_LOGIN] = "login",
 };
 
+/* Lock order: renew_lock, then lock. lock is a leaf (node_lock's holders
+ * take it for scopes; nothing is taken under it). renew_lock is held
+ * across the minting request, so http's locks are taken under it; never
+ * node_lock or the cache's (the scopes hook runs with no lock held). */
 static struct {
 	pthread_mutex_t lock;
 	pthread_mutex_t renew_lock;
-	enum way way;
-	const char *source; /* "token_file", "APISECFS_TOKEN", ... */
+	enum way way;	    /* set once before threads start */
+	const char *source; /* "token_file", "APISECFS_TOKEN", ...; ditto */
 	char *bearer;	    /* protected by lock; wiped on replace */
-	unsigned gen;
-	time_t expires_at;  /* 0: unknown */
-	time_t issued_at;
-	/* What renewal needs; secrets among them are wiped at cleanup. */
+	unsigned gen;	    /* lock */
+	time_t expires_at;  /* lock; 0: unknown */
+	time_t issued_at;   /* lock */
+	/* What renewal needs; secrets among them are wiped at cleanup.
+	 * URLs, names and paths: set once before threads start.
+	 * client_secret, password: renew_lock (read again at each renewal). */
 	char *base_url, *token_url;
 	char *token_file, *token_cmd;
 	char *client_id, *client_secret, *client_secret_file;
 	char *username, *password, *password_file;
-	struct stat file_st; /* identity of the token file last read */
-	long long checked_ms; /* clock_ms() of the last look at it */
+	struct stat file_st; /* lock: identity of the token file last read */
+	long long checked_ms; /* lock: clock_ms() of the last look at it */
 	cJSON *me; /* /v1/me copy, protected by lock */
 } state = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .renew_lock = PTHREAD_MUTEX_INITIALIZER };

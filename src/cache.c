@@ -55,6 +55,10 @@ struct entry {
 	UT_hash_handle hh;
 };
 
+/* cache.lock protects every field here and in every entry but opts (set
+ * once before threads start). Never held across a fetch; under it only
+ * spill.c's sp.lock (evicting to and reading back from the disk cache)
+ * and log's stdio (cache_renew_prefix calls delta_verdict: no lock). */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t loaded; /* broadcast when any fetch ends */

@@ -2,6 +2,10 @@
  *
  * Owns the handles; each is guarded by its own mutex because the kernel
  * may send write, flush and read for one descriptor from several threads.
+ * Lock order: the handle's mutex is a leaf, taken with no other lock
+ * held (the waitq poller drops its own before ctl_finish) and never held
+ * across the action's requests: an action may wait hours (a scan's
+ * wait), and a close of a dup of the descriptor must not wait with it.
  * Calls the kind's ctl_ops (restab's res_*.c); never logs input or
  * replies (a reply may be a token's secret).
  */
@@ -21,8 +25,13 @@
 #include "apisecfs/ctl.h"
 #include "apisecfs/log.h"
 
+/* Set once at open: kind, ino, name, id, ctx, obj, opener, path, append,
+ * stream (its own state has its own lock), idem_key. The rest: lock,
+ * except that while busy the acting thread alone uses in, reply and
+ * act_rc without it (everyone else sees acted and keeps off them). */
 struct ctl_handle {
 	pthread_mutex_t lock;
+	pthread_cond_t idle; /* broadcast when busy clears */
 	const struct kind *kind;
 	fuse_ino_t ino;
 	char *name, *id, *ctx;
@@ -30,7 +39,8 @@ struct ctl_handle {
 	struct buf in;
 	struct buf reply;
 	size_t rpos; /* how much of the reply was read */
-	bool acted; /* the action ran (successfully or not) */
+	bool acted; /* the action ran or is running (successfully or not) */
+	bool busy;  /* it is running now, with the lock released */
 	bool failed; /* a write was refused: nothing is ever sent */
 	bool append; /* opened O_APPEND: offsets are the kernel's guess */
 	int act_rc;
@@ -115,6 +125,7 @@ int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
 	if (!h)
 		return -ENOMEM;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->idle, NULL);
 	h->kind = k;
 	h->ino = c->ino;
 	h->name = strdup(c->name ? c->name : "");
@@ -143,19 +154,36 @@ int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
 	return 0;
 }
 
-/* Run the action (handle lock held). */
+/* Run the action: the handle's lock is held at entry and exit, and
+ * released across the action's requests. Meanwhile acted is already
+ * true, so a write is refused (one action per open file), a flush (a
+ * dup's close) returns at once, ctl_finish keeps off; a read or the
+ * release waits on idle for the outcome. */
 static int act(struct ctl_handle *h, bool *acted)
 {
 	struct kind_ctx c = { .ino = h->ino, .name = h->name, .id = h->id,
 			      .ctx = h->ctx, .obj = h->obj };
 	h->acted = true;
-	h->act_rc = h->kind->ctl->act(&c, h->in.data ? h->in.data : "",
-				      h->in.len, h->idem_key, &h->reply);
-	if (h->act_rc == 0)
+	h->busy = true;
+	pthread_mutex_unlock(&h->lock);
+	int rc = h->kind->ctl->act(&c, h->in.data ? h->in.data : "",
+				   h->in.len, h->idem_key, &h->reply);
+	pthread_mutex_lock(&h->lock);
+	h->act_rc = rc;
+	if (rc == 0)
 		*acted = true;
 	else
 		buf_free(&h->reply, true);
-	return h->act_rc;
+	h->busy = false;
+	pthread_cond_broadcast(&h->idle);
+	return rc;
+}
+
+/* Lock held: wait out an action running on another thread. */
+static void wait_idle(struct ctl_handle *h)
+{
+	while (h->busy)
+		pthread_cond_wait(&h->idle, &h->lock);
 }
 
 int ctl_write(struct ctl_handle *h, const char *data, size_t len, off_t off,
@@ -201,10 +229,15 @@ int ctl_flush(struct ctl_handle *h, bool release, bool *acted)
 	/* The input ends when the opener holds no descriptor of the file any
 	 * more (its last close), or at the release of the last descriptor
 	 * anywhere: not when a child that inherited one exits, nor when a
-	 * dup is closed. */
+	 * dup is closed. An action running on another thread (a write that
+	 * completed the input) is that thread's to report: a close returns
+	 * at once. The release must wait for it, as the handle is freed
+	 * next (the kernel sends RELEASE after the write returned anyway). */
 	if (!h->acted && !h->failed && h->in.len &&
 	    !h->kind->ctl->blocking_read && (release || !opener_holds(h)))
 		rc = act(h, acted);
+	if (release)
+		wait_idle(h);
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
@@ -215,6 +248,7 @@ int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
 	int rc = 0;
 	*acted = false;
 	pthread_mutex_lock(&h->lock);
+	wait_idle(h); /* the reply of an action running on another thread */
 	if (h->kind->ctl->stream_read)
 		rc = -EINVAL; /* ctl_stream_read answers streams */
 	else if (h->kind->ctl->blocking_read && !h->acted && h->kind->ctl->poll)
@@ -252,6 +286,7 @@ void ctl_close(struct ctl_handle *h)
 	free(h->id);
 	free(h->ctx);
 	blob_unref(h->obj);
+	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

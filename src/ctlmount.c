@@ -199,12 +199,16 @@ void ctlmount_destroy(struct ctlmount *cm)
 		return;
 	if (cm->se)
 		fuse_session_exit(cm->se);
-	/* Unmounting (lazily) ends the loop's reads of /dev/fuse with
-	 * ENODEV once nobody holds a file of the mount open. Someone may
-	 * (a shell's exec 3<>scans/new): then the process exits without
-	 * waiting for them, and the session is left to the exit. */
+	/* Detaching the mount ends the loop's reads of /dev/fuse with
+	 * ENODEV once nobody holds a file of it open. Someone may (a shell's
+	 * exec 3<>scans/new): then the process exits without waiting for
+	 * them, and the session is left to the exit. The device is closed
+	 * only after the workers are gone: fuse_session_unmount closes it
+	 * first and unmounts next, and a worker still reading it could read
+	 * whatever took its number (TSan saw the close race their reads).
+	 * Once detached and ended, fuse_session_unmount only closes. */
 	if (cm->mounted)
-		fuse_session_unmount(cm->se);
+		lazy_unmount(cm->path);
 	if (cm->path[0] && rmdir(cm->path) && errno != ENOENT)
 		log_warn("cannot remove %s: %s", cm->path, strerror(errno));
 	if (cm->running) {
@@ -216,6 +220,8 @@ void ctlmount_destroy(struct ctlmount *cm)
 			return;
 		}
 	}
+	if (cm->mounted)
+		fuse_session_unmount(cm->se);
 	if (cm->se)
 		fuse_session_destroy(cm->se);
 	free(cm);

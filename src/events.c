@@ -59,6 +59,9 @@ struct reader {
 	struct reader *next;
 };
 
+/* ev.lock protects every field here and in each reader and waiter but o
+ * (set once before the poller starts). A leaf, never held across a
+ * request, a reply or fuse_lowlevel_notify_poll. */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;

@@ -63,7 +63,7 @@ static struct {
 	const char *dir;
 	time_t started;
 	bool tty;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* a leaf: never held across a read or write */
 	pthread_cond_t cond;
 	struct job *jobs; /* protected by lock; a stack: depth first */
 	unsigned busy;	  /* protected by lock: jobs being worked */

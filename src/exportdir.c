@@ -29,7 +29,7 @@
 
 static const int DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
-static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER; /* a leaf */
 static unsigned long tmp_seq; /* protected by seq_lock */
 
 /* ---- opening DIR -------------------------------------------------- */

@@ -316,11 +316,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			free(bytes);
 		return;
 	}
-	if (f->content) {
-		/* Regular file: point into the pinned blob, no copy. */
-		size_t len = f->content->len;
+	const struct blob *content = tree_file_content(f);
+	if (content) {
+		/* Regular file: point into the pinned blob, no copy (it lives
+		 * until RELEASE, which comes after this reply). */
+		size_t len = content->len;
 		size_t n = off < 0 || (size_t)off >= len ? 0 : len - (size_t)off;
-		fuse_reply_buf(req, n ? f->content->data + off : NULL,
+		fuse_reply_buf(req, n ? content->data + off : NULL,
 			       n < size ? n : size);
 		return;
 	}

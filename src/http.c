@@ -28,14 +28,16 @@
 #define HTTP_BACKOFF_BASE_MS 200
 #define HTTP_BACKOFF_MAX_MS 4000
 
+/* pool.lock and pace.lock are leaves: nothing is taken under them, and
+ * neither is held across a transfer. */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	CURL **free_handles; /* protected by lock */
-	int nfree;
-	int size;
-	struct http_opts opts;
-	char *ca_file;
+	int nfree;	     /* lock */
+	int size;	     /* set once before threads start */
+	struct http_opts opts; /* set once before threads start */
+	char *ca_file;	       /* set once before threads start */
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	   .cond = PTHREAD_COND_INITIALIZER };
 
@@ -43,11 +45,11 @@ static struct {
  * remaining requests over what is left of it instead of hitting 429. */
 static struct {
 	pthread_mutex_t lock;
-	long remaining; /* -1: unknown */
-	long long reset_ms; /* clock_ms() when the window ends */
+	long remaining; /* lock; -1: unknown */
+	long long reset_ms; /* lock: clock_ms() when the window ends */
 } pace = { .lock = PTHREAD_MUTEX_INITIALIZER, .remaining = -1 };
 
-static struct http_counters counters;
+static struct http_counters counters; /* atomic */
 
 /* Tests answer in place of the network (http.h); NULL in the daemon. */
 static http_transport_fn transport;

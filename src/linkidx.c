@@ -36,6 +36,9 @@ struct index {
 	struct index *next;
 };
 
+/* idx.lock protects the indexes and building. A leaf: dropped while an
+ * index is built (building keeps the others waiting on built); the view's
+ * callback runs under it and only copies (restab, scanhist). */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t built;

@@ -26,6 +26,8 @@
 #define LOG_TOKEN_MIN_RUN 16
 #define LOG_REDACTED "[redacted]"
 
+/* Both set once before threads start (main.c: after the fork, before
+ * the control mount's thread). */
 static enum log_level threshold = LOG_LVL_INFO;
 static bool to_syslog;
 

@@ -91,6 +91,9 @@ static const double dur_le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 
 /* ---- counters (atomics) ------------------------------------------- */
 
+/* Every one below is read and written only with __atomic builtins
+ * (bump, get): no lock. */
+
 static unsigned long fuse_ops[METRICS_OP_COUNT];
 static unsigned long fuse_errors[METRICS_ERRNO_MAX + 1];
 static unsigned long http_count[NMETHODS + 1][NROUTES + 1][NCODE_SLOTS];

@@ -17,6 +17,9 @@
 #include "apisecfs/kind.h"
 #include "apisecfs/node.h"
 
+/* table.lock is node_lock (lock order: node.h). It protects every field
+ * here and in every node; content_max, uid, gid and umask are set once
+ * before threads start (node_init, node_set_owner). */
 static struct {
 	pthread_mutex_t lock;
 	struct inotab by_ino;

@@ -1,7 +1,8 @@
 /* notify.c - a queue and a thread delivering kernel invalidations.
  *
- * Owns the queue (protected by q.lock). Calls only libfuse and log, and
- * the functions queued with notify_call. Errors
+ * Owns the queue (protected by q.lock, a leaf: taken under node_lock,
+ * nothing under it, never held while delivering or calling). Calls only
+ * libfuse and log, and the functions queued with notify_call. Errors
  * ENOENT (the kernel no longer knows the inode), EBADF and ENODEV (the
  * session is being unmounted) are expected and ignored.
  */
@@ -28,8 +29,9 @@ static struct {
 	uint64_t queued, done;	/* items pushed / delivered, ever */
 	struct item *head, *tail;
 	bool running, stopping;
-	pthread_t thread;
-	struct fuse_session *se[2]; /* the data and the control mount */
+	pthread_t thread;	    /* set once by notify_start */
+	struct fuse_session *se[2]; /* the data and the control mount; set
+				     * once before the thread starts */
 } q = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	.more = PTHREAD_COND_INITIALIZER,
 	.drained = PTHREAD_COND_INITIALIZER };

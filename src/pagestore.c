@@ -43,7 +43,7 @@ struct seen {
 };
 
 static struct {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* a leaf: no request under it */
 	int dirfd;
 	cache_fetch_fn next;
 	struct seen *seen; /* protected by lock */

@@ -18,6 +18,7 @@
  * walk reads it after rendering one page (well under this). */
 #define PREFETCH_PIN_MS 10000
 
+/* pf.lock protects every field; a leaf, dropped before a worker fetches. */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t more;

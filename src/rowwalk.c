@@ -45,7 +45,7 @@ struct item {
  * a handful), shared by the parallel streams of one walk. */
 #define GROUPS_MAX 32
 struct groups {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* a leaf; protects values, n, overflow */
 	char *values[GROUPS_MAX];
 	size_t n;
 	bool overflow; /* more values than that: those items were dropped */
@@ -58,7 +58,7 @@ struct collect {
 	unsigned long skipped;
 	struct buf scratch;    /* one rendering at a time */
 	size_t *keep_left;     /* rendered bytes the walk may still keep
-				* (shared by its parallel streams) */
+				* (shared by its parallel streams: atomic) */
 	struct blob *page_key; /* shared by the items of one page */
 	const char *match;     /* row->match_field must equal this */
 	struct groups *groups; /* instead of match: keep all, grouped */
@@ -106,7 +106,8 @@ static int measure(struct collect *cl, const cJSON *it, struct item *x)
 	return 0;
 }
 
-/* Rendered bytes one walk may keep (rowwalk_keep_rendered). */
+/* Rendered bytes one walk may keep (rowwalk_keep_rendered): set once
+ * before threads start. */
 static size_t keep_budget;
 
 void rowwalk_keep_rendered(size_t bytes)
@@ -359,6 +360,8 @@ struct stash_group {
 	bool taken;
 };
 
+/* stash.lock protects every field; a leaf, never held across a request
+ * (a walk takes what it needs and lets go). */
 static struct {
 	pthread_mutex_t lock;
 	char key[API_PATH_MAX]; /* the row's lists and field; "" when empty */

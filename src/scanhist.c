@@ -48,6 +48,7 @@ struct history {
 	size_t n, alloc;
 };
 
+/* memo.lock protects h and valid; a leaf, never held across a request. */
 static struct {
 	pthread_mutex_t lock;
 	struct history h;

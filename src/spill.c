@@ -13,6 +13,8 @@
 #include "apisecfs/log.h"
 #include "apisecfs/spill.h"
 
+/* sp.lock: innermost (taken under cache.lock), held across a page's
+ * pwrite; nothing is taken under it. */
 static struct {
 	pthread_mutex_t lock;
 	int fd;

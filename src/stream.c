@@ -18,6 +18,7 @@ struct page {
 	size_t off, len;
 };
 
+/* Immutable once built, but refs (atomic): readers share it unlocked. */
 struct stream {
 	int refs; /* atomic */
 	stream_item_fn fn;
@@ -27,6 +28,9 @@ struct stream {
 	uint64_t sig;
 };
 
+/* lock protects page and buf, and is held across the page's fetch: taken
+ * with no other lock held but treeread.c's slot lock; under it, what a
+ * request takes (api, cache, http, auth). s is set once at creation. */
 struct stream_reader {
 	pthread_mutex_t lock;
 	struct stream *s;

@@ -31,11 +31,11 @@
 /* A listing this long returns its scratch memory to the system at once. */
 #define SYNC_TRIM_ENTRIES 5000
 
-static double ttl_s;
+static double ttl_s; /* set once before threads start */
 /* Bumped by every sync_expire_all (an action, a refresh). A listing fetched
  * across one may predate the action, so it is applied but stays expired:
  * the next access lists again instead of hiding what the action made. */
-static uint64_t expire_epoch;
+static uint64_t expire_epoch; /* atomic */
 
 static uint64_t epoch_now(void)
 {

@@ -26,7 +26,7 @@
 #include "apisecfs/sync.h"
 #include "apisecfs/tree.h"
 
-static struct tree_opts topts;
+static struct tree_opts topts; /* set once before threads start */
 
 /* The control mount's absolute path, or NULL: then no node is shown as a
  * link into it. Set once before the mounts serve. */
@@ -147,7 +147,8 @@ static void ctl_link_stat(struct stat *st)
 
 /* Handles given to the kernel and not released yet. At unmount the
  * RELEASE and RELEASEDIR requests still queued are never processed, so
- * tree_cleanup frees what is left (valgrind saw the leak). */
+ * tree_cleanup frees what is left (valgrind saw the leak). lock protects
+ * both lists and each handle's prev, next and open; a leaf. */
 static struct {
 	pthread_mutex_t lock;
 	struct tree_dir *dirs;
@@ -315,7 +316,7 @@ int tree_lookup(enum tree_view v, fuse_ino_t parent, const char *name,
 	int rc;
 	if (!dir)
 		return -ENOENT;
-	if (!S_ISDIR(dir->mode)) {
+	if (dir->kind->type != KIND_DIR) {
 		rc = -ENOTDIR;
 		goto out;
 	}
@@ -377,7 +378,7 @@ int tree_getattr(enum tree_view v, fuse_ino_t ino, struct stat *st)
 	struct node *n = node_get(ino);
 	if (!n)
 		return -ENOENT;
-	if (!S_ISDIR(n->mode) && sync_may_read(n->kind) && !via_ctl(v, n))
+	if (n->kind->type != KIND_DIR && sync_may_read(n->kind) && !via_ctl(v, n))
 		sync_fresh(n, false); /* on failure: what we have */
 	node_lock();
 	n->mode = sync_mode(n->kind);
@@ -548,7 +549,7 @@ int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 	*out = NULL;
 	if (!n)
 		return -ENOENT;
-	if (S_ISDIR(n->mode)) {
+	if (n->kind->type == KIND_DIR) {
 		rc = -EISDIR;
 		goto out;
 	}
@@ -594,7 +595,8 @@ int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 		goto out;
 	}
 	node_lock();
-	if (node_stream(n))
+	bool paged = node_stream(n) != NULL;
+	if (paged)
 		f->reader = stream_reader_new(node_stream(n));
 	else if (n->kind->live)
 		f->snapshot = blob_ref(n->content);
@@ -609,7 +611,7 @@ int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 	n->opened_before = true;
 	node_unlock();
 	if (!f->content && !f->reader && !f->lazy && !f->snapshot)
-		rc = node_stream(n) ? -ENOMEM : -EIO;
+		rc = paged ? -ENOMEM : -EIO;
 out:
 	if (f) {
 		f->ino = ino;
@@ -738,19 +740,24 @@ int tree_read(struct tree_file *f, char *out, size_t size, off_t off)
 	}
 	if (f->reader)
 		return stream_read(f->reader, out, size, off);
-	if (f->lazy && !f->content) {
-		/* The kernel's pages were dropped after all: render now. */
+	const struct blob *b = tree_file_content(f);
+	if (f->lazy && !b) {
+		/* The kernel's pages were dropped after all: render now. Two
+		 * reads may both get here; node_lock lets one publish. */
 		struct node *n = node_get(f->ino);
 		int rc = n ? sync_fresh(n, true) : -ENOENT;
 		node_lock();
-		if (!rc && !f->content)
-			f->content = blob_ref(n->content);
+		if (!rc && !tree_file_content(f))
+			__atomic_store_n(&f->content, blob_ref(n->content),
+					 __ATOMIC_RELEASE);
+		b = tree_file_content(f);
 		node_unlock();
 		node_put(n);
 		if (rc)
 			return rc;
 	}
-	const struct blob *b = f->content ? f->content : f->snapshot;
+	if (!b)
+		b = f->snapshot;
 	if (!b || off < 0 || (size_t)off >= b->len)
 		return 0;
 	size_t n = b->len - (size_t)off;

@@ -22,7 +22,10 @@
 /* Readers of paged files for reads that come without an open (the data
  * mount): one per file, kept so that the kernel's sequential reads render
  * each page once. Each slot's mutex is held across the read (its page
- * may be fetched); the readers are few (vulns/all.jsonl). */
+ * may be fetched); the readers are few (vulns/all.jsonl). Lock order: a
+ * slot lock is outermost; under it node_lock, then (not nested) the
+ * reader's own lock and whatever a page fetch takes (stream.c). It
+ * protects ino and r. */
 #define TREE_READERS 4
 static struct reader_slot {
 	pthread_mutex_t lock;
@@ -150,8 +153,8 @@ int tree_read_ino(fuse_ino_t ino, size_t size, off_t off, struct blob **held,
 	*out = NULL;
 	if (!n)
 		return -ENOENT;
-	if (S_ISDIR(n->mode) || n->kind->type == KIND_CTL) {
-		rc = S_ISDIR(n->mode) ? -EISDIR : -EBADF;
+	if (n->kind->type == KIND_DIR || n->kind->type == KIND_CTL) {
+		rc = n->kind->type == KIND_DIR ? -EISDIR : -EBADF;
 		goto out;
 	}
 	if (!sync_may_read(n->kind)) {

@@ -43,13 +43,17 @@ struct waiter {
 
 /* One object (a scan) with readers waiting on it. */
 struct awaited {
-	const struct kind *kind;
+	const struct kind *kind; /* immutable, like id */
 	char *id;
-	long long next_ms, interval_ms, deadline_ms;
+	long long next_ms, interval_ms, deadline_ms; /* q.lock */
 	bool polling;
 	struct awaited *next;
 };
 
+/* q.lock protects every field here, in each waiter and each awaited (but
+ * its kind and id) but on_done (set once before the poller starts). A
+ * leaf: the poller drops it before a request, a reply, ctl_finish (the
+ * handle's lock) or on_done (node_lock, notify). */
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -217,12 +221,15 @@ static struct waiter *take_waiters_locked(struct awaited *o)
 	return got;
 }
 
-/* One look at o (no lock held); returns true if its waiters are done. */
-static bool poll_one(struct awaited *o, int *rc, struct buf *reply)
+/* One look at o (no lock held: o's kind and id are immutable; a reader
+ * parking meanwhile moves its deadline, so the caller passes the one it
+ * read under the lock); returns true if its waiters are done. */
+static bool poll_one(const struct awaited *o, long long deadline_ms, int *rc,
+		     struct buf *reply)
 {
 	struct kind_ctx c = { .id = o->id, .name = "" };
 	*rc = o->kind->ctl->poll(&c, reply);
-	if (*rc == 0 && clock_ms() >= o->deadline_ms) {
+	if (*rc == 0 && clock_ms() >= deadline_ms) {
 		log_warn("wait: %s still not finished after %lld s", o->id,
 			 WAITQ_DEADLINE_MS / 1000);
 		*rc = -ETIMEDOUT;
@@ -263,11 +270,12 @@ static void *run(void *arg)
 			continue;
 		}
 		due->polling = true;
+		long long deadline_ms = due->deadline_ms;
 		pthread_mutex_unlock(&q.lock);
 		struct buf reply;
 		int rc;
 		buf_init(&reply, 4096);
-		bool done = poll_one(due, &rc, &reply);
+		bool done = poll_one(due, deadline_ms, &rc, &reply);
 		pthread_mutex_lock(&q.lock);
 		due->polling = false;
 		if (!done) {

@@ -9,6 +9,12 @@
  * One mutex (node_lock) guards the table and every mutable field. Fields
  * marked "immutable" may be read without it while the node is pinned.
  * Never hold the lock across a request or a fuse_reply_*.
+ *
+ * Lock order. Taken after: treeread.c's reader slot lock. While holding
+ * node_lock only these may be taken: auth's state.lock (scopes, through
+ * sync_may_read and sync_mode), notify's queue lock (notify_inval_*), and
+ * the atomic reference counts of blobs, streams and linktabs. Never the
+ * cache's lock, a stream reader's, or a control handle's.
  */
 #ifndef APISECFS_NODE_H
 #define APISECFS_NODE_H
@@ -41,16 +47,19 @@ struct node_more {
 	bool kernel_listed;
 	uint64_t kernel_sig;
 	struct nametab children; /* dirs: by name */
-};
+}; /* every field under node_lock, like the node's */
 
 struct node {
 	fuse_ino_t ino;		 /* immutable */
 	fuse_ino_t parent;	 /* immutable; 0 for the root */
 	const struct kind *kind; /* immutable */
+	/* The rest: under node_lock. */
 
 	uint64_t nlookup; /* kernel lookups */
 	int pins;	  /* operations in progress */
-	mode_t mode;	  /* type and permission bits */
+	mode_t mode;	  /* type and permission bits. Without the lock
+			   * ask kind->type (KIND_DIR: S_IFDIR), which is
+			   * immutable: getattr rewrites mode under it */
 	time_t mtime;
 	struct blob *content; /* file bytes or link target; NULL: unknown or
 			       * evicted (size still holds) */

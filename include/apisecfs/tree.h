@@ -72,10 +72,10 @@ struct tree_dirent {
 	mode_t mode;
 };
 struct tree_dir {
-	struct tree_dirent *v;
+	struct tree_dirent *v; /* v, n: immutable after tree_opendir */
 	size_t n;
-	struct tree_dir *prev, *next; /* tree.c's open handles */
-	bool open;
+	struct tree_dir *prev, *next; /* tree.c's open handles: */
+	bool open;		      /* under its handles lock */
 };
 /* keep_cache: the kernel's cached entries of an earlier open are right. */
 int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out,
@@ -89,11 +89,22 @@ void tree_dir_free(struct tree_dir *d);
 void tree_dirplus(enum tree_view v, const struct tree_dir *d, size_t i,
 		  struct fuse_entry_param *e);
 
-/* An open file: regular content pinned at open, or a control handle. */
+/* An open file: regular content pinned at open, or a control handle.
+ * The kernel may send one handle's reads from several threads at once:
+ * every field is set at open, before the handle is shared, and not
+ * changed after it (the reader and the control handle have their own
+ * locks), but content (below) and the list links. */
 struct tree_file {
 	fuse_ino_t ino;
 	const struct kind *kind;
-	struct blob *content;	 /* regular files and symlinks */
+	/* Regular files and symlinks: set at open, or, for a lazy open,
+	 * once by the first read that renders it (tree_read, under
+	 * node_lock, which orders two such reads). Published with a release
+	 * store, read with tree_file_content's acquire load, so a read on
+	 * another thread sees all of the blob or none; never replaced, and
+	 * unreferenced only by tree_file_free, at RELEASE, which the kernel
+	 * sends after the handle's last read has been answered. */
+	struct blob *content;
 	/* Live files (.stats): this open's bytes, which the handle alone
 	 * holds, copied out by tree_read. A zero-copy reply from them could
 	 * still be in writev when RELEASE frees them (ASan saw it). */
@@ -101,9 +112,14 @@ struct tree_file {
 	struct ctl_handle *ctl;	 /* control files */
 	struct stream_reader *reader; /* paged files */
 	bool lazy; /* content rendered at the first read, if one comes */
-	struct tree_file *prev, *next; /* tree.c's open handles */
-	bool open;
+	struct tree_file *prev, *next; /* tree.c's open handles: */
+	bool open;		       /* under its handles lock */
 };
+/* f's content, or NULL (not rendered yet, or not a regular file). */
+static inline struct blob *tree_file_content(const struct tree_file *f)
+{
+	return __atomic_load_n(&f->content, __ATOMIC_ACQUIRE);
+}
 /* keep_cache: the kernel's cached pages are still right. */
 int tree_open(fuse_ino_t ino, int flags, pid_t opener,
 	      struct tree_file **out, bool *keep_cache, bool *direct_io)

@@ -429,6 +429,13 @@ def test_evicted_files_come_back_right_with_a_tiny_cache():
             # tiny too).
             assert sim.stats()["routes"].get(
                 "GET /v1/vulnerabilities", 0) > 0
+            # Opened (through the control mount) after the data mount
+            # read them and they were evicted: the open holds no bytes,
+            # the first read renders them (tree_file.content, published
+            # once to the handle's other readers).
+            for vid in list(vulns)[:20]:
+                with open(m.path(".ctl", "vulns", vid + ".json"), "rb") as f:
+                    assert json.loads(f.read()) == vulns[vid]
             assert read_tokens() == first
             for tid, t in first.items():
                 assert {k: t[k] for k in ("tokenId", "name", "scopes")} == \

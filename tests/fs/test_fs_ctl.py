@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -101,6 +102,56 @@ def test_errors_reach_the_shell_and_nothing_is_created(sim, mnt):
     assert r.returncode != 0 and "Invalid argument" in r.stderr
     routes = sim.stats()["routes"]
     assert not [k for k in routes if k.startswith(("POST", "PATCH", "PUT"))], routes
+
+
+def test_close_of_a_dup_does_not_wait_for_the_running_action(sim, mnt):
+    """An action may wait long (a platform that does not answer, a scan's
+    wait): a close of a dup of the descriptor, which shares the handle,
+    returns while the action is still in flight, and the write that acts
+    gets its answer once the platform gives it."""
+    aid = app_id(mnt)
+    prefix = "/v1/applications/%s/instances" % aid
+    fd = os.open(mnt.path("scans", "new"), os.O_WRONLY)
+    dup = os.dup(fd)
+    done = {}
+
+    def write():
+        try:
+            done["n"] = os.write(fd, b"payments-api\n")
+        except OSError as e:
+            done["err"] = e
+
+    def in_flight():
+        return [r for r in sim.stats()["recent"]
+                if r["path"].startswith(prefix) and r["status"] is None]
+
+    sim.set_faults(hang=True, path_prefix=prefix)
+    writer = threading.Thread(target=write)
+    closer = threading.Thread(target=os.close, args=(dup,))
+    try:
+        writer.start()
+        # The action's request reached the platform, which holds it.
+        for _ in range(600):
+            if in_flight():
+                break
+            time.sleep(0.05)
+        assert in_flight(), sim.stats()["recent"][-5:]
+        closer.start()
+        # Generous: the close waits for nothing but a FLUSH round trip;
+        # before, it waited for the action (here: for ever).
+        closer.join(60)
+        assert not closer.is_alive(), "close waited for the action"
+        # Still in flight as the close returned: the platform has not
+        # answered (faults still set), the write has not returned.
+        assert writer.is_alive(), "the close returned after the action"
+        assert in_flight()
+    finally:
+        sim.clear_faults()
+        writer.join(60)
+        closer.join(60)
+        os.close(fd)
+    assert done.get("n") == 13, done
+    assert not in_flight()
 
 
 def test_malformed_input_at_close_is_einval(sim, mnt):
