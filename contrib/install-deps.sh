@@ -6,6 +6,7 @@ set -eu
 PKGS="build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 libcurl4-openssl-dev libcjson-dev uthash-dev python3 python3-pytest
 python3-docutils openssl jq rsync curl man-db clang libclang-rt-14-dev
+clang-format
 valgrind debhelper dpkg-dev lintian"
 missing=""
 for p in $PKGS; do

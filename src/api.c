@@ -38,9 +38,9 @@ static char *base_url;
 
 struct round {
 	const char *prefix;
-	char mark[32];	   /* RFC 3339, platform time */
+	char mark[32]; /* RFC 3339, platform time */
 	bool has_mark;
-	bool busy;	   /* a thread is asking */
+	bool busy; /* a thread is asking */
 	long long checked_ms;
 	uint64_t apps_sig; /* the application ids at the last round */
 	bool has_apps_sig;
@@ -54,8 +54,8 @@ static struct {
 	pthread_cond_t done;
 	struct round r[2];
 	long long ttl_ms;
-	time_t date;	      /* the last Date the platform sent */
-	long long date_mono;  /* our monotonic clock then */
+	time_t date;	     /* the last Date the platform sent */
+	long long date_mono; /* our monotonic clock then */
 } deltas = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	     .done = PTHREAD_COND_INITIALIZER,
 	     .r = { { .prefix = "/v1/vulnerabilities" },
@@ -184,14 +184,16 @@ static enum api_err authed_do(struct http_req *rq, const char *path,
 enum api_err api_fetch(const char *path, const char *etag, bool once,
 		       struct http_resp *rs)
 {
-	struct http_req rq = { .method = "GET", .if_none_match = etag,
+	struct http_req rq = { .method = "GET",
+			       .if_none_match = etag,
 			       .retryable = !once };
 	return authed_do(&rq, path, rs);
 }
 
 enum api_err api_me(cJSON **out, struct api_status *st)
 {
-	struct http_req rq = { .method = "GET", .retryable = true,
+	struct http_req rq = { .method = "GET",
+			       .retryable = true,
 			       .quiet = true };
 	struct http_resp rs;
 	enum api_err result = authed_do(&rq, "/v1/me", &rs);
@@ -253,8 +255,7 @@ void api_cache_stats(struct cache_stats *out)
 	cache_get_stats(out);
 }
 
-enum api_err api_get_json(const char *path, cJSON **out,
-			  struct api_status *st)
+enum api_err api_get_json(const char *path, cJSON **out, struct api_status *st)
 {
 	struct cache_doc doc;
 	enum api_err result = cache_get(path, &doc, st);
@@ -341,7 +342,8 @@ int api_measure_pages(const char *prefix, api_measure_fn fn)
 	while (i < measurers.n && strcmp(measurers.v[i].prefix, prefix))
 		i++;
 	if (i == measurers.n) {
-		struct measurer *v = realloc(measurers.v, (i + 1) * sizeof(*v));
+		struct measurer *v =
+			realloc(measurers.v, (i + 1) * sizeof(*v));
 		char *p = v ? strdup(prefix) : NULL;
 		if (v)
 			measurers.v = v;
@@ -447,8 +449,8 @@ static void changes_round(const char *path)
 						  rs.body.len);
 			http_resp_free(&rs);
 		}
-		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body,
-								      "items");
+		const cJSON *items =
+			cJSON_GetObjectItemCaseSensitive(body, "items");
 		const char *more = json_str(body, "nextToken");
 		pthread_mutex_lock(&deltas.lock);
 		bool same_apps = r->has_apps_sig && r->apps_sig == apps;
@@ -457,9 +459,9 @@ static void changes_round(const char *path)
 		     !(more && *more);
 		renew = ok && same_apps;
 		if (renew) {
-			struct delta_changes ch = {
-				items, delta_id_field(r->prefix), r->prefix
-			};
+			struct delta_changes ch = { items,
+						    delta_id_field(r->prefix),
+						    r->prefix };
 			renewed = cache_renew_prefix(r->prefix, gen, verdict,
 						     &ch);
 		}
@@ -531,7 +533,7 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 				h = buf_hash_continue(h, &m.version,
 						      sizeof(m.version));
 				struct api_page_info pi = { key, m.version,
-							m.has_aux, m.aux };
+							    m.has_aux, m.aux };
 				if (pfn && pfn(&pi, pud)) {
 					free(m.memo);
 					result = API_E_NOMEM;
@@ -552,10 +554,10 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		h = buf_hash_continue(h, &doc.version, sizeof(doc.version));
 		gate_enter(); /* the callbacks make no request: no nesting */
 		struct json_arena *arena;
-		cJSON *body = json_parse_page(doc.body->data, doc.body->len,
-					      &arena);
-		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body,
-								      "items");
+		cJSON *body =
+			json_parse_page(doc.body->data, doc.body->len, &arena);
+		const cJSON *items =
+			cJSON_GetObjectItemCaseSensitive(body, "items");
 		if (!cJSON_IsArray(items)) {
 			log_warn("GET %s: not a list response", key);
 			json_arena_free(arena);
@@ -568,7 +570,8 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		char next_key[API_PATH_MAX];
 		if (nt && *nt &&
 		    !page_key(next_key, sizeof(next_key), path, nt))
-			prefetch_page(next_key); /* fetched while this renders */
+			prefetch_page(
+				next_key); /* fetched while this renders */
 		api_measure_fn mf = measurer_for(key);
 		struct api_page_info pi = { key, doc.version, false, 0 };
 		/* A page measured before in this version is not again: every
@@ -580,7 +583,7 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		if (mf)
 			pi.has_len = true;
 		const cJSON *it;
-		cJSON_ArrayForEach(it, items) {
+		cJSON_ArrayForEach (it, items) {
 			if (fn && fn(it, key, ud)) {
 				result = API_E_NOMEM;
 				break;
@@ -588,7 +591,8 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 			/* Right after fn: a pretty render of it that fn made
 			 * tells its line's size (json_line_len). */
 			size_t n = mf ? mf(it) : 0;
-			if (n == SIZE_MAX) { /* too deep to render: unmeasured */
+			if (n ==
+			    SIZE_MAX) { /* too deep to render: unmeasured */
 				pi.has_len = false;
 				mf = NULL;
 			} else {
@@ -601,7 +605,8 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 			cache_set_memo(key, &doc, nt ? nt : "",
 				       pi.has_len ? &pi.len : NULL);
 		if (!result && id_field)
-			cache_set_ids(key, &doc, delta_ids_new(items, id_field));
+			cache_set_ids(key, &doc,
+				      delta_ids_new(items, id_field));
 		if (!result && pfn && pfn(&pi, pud))
 			result = API_E_NOMEM;
 		cache_doc_release(&doc);
@@ -656,7 +661,7 @@ enum api_err api_page(const char *page_key, api_item_fn fn, void *ud,
 	const cJSON *it;
 	if (!cJSON_IsArray(items))
 		result = API_E_BAD_RESPONSE;
-	cJSON_ArrayForEach(it, items) {
+	cJSON_ArrayForEach (it, items) {
 		if (fn(it, page_key, ud)) {
 			result = API_E_NOMEM;
 			break;

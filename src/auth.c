@@ -27,13 +27,22 @@
 /* A token file is looked at for rotation at most this often. */
 #define AUTH_RECHECK_MS 1000
 
-enum way { WAY_NONE, WAY_TOKEN, WAY_TOKEN_FILE, WAY_TOKEN_CMD, WAY_OAUTH,
-	   WAY_LOGIN };
+enum way {
+	WAY_NONE,
+	WAY_TOKEN,
+	WAY_TOKEN_FILE,
+	WAY_TOKEN_CMD,
+	WAY_OAUTH,
+	WAY_LOGIN
+};
 
 static const char *const way_names[] = {
-	[WAY_NONE] = "none",	       [WAY_TOKEN] = "api_token",
-	[WAY_TOKEN_FILE] = "api_token", [WAY_TOKEN_CMD] = "api_token",
-	[WAY_OAUTH] = "oauth",	       [WAY_LOGIN] = "login",
+	[WAY_NONE] = "none",
+	[WAY_TOKEN] = "api_token",
+	[WAY_TOKEN_FILE] = "api_token",
+	[WAY_TOKEN_CMD] = "api_token",
+	[WAY_OAUTH] = "oauth",
+	[WAY_LOGIN] = "login",
 };
 
 /* Lock order: renew_lock, then lock. lock is a leaf (node_lock's holders
@@ -56,9 +65,9 @@ static struct {
 	char *token_file, *token_cmd;
 	char *client_id, *client_secret, *client_secret_file;
 	char *username, *password, *password_file;
-	struct stat file_st; /* lock: identity of the token file last read */
+	struct stat file_st;  /* lock: identity of the token file last read */
 	long long checked_ms; /* lock: clock_ms() of the last look at it */
-	cJSON *me; /* /v1/me copy, protected by lock */
+	cJSON *me;	      /* /v1/me copy, protected by lock */
 } state = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .renew_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -75,9 +84,9 @@ static void bearer_replace(char *s, time_t expires_at)
 /* ---- choosing the way --------------------------------------------- */
 
 static const char *const cred_keys[] = {
-	"token", "token_file", "token_cmd", "client_id", "client_secret",
-	"client_secret_file", "token_url", "username", "password",
-	"password_file", NULL
+	"token",	 "token_file",	       "token_cmd", "client_id",
+	"client_secret", "client_secret_file", "token_url", "username",
+	"password",	 "password_file",      NULL
 };
 
 static char *dup_or_null(const char *s)
@@ -138,13 +147,14 @@ static int check_inline(char **env_token, char **file_token, char *err,
 	} all[] = {
 		{ env_token, "APISECFS_TOKEN" },
 		{ file_token, "the credentials file's token" },
-		{ &state.client_secret, "the credentials file's client_secret" },
+		{ &state.client_secret,
+		  "the credentials file's client_secret" },
 		{ &state.password, "the credentials file's password" },
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) {
 		if (*all[i].secret &&
-		    !authsrc_printable(*all[i].secret, err, errsz,
-				       all[i].what, "")) {
+		    !authsrc_printable(*all[i].secret, err, errsz, all[i].what,
+				       "")) {
 			*all[i].secret = NULL; /* wiped and freed */
 			return -1;
 		}
@@ -152,16 +162,16 @@ static int check_inline(char **env_token, char **file_token, char *err,
 	return 0;
 }
 
-static int pick_way(char *env_token, char *file_token, char *err,
-		    size_t errsz)
+static int pick_way(char *env_token, char *file_token, char *err, size_t errsz)
 {
 	int ways = !!env_token + !!file_token + !!state.token_file +
 		   !!state.token_cmd + !!state.client_id + !!state.username;
 	if (ways == 0) {
-		snprintf(err, errsz,
-			 "no credential: use -o token_file=PATH, token_cmd=, "
-			 "client_id= with client_secret_file=, username= with "
-			 "password_file=, credentials=PATH, or APISECFS_TOKEN");
+		snprintf(
+			err, errsz,
+			"no credential: use -o token_file=PATH, token_cmd=, "
+			"client_id= with client_secret_file=, username= with "
+			"password_file=, credentials=PATH, or APISECFS_TOKEN");
 		return -1;
 	}
 	if (ways > 1) {
@@ -173,7 +183,8 @@ static int pick_way(char *env_token, char *file_token, char *err,
 	}
 	if (state.client_id && !state.client_secret &&
 	    !state.client_secret_file) {
-		snprintf(err, errsz, "client_id needs client_secret_file=PATH");
+		snprintf(err, errsz,
+			 "client_id needs client_secret_file=PATH");
 		return -1;
 	}
 	if (state.username && !state.password && !state.password_file) {
@@ -237,8 +248,7 @@ static int mint(char **bearer, time_t *expires, char *err, size_t errsz)
 				      state.password, bearer, expires, err,
 				      errsz);
 	case WAY_TOKEN:
-	case WAY_NONE:
-		break;
+	case WAY_NONE: break;
 	}
 	snprintf(err, errsz, "this API token cannot be renewed");
 	return AUTH_FAIL_REFUSED;
@@ -258,12 +268,12 @@ int auth_init(const struct auth_opts *o, char *err, size_t errsz)
 	state.username = dup_or_null(o->username);
 	state.password_file = dup_or_null(o->password_file);
 	state.token_url = dup_or_null(o->token_url);
-	state.source = o->credentials		? "credentials"
-		       : o->token_file		? "token_file"
-		       : o->token_cmd		? "token_cmd"
-		       : o->client_id		? "client_secret_file"
-		       : o->username		? "password_file"
-						: "APISECFS_TOKEN";
+	state.source = o->credentials  ? "credentials"
+		       : o->token_file ? "token_file"
+		       : o->token_cmd  ? "token_cmd"
+		       : o->client_id  ? "client_secret_file"
+		       : o->username   ? "password_file"
+				       : "APISECFS_TOKEN";
 	if (o->credentials &&
 	    load_credentials_file(o->credentials, &file_token, err, errsz))
 		goto out;
@@ -300,11 +310,11 @@ void auth_cleanup(void)
 {
 	pthread_mutex_lock(&state.lock);
 	bearer_replace(NULL, 0);
-	char **all[] = { &state.base_url, &state.token_url, &state.token_file,
-			 &state.token_cmd, &state.client_id,
-			 &state.client_secret, &state.client_secret_file,
-			 &state.username, &state.password,
-			 &state.password_file };
+	char **all[] = { &state.base_url,	    &state.token_url,
+			 &state.token_file,	    &state.token_cmd,
+			 &state.client_id,	    &state.client_secret,
+			 &state.client_secret_file, &state.username,
+			 &state.password,	    &state.password_file };
 	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) {
 		authsrc_wipe(*all[i]);
 		*all[i] = NULL;
@@ -325,8 +335,10 @@ static void refresh_identity(void)
 	if (auth_authorization(authz, sizeof(authz), &gen))
 		return;
 	snprintf(url, sizeof(url), "%s/v1/me", state.base_url);
-	struct http_req rq = { .method = "GET", .url = url,
-			       .authorization = authz, .retryable = true };
+	struct http_req rq = { .method = "GET",
+			       .url = url,
+			       .authorization = authz,
+			       .retryable = true };
 	struct http_resp rs;
 	if (http_do(&rq, &rs) == API_OK) {
 		cJSON *me = json_parse(rs.body.data ? rs.body.data : "",
@@ -478,10 +490,10 @@ bool auth_has_scope(const char *scope)
 {
 	bool yes = false;
 	pthread_mutex_lock(&state.lock);
-	const cJSON *scopes = cJSON_GetObjectItemCaseSensitive(state.me,
-								"scopes");
+	const cJSON *scopes =
+		cJSON_GetObjectItemCaseSensitive(state.me, "scopes");
 	const cJSON *s;
-	cJSON_ArrayForEach(s, scopes) {
+	cJSON_ArrayForEach (s, scopes) {
 		if (cJSON_IsString(s) && strcmp(s->valuestring, scope) == 0) {
 			yes = true;
 			break;

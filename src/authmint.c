@@ -51,8 +51,9 @@ static int why(enum api_err e, const struct http_resp *rs, const char *what,
 	}
 	if (e == API_E_UNAUTH || e == API_E_FORBIDDEN ||
 	    e == API_E_BAD_REQUEST) {
-		snprintf(err, errsz, "the platform refused the %s for %s (%s)%s%s",
-			 what, who, st->code[0] ? st->code : "refused",
+		snprintf(err, errsz,
+			 "the platform refused the %s for %s (%s)%s%s", what,
+			 who, st->code[0] ? st->code : "refused",
 			 st->message[0] ? ": " : "", st->message);
 		return AUTH_FAIL_REFUSED;
 	}
@@ -74,10 +75,11 @@ static int take(const struct http_resp *rs, const char *key, char **bearer,
 	}
 	/* It becomes a header value: a CR LF in it would add a header. */
 	if (esc_has_ctl(v, strlen(v))) {
-		snprintf(err, errsz,
-			 "the login answer's \"%s\" holds a control character; "
-			 "refused",
-			 key);
+		snprintf(
+			err, errsz,
+			"the login answer's \"%s\" holds a control character; "
+			"refused",
+			key);
 		explicit_bzero((char *)v, strlen(v));
 		return AUTH_FAIL_REFUSED;
 	}
@@ -104,9 +106,12 @@ int authmint_oauth(const char *token_url, const char *client_id,
 	explicit_bzero(pair, sizeof(pair));
 
 	struct http_req rq = {
-		.method = "POST", .url = token_url, .authorization = basic,
+		.method = "POST",
+		.url = token_url,
+		.authorization = basic,
 		.content_type = "application/x-www-form-urlencoded",
-		.body = body, .body_len = sizeof(body) - 1,
+		.body = body,
+		.body_len = sizeof(body) - 1,
 		.retryable = true, /* minting twice does no harm */
 		.quiet = true,
 	};
@@ -147,9 +152,13 @@ int authmint_login(const char *base_url, const char *username,
 		return AUTH_FAIL_CONFIG;
 	}
 	struct http_req rq = {
-		.method = "POST", .url = url,
-		.content_type = "application/json", .body = body,
-		.body_len = strlen(body), .retryable = true, .quiet = true,
+		.method = "POST",
+		.url = url,
+		.content_type = "application/json",
+		.body = body,
+		.body_len = strlen(body),
+		.retryable = true,
+		.quiet = true,
 	};
 	struct http_resp rs;
 	enum api_err e = http_do(&rq, &rs);

@@ -41,8 +41,8 @@ void authsrc_wipe(char *secret)
 	free(secret);
 }
 
-bool authsrc_printable(char *secret, char *err, size_t errsz,
-		       const char *what, const char *path)
+bool authsrc_printable(char *secret, char *err, size_t errsz, const char *what,
+		       const char *path)
 {
 	if (!esc_has_ctl(secret, strlen(secret)))
 		return true;
@@ -110,8 +110,8 @@ char *authsrc_file(const char *path, struct stat *st_out, char *err,
 	char *out = rc ? NULL : trimmed_dup(&b);
 	buf_free(&b, true);
 	if (rc)
-		snprintf(err, errsz, "cannot read credential file %s: %s", path,
-			 strerror(rc));
+		snprintf(err, errsz, "cannot read credential file %s: %s",
+			 path, strerror(rc));
 	else if (!out)
 		snprintf(err, errsz, "credential file %s is empty", path);
 	else if (!authsrc_printable(out, err, errsz, "credential file ", path))
@@ -326,7 +326,8 @@ int authsrc_kv_read(const char *path, const char *const *known,
 					: "unknown key");
 			goto out;
 		}
-		struct authsrc_kv *nkv = realloc(kv, (count + 1) * sizeof(*kv));
+		struct authsrc_kv *nkv =
+			realloc(kv, (count + 1) * sizeof(*kv));
 		if (!nkv)
 			goto nomem;
 		kv = nkv;

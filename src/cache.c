@@ -42,9 +42,9 @@ struct entry {
 	uint64_t body_hash; /* with the same bytes keeps the version */
 	char *memo;	    /* the caller's note about this version */
 	uint64_t memo_version;
-	uint64_t aux;	    /* and a number with it (a page's line bytes) */
+	uint64_t aux; /* and a number with it (a page's line bytes) */
 	bool has_aux;
-	struct blob *ids;   /* a list page's item ids (delta.h), kept by */
+	struct blob *ids;     /* a list page's item ids (delta.h), kept by */
 	uint64_t ids_version; /* ghosts, for this version */
 	bool dirty; /* a change touched it since it was last validated */
 	struct spill_ref spill; /* a ghost's bytes on disk (-o disk_cache) */
@@ -241,8 +241,7 @@ static void evict(const struct entry *keep)
 	}
 }
 
-static void doc_fill(struct cache_doc *out, const struct entry *e,
-		     bool stale)
+static void doc_fill(struct cache_doc *out, const struct entry *e, bool stale)
 {
 	out->body = blob_ref(e->body);
 	memcpy(out->etag, e->etag, sizeof(out->etag));
@@ -278,8 +277,8 @@ static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 		e->expires_ms = expires;
 		return;
 	}
-	struct blob *nb = blob_new(rs->body.data ? rs->body.data : "",
-				   rs->body.len);
+	struct blob *nb =
+		blob_new(rs->body.data ? rs->body.data : "", rs->body.len);
 	if (!nb)
 		return; /* keep what we had; caller sees the old bytes */
 	uint64_t h = buf_digest(nb->data, nb->len);
@@ -323,7 +322,8 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 		 * platform may answer 304 for: its bytes from the disk. */
 		if (e && !e->loading && unspill(e))
 			evict(e);
-		if (e && e->body && !e->loading && clock_ms() < e->expires_ms) {
+		if (e && e->body && !e->loading &&
+		    clock_ms() < e->expires_ms) {
 			cache.stats.hits++;
 			e->pinned_until = 0;
 			lru_unlink(e);
@@ -374,8 +374,8 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 	struct http_resp rs;
 	/* A probe is one try: a platform that refuses answers at once, and
 	 * a grep -r while it is down costs a refused connection a file. */
-	enum api_err result = cache.opts.fetch(key, etag[0] ? etag : NULL,
-					       probe, &rs);
+	enum api_err result =
+		cache.opts.fetch(key, etag[0] ? etag : NULL, probe, &rs);
 
 	pthread_mutex_lock(&cache.lock);
 	e->loading = false;
@@ -599,8 +599,8 @@ uint64_t cache_generation(void)
 	return g;
 }
 
-size_t cache_renew_prefix(const char *prefix, uint64_t gen,
-			  cache_renew_fn fn, void *ud)
+size_t cache_renew_prefix(const char *prefix, uint64_t gen, cache_renew_fn fn,
+			  void *ud)
 {
 	size_t n = strlen(prefix), renewed = 0;
 	struct entry *e, *tmp;
@@ -612,7 +612,7 @@ size_t cache_renew_prefix(const char *prefix, uint64_t gen,
 		return 0;
 	}
 	long long expires = clock_ms() + cache.opts.ttl_ms;
-	HASH_ITER(hh, cache.table, e, tmp) {
+	HASH_ITER (hh, cache.table, e, tmp) {
 		if (e->loading || e->dirty || strncmp(e->key, prefix, n) != 0)
 			continue;
 		const char *memo = memo_valid(e) ? e->memo : NULL;
@@ -639,7 +639,7 @@ void cache_expire_prefix(const char *prefix)
 	struct entry *e, *tmp;
 	pthread_mutex_lock(&cache.lock);
 	cache.expire_gen++;
-	HASH_ITER(hh, cache.table, e, tmp) {
+	HASH_ITER (hh, cache.table, e, tmp) {
 		if (strncmp(e->key, prefix, n) == 0)
 			e->expires_ms = 0;
 	}
@@ -651,7 +651,7 @@ void cache_age_prefix(const char *prefix)
 	size_t n = strlen(prefix);
 	struct entry *e, *tmp;
 	pthread_mutex_lock(&cache.lock);
-	HASH_ITER(hh, cache.table, e, tmp) {
+	HASH_ITER (hh, cache.table, e, tmp) {
 		if (strncmp(e->key, prefix, n) == 0)
 			e->expires_ms = 0;
 	}
@@ -663,7 +663,7 @@ void cache_clear(void)
 	struct entry *e, *tmp;
 	pthread_mutex_lock(&cache.lock);
 	cache.expire_gen++;
-	HASH_ITER(hh, cache.table, e, tmp) {
+	HASH_ITER (hh, cache.table, e, tmp) {
 		if (!e->loading)
 			entry_free(e);
 	}

@@ -39,13 +39,13 @@ struct ctl_handle {
 	struct buf in;
 	struct buf reply;
 	size_t rpos; /* how much of the reply was read */
-	bool acted; /* the action ran or is running (successfully or not) */
-	bool busy;  /* it is running now, with the lock released */
+	bool acted;  /* the action ran or is running (successfully or not) */
+	bool busy;   /* it is running now, with the lock released */
 	bool failed; /* a write was refused: nothing is ever sent */
 	bool append; /* opened O_APPEND: offsets are the kernel's guess */
 	int act_rc;
 	pid_t opener; /* thread group that opened it; 0: unknown */
-	char *path; /* where the opener sees the file (its /proc/PID/fd) */
+	char *path;   /* where the opener sees the file (its /proc/PID/fd) */
 	void *stream; /* a stream's per-open state (ctl_ops stream_open) */
 	char idem_key[40];
 };
@@ -71,7 +71,8 @@ static bool opener_holds(const struct ctl_handle *h)
 			continue;
 		ssize_t n = readlinkat(dirfd(d), de->d_name, target,
 				       sizeof(target));
-		holds = n == (ssize_t)plen && memcmp(target, h->path, plen) == 0;
+		holds = n == (ssize_t)plen &&
+			memcmp(target, h->path, plen) == 0;
 	}
 	if (d)
 		closedir(d);
@@ -87,8 +88,8 @@ static void mint_key(char *out, size_t outsz)
 		 * and address, which never repeat within 24 hours. */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		snprintf(out, outsz, "t%lx%lx%lx", (long)ts.tv_sec,
-			 ts.tv_nsec, (long)(uintptr_t)out);
+		snprintf(out, outsz, "t%lx%lx%lx", (long)ts.tv_sec, ts.tv_nsec,
+			 (long)(uintptr_t)out);
 		return;
 	}
 	size_t o = 0;
@@ -161,13 +162,16 @@ int ctl_open(const struct kind *k, const struct kind_ctx *c, int flags,
  * release waits on idle for the outcome. */
 static int act(struct ctl_handle *h, bool *acted)
 {
-	struct kind_ctx c = { .ino = h->ino, .name = h->name, .id = h->id,
-			      .ctx = h->ctx, .obj = h->obj };
+	struct kind_ctx c = { .ino = h->ino,
+			      .name = h->name,
+			      .id = h->id,
+			      .ctx = h->ctx,
+			      .obj = h->obj };
 	h->acted = true;
 	h->busy = true;
 	pthread_mutex_unlock(&h->lock);
-	int rc = h->kind->ctl->act(&c, h->in.data ? h->in.data : "",
-				   h->in.len, h->idem_key, &h->reply);
+	int rc = h->kind->ctl->act(&c, h->in.data ? h->in.data : "", h->in.len,
+				   h->idem_key, &h->reply);
 	pthread_mutex_lock(&h->lock);
 	h->act_rc = rc;
 	if (rc == 0)
@@ -251,7 +255,8 @@ int ctl_read(struct ctl_handle *h, char *out, size_t size, off_t off,
 	wait_idle(h); /* the reply of an action running on another thread */
 	if (h->kind->ctl->stream_read)
 		rc = -EINVAL; /* ctl_stream_read answers streams */
-	else if (h->kind->ctl->blocking_read && !h->acted && h->kind->ctl->poll)
+	else if (h->kind->ctl->blocking_read && !h->acted &&
+		 h->kind->ctl->poll)
 		rc = -EINPROGRESS;
 	else if (h->kind->ctl->blocking_read && !h->acted)
 		rc = act(h, acted);
@@ -307,8 +312,8 @@ void ctl_finish(struct ctl_handle *h, int rc, const struct buf *reply)
 	if (!h->acted) {
 		h->acted = true;
 		h->act_rc = rc;
-		if (!rc && reply->len && buf_append(&h->reply, reply->data,
-						    reply->len))
+		if (!rc && reply->len &&
+		    buf_append(&h->reply, reply->data, reply->len))
 			h->act_rc = -ENOMEM;
 	}
 	pthread_mutex_unlock(&h->lock);

@@ -78,8 +78,8 @@ static void lazy_unmount(const char *path)
 		umount2(path, MNT_DETACH);
 		return;
 	}
-	char *argv[] = { "fusermount3", "-u", "-z", "-q", "--", (char *)path,
-			 NULL };
+	char *argv[] = { "fusermount3", "-u",	      "-z", "-q",
+			 "--",		(char *)path, NULL };
 	pid_t pid;
 	int status;
 	if (posix_spawnp(&pid, "fusermount3", NULL, NULL, argv, environ) == 0)

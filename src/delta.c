@@ -59,7 +59,7 @@ struct blob *delta_ids_new(const cJSON *items, const char *id_field)
 	const cJSON *it;
 	if (!b)
 		return NULL;
-	cJSON_ArrayForEach(it, items) {
+	cJSON_ArrayForEach (it, items) {
 		const char *id = json_str(it, id_field);
 		uint32_t p[DELTA_PROBES];
 		if (!id)
@@ -101,7 +101,8 @@ static bool passes(const char *key, const cJSON *item, bool *mutable_filter)
 			if (nl < sizeof(name)) {
 				memcpy(name, q, nl);
 				name[nl] = '\0';
-				if (strcmp(name, "limit") && strcmp(name, "nextToken") &&
+				if (strcmp(name, "limit") &&
+				    strcmp(name, "nextToken") &&
 				    strcmp(name, "updatedSince")) {
 					const char *v = json_str(item, name);
 					if (strcmp(name, "status") == 0)
@@ -139,7 +140,7 @@ int delta_verdict(const char *key, const char *memo, const struct blob *ids,
 	const cJSON *c;
 	char oid[256];
 	if (object_id(key, ch->prefix, oid, sizeof(oid))) {
-		cJSON_ArrayForEach(c, ch->items) {
+		cJSON_ArrayForEach (c, ch->items) {
 			const char *id = json_str(c, ch->id_field);
 			if (id && strcmp(id, oid) == 0)
 				return -1;
@@ -148,7 +149,7 @@ int delta_verdict(const char *key, const char *memo, const struct blob *ids,
 	}
 	if (!memo || !ids)
 		return 0; /* a page never walked whole: ask as usual */
-	cJSON_ArrayForEach(c, ch->items) {
+	cJSON_ArrayForEach (c, ch->items) {
 		const char *id = json_str(c, ch->id_field);
 		bool mutable_filter;
 		bool match = passes(key, c, &mutable_filter);

@@ -8,21 +8,14 @@ enum api_err errmap_from_http(long status)
 {
 	switch (status) {
 	case 400:
-	case 422:
-		return API_E_BAD_REQUEST;
-	case 401:
-		return API_E_UNAUTH;
-	case 403:
-		return API_E_FORBIDDEN;
+	case 422: return API_E_BAD_REQUEST;
+	case 401: return API_E_UNAUTH;
+	case 403: return API_E_FORBIDDEN;
 	case 404:
-	case 410:
-		return API_E_NOT_FOUND;
-	case 409:
-		return API_E_CONFLICT;
-	case 429:
-		return API_E_RATE_LIMITED;
-	default:
-		break;
+	case 410: return API_E_NOT_FOUND;
+	case 409: return API_E_CONFLICT;
+	case 429: return API_E_RATE_LIMITED;
+	default: break;
 	}
 	if (status >= 500)
 		return API_E_SERVER;
@@ -45,31 +38,21 @@ static int forbidden_errno(const struct api_status *st)
 int errmap_to_errno(enum api_err err, const struct api_status *st)
 {
 	switch (err) {
-	case API_OK:
-		return 0;
-	case API_E_UNAUTH:
-		return EACCES;
-	case API_E_FORBIDDEN:
-		return forbidden_errno(st);
-	case API_E_NOT_FOUND:
-		return ENOENT;
-	case API_E_CONFLICT:
-		return EEXIST;
-	case API_E_BAD_REQUEST:
-		return EINVAL;
-	case API_E_RATE_LIMITED:
-		return EAGAIN;
-	case API_E_NOMEM:
-		return ENOMEM;
-	case API_E_TOO_BIG:
-		return EFBIG;
+	case API_OK: return 0;
+	case API_E_UNAUTH: return EACCES;
+	case API_E_FORBIDDEN: return forbidden_errno(st);
+	case API_E_NOT_FOUND: return ENOENT;
+	case API_E_CONFLICT: return EEXIST;
+	case API_E_BAD_REQUEST: return EINVAL;
+	case API_E_RATE_LIMITED: return EAGAIN;
+	case API_E_NOMEM: return ENOMEM;
+	case API_E_TOO_BIG: return EFBIG;
 	case API_E_TRANSPORT:
 	case API_E_TLS:
 	case API_E_TIMEOUT:
 	case API_E_BAD_RESPONSE:
 	case API_E_SERVER:
-	case API_E_HTTP_OTHER:
-		break;
+	case API_E_HTTP_OTHER: break;
 	}
 	return EIO;
 }

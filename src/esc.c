@@ -80,8 +80,11 @@ static void put(struct sink *k, const char *p, size_t n)
 static void put_byte_escape(struct sink *k, unsigned char c)
 {
 	char e[5];
-	const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r"
-			    : c == '\t' ? "\\t" : c == '\\' ? "\\\\" : NULL;
+	const char *named = c == '\n'	? "\\n"
+			    : c == '\r' ? "\\r"
+			    : c == '\t' ? "\\t"
+			    : c == '\\' ? "\\\\"
+					: NULL;
 	if (named) {
 		put(k, named, 2);
 		return;

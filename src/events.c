@@ -53,8 +53,8 @@ struct reader {
 	size_t off;	    /* bytes of head already read */
 	unsigned long lost; /* lines dropped since the queue was full */
 	long long open_ms;
-	time_t start;	    /* platform second the stream starts at */
-	bool started;	    /* start known (the feed has a Date) */
+	time_t start; /* platform second the stream starts at */
+	bool started; /* start known (the feed has a Date) */
 	struct fuse_pollhandle *ph;
 	struct reader *next;
 };
@@ -272,8 +272,7 @@ static void on_interrupt(fuse_req_t req, void *data)
 
 /* Lock held: answer the parked reads of readers that have lines, and
  * take the poll handles to notify. */
-static struct waiter *wake_locked(struct fuse_pollhandle ***phs,
-				  size_t *nph)
+static struct waiter *wake_locked(struct fuse_pollhandle ***phs, size_t *nph)
 {
 	struct waiter *got = NULL, **tail = &got;
 	for (struct waiter **p = &ev.waiters; *p;) {
@@ -328,8 +327,9 @@ void events_read(void *reader, fuse_req_t req, size_t size, bool nonblock)
 	w->r = r;
 	pthread_mutex_lock(&ev.lock);
 	if (ev.stopping || readable(r) || nonblock || !size) {
-		int err = ev.stopping ? EIO
-			  : readable(r) || !size ? 0 : EAGAIN;
+		int err = ev.stopping		 ? EIO
+			  : readable(r) || !size ? 0
+						 : EAGAIN;
 		a = answer_of(w, err);
 		pthread_mutex_unlock(&ev.lock);
 		send_answers(a);
@@ -513,12 +513,12 @@ static int walk(struct evfeed *f, enum evfeed_list l, const char *base)
 		note_date(date);
 		if (page == 0)
 			first = date;
-		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body,
-								      "items");
+		const cJSON *items =
+			cJSON_GetObjectItemCaseSensitive(body, "items");
 		const cJSON *it;
 		if (!cJSON_IsArray(items))
 			rc = -EIO;
-		cJSON_ArrayForEach(it, items) {
+		cJSON_ArrayForEach (it, items) {
 			if (rc || (rc = evfeed_item(f, l, it, publish, NULL)))
 				break;
 		}

@@ -48,7 +48,7 @@ struct evfeed *evfeed_new(void)
 static void forget(struct window *w, time_t before, bool all)
 {
 	struct seen *s, *tmp;
-	HASH_ITER(hh, w->items, s, tmp) {
+	HASH_ITER (hh, w->items, s, tmp) {
 		/* No updatedAt: the next answer cannot be told apart from
 		 * this one, so it is dropped with the window's start. */
 		if (all || !s->updated || s->updated < before) {
@@ -87,8 +87,8 @@ static time_t since_of(const struct window *w)
 	return w->mark > EVFEED_OVERLAP_S ? w->mark - EVFEED_OVERLAP_S : 0;
 }
 
-int evfeed_query(const struct evfeed *f, enum evfeed_list l,
-		 const char *base, const char *next, char *out, size_t outsz)
+int evfeed_query(const struct evfeed *f, enum evfeed_list l, const char *base,
+		 const char *next, char *out, size_t outsz)
 {
 	char ts[32], esc[API_PATH_MAX];
 	evfeed_time_str(since_of(&f->w[l]), ts, sizeof(ts));
@@ -136,14 +136,14 @@ static int emit_line(const char *type, const char *time_s, time_t t,
 	return rc;
 }
 
-static const char *const scan_fields[] = { "scanId", "applicationId",
-					   "status", NULL };
+static const char *const scan_fields[] = { "scanId", "applicationId", "status",
+					   NULL };
 static const char *const vuln_new_fields[] = {
-	"vulnerabilityId", "scanId", "applicationId", "severity",
-	"category", "fingerprint", NULL
+	"vulnerabilityId", "scanId", "applicationId", "severity", "category",
+	"fingerprint",	   NULL
 };
-static const char *const vuln_status_fields[] = { "vulnerabilityId",
-						  "status", NULL };
+static const char *const vuln_status_fields[] = { "vulnerabilityId", "status",
+						  NULL };
 
 /* The item's time as text and number: field, else the mark. */
 static time_t item_time(const cJSON *item, const char *field,
@@ -185,8 +185,8 @@ int evfeed_item(struct evfeed *f, enum evfeed_list l, const cJSON *item,
 		rc = emit_line("scan.status", ut, updated, item, scan_fields,
 			       emit, ud);
 	} else {
-		time_t detected = item_time(item, "detectedAt", w, dt,
-					    sizeof(dt));
+		time_t detected =
+			item_time(item, "detectedAt", w, dt, sizeof(dt));
 		/* Unknown and detected inside the window: new. Unknown and
 		 * older: a finding whose status moved. */
 		bool is_new = !s && detected >= since_of(w);

@@ -96,8 +96,8 @@ static int fail(int status, const char *path, const char *name, int err)
 		if (ex.tty)
 			fputs("\r\033[K", stderr);
 		fprintf(stderr, "apisecfs: export: %s%s%s: %s\n",
-			path[0] ? path : ".", name ? "/" : "", name ? name : "",
-			strerror(err));
+			path[0] ? path : ".", name ? "/" : "",
+			name ? name : "", strerror(err));
 	}
 	return -1;
 }
@@ -335,8 +335,8 @@ static int export_link(const struct target *t, fuse_ino_t ino, time_t mtime)
 /* ---- directories -------------------------------------------------- */
 
 /* Queue directory ino (its lookup handed over) at path/name. */
-static int push_job(fuse_ino_t ino, time_t mtime, bool fresh,
-		    const char *path, const char *name)
+static int push_job(fuse_ino_t ino, time_t mtime, bool fresh, const char *path,
+		    const char *name)
 {
 	size_t plen = strlen(path), nlen = strlen(name);
 	struct job *j = malloc(sizeof(*j) + plen + nlen + 2);
@@ -414,8 +414,7 @@ static int by_name(const void *a, const void *b)
 
 /* Remove what dfd holds but kept (sorted) does not: the platform no
  * longer has it, or it is no part of the tree. */
-static int sweep(const struct job *j, int dfd, const char **kept,
-		 size_t nkept)
+static int sweep(const struct job *j, int dfd, const char **kept, size_t nkept)
 {
 	int fd = dup(dfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -485,7 +484,8 @@ static int export_dir(const struct job *j, char *bufs)
 		const char *name = d->v[i].name;
 		bool keep;
 		if (!exportdir_name_ok(name, !j->path[0])) {
-			log_warn("export: %s: name %s left out", j->path, name);
+			log_warn("export: %s: name %s left out", j->path,
+				 name);
 			continue;
 		}
 		rc = export_entry(j, dfd, name, bufs, &keep);

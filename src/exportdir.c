@@ -144,7 +144,7 @@ static int link_anon(int fd, int dirfd, const char *name)
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) ? -errno
-								     : 0;
+								      : 0;
 }
 
 /* Does DIR's file system make unnamed files that can be named? (Not
@@ -197,7 +197,8 @@ int exportdir_open(const char *path, const char *url, struct exportdir *xd,
 		goto fail;
 	}
 	if (xd->state < 0) {
-		if (mkdirat(xd->root, EXPORTDIR_STATE, 0700) && errno != EEXIST)
+		if (mkdirat(xd->root, EXPORTDIR_STATE, 0700) &&
+		    errno != EEXIST)
 			goto fail_errno;
 		xd->state = openat(xd->root, EXPORTDIR_STATE, DIR_FLAGS);
 		if (xd->state < 0)
@@ -284,8 +285,7 @@ int exportdir_subdir(int dirfd, const char *name, int *out, bool *made)
 	return *out >= 0 ? 0 : -errno;
 }
 
-int exportdir_open_path(const struct exportdir *xd, const char *path,
-			int *out)
+int exportdir_open_path(const struct exportdir *xd, const char *path, int *out)
 {
 	int fd = dup(xd->root);
 	char name[NAME_MAX + 1];
@@ -325,7 +325,8 @@ int exportdir_tmp_file(struct exportdir *xd, int dirfd, bool fresh,
 		       char *tmpname, size_t tmpsz, int *fd)
 {
 	if (fresh && xd->anon_ok) {
-		*fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+		*fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+			     0644);
 		if (*fd >= 0) {
 			tmpname[0] = '\0';
 			return 0;
@@ -366,8 +367,7 @@ int exportdir_commit_file(struct exportdir *xd, const char *tmpname, int *fd,
 	return rc;
 }
 
-void exportdir_discard_file(struct exportdir *xd, const char *tmpname,
-			    int *fd)
+void exportdir_discard_file(struct exportdir *xd, const char *tmpname, int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
@@ -387,8 +387,8 @@ int exportdir_new_link(int dirfd, const char *name, const char *target,
 	return rc;
 }
 
-int exportdir_tmp_link(struct exportdir *xd, const char *target,
-		       time_t mtime, char *tmpname, size_t tmpsz)
+int exportdir_tmp_link(struct exportdir *xd, const char *target, time_t mtime,
+		       char *tmpname, size_t tmpsz)
 {
 	tmp_name(tmpname, tmpsz);
 	if (symlinkat(target, xd->tmp, tmpname))

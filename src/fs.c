@@ -185,8 +185,8 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		tree_dir_free(d); /* interrupted: no releasedir will come */
 }
 
-static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi)
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	metrics_fuse_op(METRICS_OP_READDIR);
 	struct tree_dir *d = (struct tree_dir *)(uintptr_t)fi->fh;
@@ -200,9 +200,9 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	for (size_t i = (size_t)off; off >= 0 && i < d->n; i++) {
 		struct stat st = { .st_ino = d->v[i].ino,
 				   .st_mode = d->v[i].mode };
-		size_t need = fuse_add_direntry(req, buf + used, size - used,
-						d->v[i].name, &st,
-						(off_t)(i + 1));
+		size_t need =
+			fuse_add_direntry(req, buf + used, size - used,
+					  d->v[i].name, &st, (off_t)(i + 1));
 		if (need > size - used)
 			break;
 		used += need;
@@ -321,14 +321,15 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		/* Regular file: point into the pinned blob, no copy (it lives
 		 * until RELEASE, which comes after this reply). */
 		size_t len = content->len;
-		size_t n = off < 0 || (size_t)off >= len ? 0 : len - (size_t)off;
+		size_t n =
+			off < 0 || (size_t)off >= len ? 0 : len - (size_t)off;
 		fuse_reply_buf(req, n ? content->data + off : NULL,
 			       n < size ? n : size);
 		return;
 	}
 	/* A stream (events) answers the read itself, now or later. */
-	if (f->ctl && ctl_stream_read(f->ctl, req, size,
-				      (fi->flags & O_NONBLOCK) != 0))
+	if (f->ctl &&
+	    ctl_stream_read(f->ctl, req, size, (fi->flags & O_NONBLOCK) != 0))
 		return;
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
@@ -365,8 +366,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 		fuse_reply_write(req, (size_t)rc);
 }
 
-static void fs_flush(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	metrics_fuse_op(METRICS_OP_FLUSH);
 	struct tree_file *f = (struct tree_file *)(uintptr_t)fi->fh;
@@ -475,14 +475,16 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      unsigned int flags)
 {
 	(void)name, (void)newname, (void)flags;
-	int a = namespace_errno(req, parent), b = namespace_errno(req, newparent);
+	int a = namespace_errno(req, parent),
+	    b = namespace_errno(req, newparent);
 	reply_err(req, a == EROFS || b == EROFS ? EROFS : a);
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	metrics_fuse_op(METRICS_OP_STATFS);
-	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096,
+	struct statvfs sv = { .f_bsize = 4096,
+			      .f_frsize = 4096,
 			      .f_namemax = 255 };
 	(void)ino;
 	fuse_reply_statfs(req, &sv);

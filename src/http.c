@@ -33,9 +33,9 @@
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	CURL **free_handles; /* protected by lock */
-	int nfree;	     /* lock */
-	int size;	     /* set once before threads start */
+	CURL **free_handles;   /* protected by lock */
+	int nfree;	       /* lock */
+	int size;	       /* set once before threads start */
 	struct http_opts opts; /* set once before threads start */
 	char *ca_file;	       /* set once before threads start */
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -45,7 +45,7 @@ static struct {
  * remaining requests over what is left of it instead of hitting 429. */
 static struct {
 	pthread_mutex_t lock;
-	long remaining; /* lock; -1: unknown */
+	long remaining;	    /* lock; -1: unknown */
 	long long reset_ms; /* lock: clock_ms() when the window ends */
 } pace = { .lock = PTHREAD_MUTEX_INITIALIZER, .remaining = -1 };
 
@@ -90,8 +90,8 @@ int http_init(const struct http_opts *opts)
 		pool.opts.pool_size = 1;
 	pool.ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
 	pool.opts.ca_file = pool.ca_file;
-	pool.free_handles = calloc((size_t)pool.opts.pool_size,
-				   sizeof(CURL *));
+	pool.free_handles =
+		calloc((size_t)pool.opts.pool_size, sizeof(CURL *));
 	if (!pool.free_handles)
 		return -1;
 	for (int i = 0; i < pool.opts.pool_size; i++) {
@@ -161,8 +161,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
  * and, as an ETag, a request header; none may carry a control character. */
 static void copy_value(char *dst, size_t dstsz, const char *v, size_t len)
 {
-	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' ||
-		       v[len - 1] == ' '))
+	while (len &&
+	       (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
 		len--;
 	while (len && *v == ' ') {
 		v++;
@@ -221,8 +221,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 		copy_value(d, sizeof(d), v, vl);
 		time_t t = curl_getdate(d, NULL);
 		rs->date = t > 0 ? t : 0;
-	}
-	else if (header_is(line, len, "X-RateLimit-Remaining", &v, &vl))
+	} else if (header_is(line, len, "X-RateLimit-Remaining", &v, &vl))
 		hs->rl_remaining = header_long(v, vl);
 	else if (header_is(line, len, "X-RateLimit-Reset", &v, &vl))
 		hs->rl_reset = header_long(v, vl);
@@ -266,8 +265,8 @@ static void pace_wait(long budget_ms)
 
 static void read_error_body(struct http_resp *rs)
 {
-	cJSON *err = json_parse(rs->body.data ? rs->body.data : "",
-				rs->body.len);
+	cJSON *err =
+		json_parse(rs->body.data ? rs->body.data : "", rs->body.len);
 	if (!err)
 		return;
 	const char *s;
@@ -329,13 +328,13 @@ static struct curl_slist *build_headers(const struct http_req *rq)
 {
 	struct curl_slist *l = NULL, *t;
 	char line[2048];
-#define ADD(...)                                                        \
-	do {                                                            \
-		snprintf(line, sizeof(line), __VA_ARGS__);              \
-		t = curl_slist_append(l, line);                         \
-		if (!t)                                                 \
-			goto fail;                                      \
-		l = t;                                                  \
+#define ADD(...)                                           \
+	do {                                               \
+		snprintf(line, sizeof(line), __VA_ARGS__); \
+		t = curl_slist_append(l, line);            \
+		if (!t)                                    \
+			goto fail;                         \
+		l = t;                                     \
 	} while (0)
 	ADD("Accept: application/json");
 	ADD("Expect:");
@@ -427,8 +426,7 @@ static enum api_err attempt(CURL *h, const struct http_req *rq,
 
 static bool should_retry(enum api_err e)
 {
-	return e == API_E_TRANSPORT || e == API_E_TIMEOUT ||
-	       e == API_E_SERVER;
+	return e == API_E_TRANSPORT || e == API_E_TIMEOUT || e == API_E_SERVER;
 }
 
 static long backoff_ms(int attempt_no, const struct http_resp *rs)

@@ -165,8 +165,9 @@ cJSON *json_parse(const char *data, size_t len)
 	/* Reject trailing garbage: a truncated-then-padded body must not
 	 * half-parse into a tree. */
 	const char *stop = data + len;
-	while (end && end < stop && (*end == ' ' || *end == '\n' ||
-				     *end == '\r' || *end == '\t' || !*end))
+	while (end && end < stop &&
+	       (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t' ||
+		!*end))
 		end++;
 	if (end != stop) {
 		cJSON_Delete(v);
@@ -175,8 +176,7 @@ cJSON *json_parse(const char *data, size_t len)
 	return v;
 }
 
-cJSON *json_parse_page(const char *data, size_t len,
-		       struct json_arena **arena)
+cJSON *json_parse_page(const char *data, size_t len, struct json_arena **arena)
 {
 	struct json_arena *a = calloc(1, sizeof(*a));
 	*arena = NULL;
@@ -214,7 +214,8 @@ static size_t plain_run(const char *s, size_t n)
 		/* A byte below 0x20, or zero after the xor, sets its high bit
 		 * (bytes >= 0x80 are masked out by ~w / ~q / ~b). */
 		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-		     ((b - ones) & ~b)) & high)
+		     ((b - ones) & ~b)) &
+		    high)
 			break;
 	}
 	for (; i < n; i++) {
@@ -278,7 +279,8 @@ static size_t number_text(double d, char tmp[32])
 		long long m = (long long)(r < 0 ? r - 0.5 : r + 0.5);
 		if ((double)m / 1000.0 == d) {
 			char *p = tmp;
-			unsigned long long a = (unsigned long long)(m < 0 ? -m : m);
+			unsigned long long a =
+				(unsigned long long)(m < 0 ? -m : m);
 			if (m < 0)
 				*p++ = '-';
 			p += sprintf(p, "%llu", a / 1000);
@@ -317,8 +319,8 @@ static int indent(struct buf *out, int depth)
 
 /* With pretty, *layout counts the bytes only the pretty form has (line
  * breaks, indents, the space after a colon). */
-static int put_value(struct buf *out, const cJSON *v, int depth,
-		     bool pretty, size_t *layout)
+static int put_value(struct buf *out, const cJSON *v, int depth, bool pretty,
+		     size_t *layout)
 {
 	if (depth > JSON_MAX_DEPTH)
 		return -1;
@@ -337,7 +339,7 @@ static int put_value(struct buf *out, const cJSON *v, int depth,
 	int rc = buf_append(out, obj ? "{" : "[", 1);
 	const cJSON *c;
 	bool first = true;
-	cJSON_ArrayForEach(c, v) {
+	cJSON_ArrayForEach (c, v) {
 		if (rc)
 			break;
 		if (!first)
@@ -411,8 +413,8 @@ static size_t string_len(const char *s)
 {
 	size_t len = strlen(s);
 	size_t n = 2;
-	for (const unsigned char *p = (const unsigned char *)s,
-				 *end = p + len; p < end; p++) {
+	for (const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	     p < end; p++) {
 		size_t k = plain_run((const char *)p, (size_t)(end - p));
 		n += k;
 		p += k;
@@ -448,7 +450,7 @@ static size_t line_len(const cJSON *v, int depth)
 	size_t n = 2; /* the brackets */
 	const cJSON *c;
 	bool first = true;
-	cJSON_ArrayForEach(c, v) {
+	cJSON_ArrayForEach (c, v) {
 		size_t m = line_len(c, depth + 1);
 		if (m == SIZE_MAX)
 			return SIZE_MAX;

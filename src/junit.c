@@ -68,8 +68,9 @@ int junit_escape(struct buf *b, const char *s, size_t n, bool attr)
 			} else if (c >= 0x80) {
 				len = esc_utf8_len(u + i, n - i);
 				/* U+FFFE and U+FFFF are not XML chars either. */
-				if (!len || (len == 3 && c == 0xef &&
-					     u[i + 1] == 0xbf && u[i + 2] >= 0xbe)) {
+				if (!len ||
+				    (len == 3 && c == 0xef &&
+				     u[i + 1] == 0xbf && u[i + 2] >= 0xbe)) {
 					rep = REPLACEMENT;
 					len = len ? len : 1;
 				}
@@ -142,9 +143,9 @@ int junit_add(struct junit *j, const cJSON *v)
 		     buf_printf(b, "\" message=\"") ||
 		     escape_str(b, json_str(v, "title"), true) ||
 		     buf_printf(b, "\">") || escape_str(b, desc, false) ||
-		     (fix && (buf_printf(b, "%sRemediation: ",
-					 desc ? "\n\n" : "") ||
-			      escape_str(b, fix, false))) ||
+		     (fix &&
+		      (buf_printf(b, "%sRemediation: ", desc ? "\n\n" : "") ||
+		       escape_str(b, fix, false))) ||
 		     buf_printf(b, "</failure>\n    </testcase>\n");
 	if (rc)
 		return -1;
@@ -165,9 +166,11 @@ int junit_finish(struct junit *j, const char *scan_id, struct buf *out)
 					  "\" tests=\"%zu\" failures=\"%zu\" "
 					  "errors=\"0\" skipped=\"0\">\n",
 					  j->tests, j->failures) ||
-			       buf_append(out, j->cases.data ? j->cases.data : "",
+			       buf_append(out,
+					  j->cases.data ? j->cases.data : "",
 					  j->cases.len) ||
-			       buf_printf(out, "  </testsuite>\n</testsuites>\n")
+			       buf_printf(out,
+					  "  </testsuite>\n</testsuites>\n")
 		       ? -1
 		       : 0;
 }

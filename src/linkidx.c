@@ -50,7 +50,7 @@ static struct {
 static void groups_free(struct group *groups)
 {
 	struct group *g, *tmp;
-	HASH_ITER(hh, groups, g, tmp) {
+	HASH_ITER (hh, groups, g, tmp) {
 		HASH_DEL(groups, g);
 		for (size_t i = 0; i < g->n; i++) {
 			free(g->v[i].id);
@@ -98,8 +98,8 @@ static int add_member(const cJSON *item, const char *page_key, void *ud)
 		g->alloc = na;
 	}
 	struct member *m = &g->v[g->n];
-	const char *extra = b->extra_field ? json_str(item, b->extra_field)
-					   : NULL;
+	const char *extra =
+		b->extra_field ? json_str(item, b->extra_field) : NULL;
 	m->id = strdup(id);
 	m->extra = extra ? strdup(extra) : NULL;
 	if (!m->id || (extra && !m->extra)) {
@@ -121,8 +121,8 @@ static enum api_err lists_sig(const char *const *paths, uint64_t *sig,
 	*sig = BUF_HASH_SEED;
 	for (size_t i = 0; paths[i]; i++) {
 		uint64_t s;
-		enum api_err result = api_list_pages(paths[i], NULL, NULL, &s,
-						     st);
+		enum api_err result =
+			api_list_pages(paths[i], NULL, NULL, &s, st);
 		if (result)
 			return result;
 		*sig = buf_hash_continue(*sig, &s, sizeof(s));
@@ -157,7 +157,7 @@ static enum api_err build(const char *const *paths, const char *field,
 	/* Streams are walked one after the other: the API's order (ids in
 	 * creation order) within each group again. */
 	struct group *g, *tmp;
-	HASH_ITER(hh, b.groups, g, tmp)
+	HASH_ITER (hh, b.groups, g, tmp)
 		if (paths[0] && paths[1])
 			qsort(g->v, g->n, sizeof(*g->v), by_id);
 	*out = b.groups;

@@ -109,8 +109,8 @@ struct linktab *linktab_from_listing(const struct listing *l, bool *nomem)
 		p += nl;
 		x->target = NULL;
 		if (!has_prefix(e, prefix)) {
-			x->target = memcpy(p, e->content->data,
-					   e->content->len);
+			x->target =
+				memcpy(p, e->content->data, e->content->len);
 			p += e->content->len;
 			*p++ = '\0';
 		}
@@ -211,8 +211,8 @@ struct linktab *linktab_ref(struct linktab *t)
 
 void linktab_unref(struct linktab *t)
 {
-	if (!t || (t->refs && __atomic_sub_fetch(&t->refs, 1,
-						  __ATOMIC_ACQ_REL)))
+	if (!t ||
+	    (t->refs && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL)))
 		return;
 	free(t->v);
 	free(t->by_hash);

@@ -83,8 +83,8 @@ int listing_take(struct listing *out, char *name, const struct kind *k,
 
 int listing_take_reloadable(struct listing *out, char *name,
 			    const struct kind *k, char *id, size_t size,
-			    uint64_t hash, struct blob *src, struct blob *bytes,
-			    time_t mtime)
+			    uint64_t hash, struct blob *src,
+			    struct blob *bytes, time_t mtime)
 {
 	int rc = add_taking(out, name, k, id, NULL, bytes, NULL, mtime);
 	if (rc) {

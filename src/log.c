@@ -41,8 +41,9 @@ static void redact_tokens(char *msg)
 		char *run = p + 4, *end = run;
 		while (isalnum((unsigned char)*end))
 			end++;
-		bool word_start = p == msg || !(isalnum((unsigned char)p[-1]) ||
-						p[-1] == '_');
+		bool word_start =
+			p == msg ||
+			!(isalnum((unsigned char)p[-1]) || p[-1] == '_');
 		if (!word_start || end - run < LOG_TOKEN_MIN_RUN) {
 			p = end;
 			continue;
@@ -87,10 +88,10 @@ static void fuse_log_hook(enum fuse_log_level level, const char *fmt,
 {
 	static __thread char pending[2048];
 	static __thread size_t plen;
-	enum log_level ours = level <= FUSE_LOG_ERR	? LOG_LVL_ERR
+	enum log_level ours = level <= FUSE_LOG_ERR	  ? LOG_LVL_ERR
 			      : level <= FUSE_LOG_WARNING ? LOG_LVL_WARN
-			      : level <= FUSE_LOG_INFO	? LOG_LVL_INFO
-							: LOG_LVL_DEBUG;
+			      : level <= FUSE_LOG_INFO	  ? LOG_LVL_INFO
+							  : LOG_LVL_DEBUG;
 	if (ours > threshold)
 		return;
 	int n = vsnprintf(pending + plen, sizeof(pending) - plen, fmt, ap);
@@ -98,8 +99,8 @@ static void fuse_log_hook(enum fuse_log_level level, const char *fmt,
 		plen += (size_t)n;
 	if (plen >= sizeof(pending))
 		plen = sizeof(pending) - 1;
-	if (plen == 0 || (pending[plen - 1] != '\n' &&
-			  plen < sizeof(pending) - 1))
+	if (plen == 0 ||
+	    (pending[plen - 1] != '\n' && plen < sizeof(pending) - 1))
 		return;
 	while (plen && pending[plen - 1] == '\n')
 		pending[--plen] = '\0';

@@ -164,8 +164,9 @@ static int preflight_failure(const char *url, enum api_err err,
 			url, errmap_str(err));
 		return EXIT_PLATFORM;
 	default:
-		fprintf(stderr, "apisecfs: GET %s/v1/me failed: %s (HTTP %ld)\n",
-			url, msg, st->http);
+		fprintf(stderr,
+			"apisecfs: GET %s/v1/me failed: %s (HTTP %ld)\n", url,
+			msg, st->http);
 		return EXIT_PLATFORM;
 	}
 }
@@ -189,8 +190,8 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 {
 	struct http_opts ho = {
 		.timeout_ms = (long)o->timeout * 1000,
-		.connect_timeout_ms = (long)(o->timeout < 10 ? o->timeout : 10) *
-				      1000,
+		.connect_timeout_ms =
+			(long)(o->timeout < 10 ? o->timeout : 10) * 1000,
 		.ca_file = o->ca_file,
 		.insecure = o->insecure,
 		.retries = (int)o->retries,
@@ -242,9 +243,10 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 	}
 	int rc = spill_init((size_t)o->disk_cache << 20);
 	if (rc) {
-		snprintf(err, errsz, "disk_cache: cannot make a file in %s: %s",
+		snprintf(err, errsz,
+			 "disk_cache: cannot make a file in %s: %s",
 			 getenv("TMPDIR") && *getenv("TMPDIR") ? "$TMPDIR"
-							    : "/var/tmp",
+							       : "/var/tmp",
 			 strerror(-rc));
 		return EXIT_USAGE;
 	}
@@ -254,12 +256,9 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 		return EXIT_MOUNT;
 	}
 	switch (auth_init(&ao, err, errsz)) {
-	case 0:
-		return 0;
-	case AUTH_FAIL_PLATFORM:
-		return EXIT_PLATFORM;
-	default:
-		return EXIT_CREDENTIAL;
+	case 0: return 0;
+	case AUTH_FAIL_PLATFORM: return EXIT_PLATFORM;
+	default: return EXIT_CREDENTIAL;
 	}
 }
 
@@ -320,7 +319,8 @@ int main(int argc, char *argv[])
 	int serr = o.export ? 0 : stat(o.mountpoint, &mst) ? errno : 0;
 	if (!o.export && (serr || !S_ISDIR(mst.st_mode))) {
 		fprintf(stderr, "apisecfs: bad mountpoint %s: %s\n",
-			o.mountpoint, serr ? strerror(serr) : "not a directory");
+			o.mountpoint,
+			serr ? strerror(serr) : "not a directory");
 		status = EXIT_MOUNT;
 		goto out_opts;
 	}
@@ -343,10 +343,8 @@ int main(int argc, char *argv[])
 		free(fsname);
 	}
 
-	int level = o.log_level ? log_level_parse(o.log_level)
-				: LOG_LVL_INFO;
-	log_init(o.debug || cmd.debug ? LOG_LVL_DEBUG
-				       : (enum log_level)level);
+	int level = o.log_level ? log_level_parse(o.log_level) : LOG_LVL_INFO;
+	log_init(o.debug || cmd.debug ? LOG_LVL_DEBUG : (enum log_level)level);
 	if (o.insecure)
 		log_warn("TLS verification is off (-o insecure): anyone on "
 			 "the path can read the credential");
@@ -428,11 +426,11 @@ int main(int argc, char *argv[])
 	/* Blocking reads (scans/ID/wait) hold a thread each, so libfuse's
 	 * default of 10 workers would let ten waiters freeze the mount.
 	 * An explicit -o max_threads=N other than that default is kept. */
-	fuse_loop_cfg_set_max_threads(loop, cmd.max_threads > 0 &&
-						    cmd.max_threads != 10 &&
-						    cmd.max_threads <= 100000
-					    ? cmd.max_threads
-					    : APISECFS_MAX_THREADS);
+	fuse_loop_cfg_set_max_threads(
+		loop, cmd.max_threads > 0 && cmd.max_threads != 10 &&
+				      cmd.max_threads <= 100000
+			      ? cmd.max_threads
+			      : APISECFS_MAX_THREADS);
 	if (cmd.max_idle_threads != UINT_MAX)
 		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
 	int ret = fuse_session_loop_mt(se, loop);

@@ -120,8 +120,9 @@ void metrics_fuse_op(enum metrics_fuse_op op)
 void metrics_fuse_error(int err)
 {
 	if (err > 0)
-		bump(&fuse_errors[err < METRICS_ERRNO_MAX ? err
-							  : METRICS_ERRNO_MAX]);
+		bump(&fuse_errors[err < METRICS_ERRNO_MAX
+					  ? err
+					  : METRICS_ERRNO_MAX]);
 }
 
 void metrics_set_ratelimit_remaining(long remaining)
@@ -231,14 +232,15 @@ static int put_escaped(struct buf *out, const char *s, bool quote)
 static int family(struct buf *out, const char *name, const char *type,
 		  const char *help)
 {
-	if (buf_printf(out, "# HELP %s ", name) || put_escaped(out, help, false))
+	if (buf_printf(out, "# HELP %s ", name) ||
+	    put_escaped(out, help, false))
 		return -1;
 	return buf_printf(out, "\n# TYPE %s %s\n", name, type);
 }
 
 /* name{k1="v1",...} value: labels is a NULL-terminated key, value list. */
-static int sample(struct buf *out, const char *name,
-		  const char *const *labels, const char *value)
+static int sample(struct buf *out, const char *name, const char *const *labels,
+		  const char *value)
 {
 	if (buf_append(out, name, strlen(name)))
 		return -1;
@@ -284,11 +286,13 @@ static int render_http(struct buf *out)
 				else
 					snprintf(code, sizeof(code), "error");
 				const char *l[] = {
-					"method", m < NMETHODS ? methods[m]
-							       : "other",
-					"route", r < NROUTES ? routes[r]
-							     : "other",
-					"code", code, NULL
+					"method",
+					m < NMETHODS ? methods[m] : "other",
+					"route",
+					r < NROUTES ? routes[r] : "other",
+					"code",
+					code,
+					NULL
 				};
 				rc = sample_ul(out, name, l, v);
 			}
@@ -346,8 +350,8 @@ static int render_fuse(struct buf *out)
 		unsigned long v = get(&fuse_errors[e]);
 		if (!v)
 			continue;
-		const char *n = e < METRICS_ERRNO_MAX ? strerrorname_np(e)
-						      : NULL;
+		const char *n =
+			e < METRICS_ERRNO_MAX ? strerrorname_np(e) : NULL;
 		if (n)
 			snprintf(name, sizeof(name), "%s", n);
 		else if (e < METRICS_ERRNO_MAX)
@@ -383,19 +387,22 @@ static int render_gauges(const struct metrics_gauges *g, struct buf *out)
 		  g->cache_hits },
 		{ "apisecfs_cache_misses_total", "counter",
 		  "API GETs the cache sent a request for (a revalidation "
-		  "too).", true, g->cache_misses },
+		  "too).",
+		  true, g->cache_misses },
 		{ "apisecfs_cache_revalidations_total", "counter",
 		  "Requests answered 304 Not Modified: cached bytes kept.",
 		  true, g->cache_revalidated },
 		{ "apisecfs_cache_stale_served_total", "counter",
 		  "Expired entries served because the platform failed "
-		  "(stale-if-error).", true, g->cache_stale_served },
+		  "(stale-if-error).",
+		  true, g->cache_stale_served },
 		{ "apisecfs_cache_evictions_total", "counter",
 		  "Entries evicted to stay under the cap.", true,
 		  g->cache_evictions },
 		{ "apisecfs_cache_disk_reads_total", "counter",
 		  "Evicted list pages read back from -o disk_cache instead "
-		  "of the platform.", true, g->cache_disk_reads },
+		  "of the platform.",
+		  true, g->cache_disk_reads },
 		{ "apisecfs_cache_entries", "gauge",
 		  "Entries in the API cache.", true, g->cache_entries },
 		{ "apisecfs_cache_bytes", "gauge",
@@ -406,11 +413,12 @@ static int render_gauges(const struct metrics_gauges *g, struct buf *out)
 		  true, g->cache_max_bytes },
 		{ "apisecfs_ratelimit_remaining", "gauge",
 		  "Requests left in the platform's rate-limit window, as its "
-		  "last answer said (X-RateLimit-Remaining).", rl >= 0,
-		  rl >= 0 ? (unsigned long long)rl : 0 },
+		  "last answer said (X-RateLimit-Remaining).",
+		  rl >= 0, rl >= 0 ? (unsigned long long)rl : 0 },
 		{ "apisecfs_credential_expiry_timestamp_seconds", "gauge",
 		  "When the credential expires, in seconds since the epoch "
-		  "(no sample: unknown or never).", g->credential_expires > 0,
+		  "(no sample: unknown or never).",
+		  g->credential_expires > 0,
 		  g->credential_expires > 0
 			  ? (unsigned long long)g->credential_expires
 			  : 0 },

@@ -53,7 +53,8 @@ bool names_sanitize(const char *in, char *out, size_t outsz)
 
 	while (*s) {
 		size_t n = utf8_len(s);
-		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f || *s == '/'))) {
+		if (n == 0 ||
+		    (n == 1 && (*s < 0x20 || *s == 0x7f || *s == '/'))) {
 			if (o + 1 > max) {
 				changed = true;
 				break;
@@ -103,16 +104,16 @@ static int cmp_order(const void *pa, const void *pb, void *arg)
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-void names_first_choice(const char *api_name, const char *id,
-			const char *ext, char *out, size_t outsz)
+void names_first_choice(const char *api_name, const char *id, const char *ext,
+			char *out, size_t outsz)
 {
 	char base[NAMES_BASE_MAX + 3];
 	names_sanitize(api_name ? api_name : id ? id : "", base, sizeof(base));
 	snprintf(out, outsz, "%s%s", base, ext ? ext : "");
 }
 
-void names_home(const char *id, const char *ext,
-		const char *const *reserved, char *out, size_t outsz)
+void names_home(const char *id, const char *ext, const char *const *reserved,
+		char *out, size_t outsz)
 {
 	char base[NAMES_BASE_MAX + 3];
 	names_sanitize(id ? id : "", base, sizeof(base));
@@ -187,7 +188,8 @@ int names_assign(struct names_entry *e, size_t n, const char *ext,
 			snprintf(name, sizeof(name), "%s~%s%s", ord[k].base,
 				 idpart, ext);
 			/* Duplicate ids (hostile data): count up. */
-			for (unsigned dup = 2; nametab_find(&used, name); dup++)
+			for (unsigned dup = 2; nametab_find(&used, name);
+			     dup++)
 				snprintf(name, sizeof(name), "%s~%s~%u%s",
 					 ord[k].base, idpart, dup, ext);
 		}

@@ -176,8 +176,8 @@ int node_init(const struct kind *root_kind, size_t content_max,
 	table.gid = getgid();
 	table.next_ino = FUSE_ROOT_ID + 1;
 	inotab_init(&table.by_ino, offsetof(struct node, ino));
-	struct node *root = node_alloc(FUSE_ROOT_ID, 0, "", root_kind,
-				       NULL, NULL, S_IFDIR | 0555);
+	struct node *root = node_alloc(FUSE_ROOT_ID, 0, "", root_kind, NULL,
+				       NULL, S_IFDIR | 0555);
 	if (!root)
 		return -1;
 	root->linked = true;
@@ -258,8 +258,8 @@ struct node *node_add_child_locked(struct node *dir, const char *name,
 {
 	if (!node_more_locked(dir))
 		return NULL;
-	struct node *c = node_alloc(table.next_ino, dir->ino, name, k, id,
-				    ctx, mode);
+	struct node *c =
+		node_alloc(table.next_ino, dir->ino, name, k, id, ctx, mode);
 	if (!c)
 		return NULL;
 	if (nametab_add(&dir->more->children, c)) {
@@ -343,8 +343,8 @@ bool node_set_content_locked(struct node *n, struct blob *content)
 		return false;
 	}
 	uint64_t h = content ? buf_digest(content->data, content->len) : 0;
-	bool changed = !content || content->len != n->size ||
-		       h != n->content_hash;
+	bool changed =
+		!content || content->len != n->size || h != n->content_hash;
 	drop_content(n);
 	n->content = content;
 	n->size = content ? content->len : 0;

@@ -15,10 +15,10 @@
 #include "apisecfs/notify.h"
 
 struct item {
-	fuse_ino_t ino;	 /* inode, or the parent for an entry */
-	char *name;	 /* NULL: inode invalidation */
-	bool attr_only;	 /* inode: attributes, not the pages */
-	notify_fn fn;	 /* non-NULL: call fn(data session, ino) instead */
+	fuse_ino_t ino; /* inode, or the parent for an entry */
+	char *name;	/* NULL: inode invalidation */
+	bool attr_only; /* inode: attributes, not the pages */
+	notify_fn fn;	/* non-NULL: call fn(data session, ino) instead */
 	struct item *next;
 };
 

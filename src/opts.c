@@ -20,62 +20,48 @@
 #include "apisecfs/opts.h"
 #include "apisecfs/safefile.h"
 
-#define OPT(t, f, v) { t, offsetof(struct opts, f), v }
+#define OPT(t, f, v)                           \
+	{                                      \
+		t, offsetof(struct opts, f), v \
+	}
 
 enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_DISCARD, KEY_EXPORT };
 
 static const struct fuse_opt opts_table[] = {
-	OPT("config=%s", config, 0),
-	OPT("profile=%s", profile, 0),
+	OPT("config=%s", config, 0), OPT("profile=%s", profile, 0),
 	OPT("url=%s", url, 0),
 
-	OPT("token_file=%s", token_file, 0),
-	OPT("token_cmd=%s", token_cmd, 0),
+	OPT("token_file=%s", token_file, 0), OPT("token_cmd=%s", token_cmd, 0),
 	OPT("credentials=%s", credentials, 0),
 	OPT("client_id=%s", client_id, 0),
 	OPT("client_secret_file=%s", client_secret_file, 0),
-	OPT("token_url=%s", token_url, 0),
-	OPT("username=%s", username, 0),
+	OPT("token_url=%s", token_url, 0), OPT("username=%s", username, 0),
 	OPT("password_file=%s", password_file, 0),
-	OPT("ca_file=%s", ca_file, 0),
-	OPT("cache_ttl=%u", cache_ttl, 0),
-	OPT("timeout=%u", timeout, 0),
-	OPT("retries=%u", retries, 0),
+	OPT("ca_file=%s", ca_file, 0), OPT("cache_ttl=%u", cache_ttl, 0),
+	OPT("timeout=%u", timeout, 0), OPT("retries=%u", retries, 0),
 	OPT("cache_size=%u", cache_size, 0),
-	OPT("disk_cache=%u", disk_cache, 0),
-	OPT("max_conns=%u", pool_size, 0),
-	OPT("max_conns=", set_max_conns, 1),
-	OPT("poll=%u", poll_s, 0),
+	OPT("disk_cache=%u", disk_cache, 0), OPT("max_conns=%u", pool_size, 0),
+	OPT("max_conns=", set_max_conns, 1), OPT("poll=%u", poll_s, 0),
 	OPT("events_queue=%u", events_queue, 0),
 	OPT("ratelimit_wait=%u", ratelimit_wait, 0),
 	/* Each also sets its flag: a second entry matches the same word. */
-	OPT("uid=%u", uid, 0),
-	OPT("uid=", set_uid, 1),
-	OPT("gid=%u", gid, 0),
-	OPT("gid=", set_gid, 1),
-	OPT("umask=%o", umask, 0),
-	OPT("umask=", set_umask, 1),
-	OPT("log_level=%s", log_level, 0),
-	OPT("junit_fail=%s", junit_fail, 0),
-	OPT("insecure", insecure, 1),
+	OPT("uid=%u", uid, 0), OPT("uid=", set_uid, 1), OPT("gid=%u", gid, 0),
+	OPT("gid=", set_gid, 1), OPT("umask=%o", umask, 0),
+	OPT("umask=", set_umask, 1), OPT("log_level=%s", log_level, 0),
+	OPT("junit_fail=%s", junit_fail, 0), OPT("insecure", insecure, 1),
 
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-h", KEY_HELP), FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_KEY("--export", KEY_EXPORT),
-	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("--export", KEY_EXPORT), FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 
 	/* fstab and mount(8) words that mean nothing to a FUSE daemon. */
 	FUSE_OPT_KEY("_netdev", KEY_DISCARD),
-	FUSE_OPT_KEY("auto", KEY_DISCARD),
-	FUSE_OPT_KEY("noauto", KEY_DISCARD),
-	FUSE_OPT_KEY("user", KEY_DISCARD),
-	FUSE_OPT_KEY("users", KEY_DISCARD),
+	FUSE_OPT_KEY("auto", KEY_DISCARD), FUSE_OPT_KEY("noauto", KEY_DISCARD),
+	FUSE_OPT_KEY("user", KEY_DISCARD), FUSE_OPT_KEY("users", KEY_DISCARD),
 	FUSE_OPT_KEY("nofail", KEY_DISCARD),
-	FUSE_OPT_KEY("nouser", KEY_DISCARD),
-	FUSE_OPT_KEY("rw", KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", KEY_DISCARD), FUSE_OPT_KEY("rw", KEY_DISCARD),
 	FUSE_OPT_END
 };
 
@@ -96,22 +82,14 @@ static int opt_proc(void *data, const char *arg, int key,
 		free(o->pos[o->npos]);
 		o->pos[o->npos++] = strdup(arg);
 		return 0;
-	case KEY_HELP:
-		o->show_help = 1;
-		return 0;
-	case KEY_VERSION:
-		o->show_version = 1;
-		return 0;
+	case KEY_HELP: o->show_help = 1; return 0;
+	case KEY_VERSION: o->show_version = 1; return 0;
 	case KEY_DEBUG:
 		o->debug = 1;
 		return 1; /* libfuse also traces its requests */
-	case KEY_DISCARD:
-		return 0;
-	case KEY_EXPORT:
-		o->export = 1;
-		return 0;
-	default:
-		return 1;
+	case KEY_DISCARD: return 0;
+	case KEY_EXPORT: o->export = 1; return 0;
+	default: return 1;
 	}
 }
 
@@ -130,12 +108,14 @@ void opts_usage(const char *prog)
 	       "    -f                     stay in the foreground\n"
 	       "    -d, -o debug           debug log to stderr (implies -f)\n"
 	       "    --export               write the tree into DIR, no mount\n"
-	       "    -o log_level=LEVEL     error, warn, info (default), debug\n"
+	       "    -o log_level=LEVEL     error, warn, info (default), "
+	       "debug\n"
 	       "\n"
 	       "credential (exactly one; never the secret itself):\n"
 	       "    -o token_file=PATH     API token in a file (mode 0600),\n"
 	       "                           re-read when it changes\n"
-	       "    -o token_cmd=COMMAND   print a token (e.g. from a vault);\n"
+	       "    -o token_cmd=COMMAND   print a token (e.g. from a "
+	       "vault);\n"
 	       "                           run again on 401\n"
 	       "    -o client_id=ID,client_secret_file=PATH\n"
 	       "                           OAuth2 client credentials\n"
@@ -155,7 +135,8 @@ void opts_usage(const char *prog)
 	       "connection:\n"
 	       "    -o timeout=SECONDS     per-request deadline (15)\n"
 	       "    -o retries=N           extra tries for safe requests (2)\n"
-	       "    -o max_conns=N         concurrent requests (8; 16 for --export)\n"
+	       "    -o max_conns=N         concurrent requests (8; 16 for "
+	       "--export)\n"
 	       "    -o ratelimit_wait=SECONDS\n"
 	       "                           how long 429s may hold one\n"
 	       "                           operation (60)\n"
@@ -196,8 +177,8 @@ static char *trim(char *s)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
-		     s[n - 1] == '\r' || s[n - 1] == '\n'))
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+		     s[n - 1] == '\n'))
 		s[--n] = '\0';
 	return s;
 }
@@ -206,8 +187,7 @@ static char *trim(char *s)
  * file of the mounting user or root that only they may write: it can name
  * a token_cmd that the mount runs). Returns the stream, or NULL with
  * *refused set when the file exists but breaks the rules. */
-static FILE *open_one(const char *path, char *err, size_t errsz,
-		      bool *refused)
+static FILE *open_one(const char *path, char *err, size_t errsz, bool *refused)
 {
 	int fd = safefile_open(path, "config file", 0, NULL, err, errsz);
 	*refused = fd == SAFEFILE_REFUSED;
@@ -280,8 +260,10 @@ static int read_profile(const struct opts *o, struct fuse_args *pargs)
 			continue;
 		char *eq = strchr(t, '=');
 		if (!eq) {
-			fprintf(stderr, "apisecfs: %s line %d: expected key = "
-					"value\n", path, lineno);
+			fprintf(stderr,
+				"apisecfs: %s line %d: expected key = "
+				"value\n",
+				path, lineno);
 			rc = -1;
 			break;
 		}
@@ -309,10 +291,9 @@ static int read_profile(const struct opts *o, struct fuse_args *pargs)
 /* Find config= and profile= before anything else is parsed. */
 static int pre_scan(struct fuse_args *args, struct opts *o)
 {
-	static const struct fuse_opt pre[] = {
-		OPT("config=%s", config, 0), OPT("profile=%s", profile, 0),
-		FUSE_OPT_END
-	};
+	static const struct fuse_opt pre[] = { OPT("config=%s", config, 0),
+					       OPT("profile=%s", profile, 0),
+					       FUSE_OPT_END };
 	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
 	for (int i = 0; i < args->argc; i++)
 		if (fuse_opt_add_arg(&copy, args->argv[i]))
@@ -479,11 +460,12 @@ int opts_parse(struct fuse_args *args, struct opts *o)
 
 void opts_free(struct opts *o)
 {
-	char *all[] = { o->url, o->mountpoint, o->config, o->profile,
-			o->token_file, o->token_cmd, o->credentials,
-			o->client_id, o->client_secret_file, o->token_url,
-			o->username, o->password_file, o->ca_file,
-			o->log_level, o->junit_fail, o->pos[0], o->pos[1] };
+	char *all[] = { o->url,		o->mountpoint, o->config,
+			o->profile,	o->token_file, o->token_cmd,
+			o->credentials, o->client_id,  o->client_secret_file,
+			o->token_url,	o->username,   o->password_file,
+			o->ca_file,	o->log_level,  o->junit_fail,
+			o->pos[0],	o->pos[1] };
 	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++)
 		free(all[i]);
 }

@@ -46,9 +46,9 @@ static struct {
 	pthread_mutex_t lock; /* a leaf: no request under it */
 	int dirfd;
 	cache_fetch_fn next;
-	struct seen *seen; /* protected by lock */
-	unsigned long tmp_counter; /* protected by lock */
-	bool warned;		   /* protected by lock */
+	struct seen *seen;	      /* protected by lock */
+	unsigned long tmp_counter;    /* protected by lock */
+	bool warned;		      /* protected by lock */
 	struct pagestore_stats stats; /* protected by lock */
 } ps = { .lock = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1 };
 
@@ -94,8 +94,8 @@ static int stored_open(const char *key, uint64_t h, struct stored *s)
 	struct stat st;
 	size_t klen, elen, tlen, blen;
 	page_name(h, name, sizeof(name));
-	s->fd = openat(ps.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-					       O_NONBLOCK);
+	s->fd = openat(ps.dirfd, name,
+		       O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (s->fd < 0)
 		return -1;
 	ssize_t n = fstat(s->fd, &st) || !S_ISREG(st.st_mode)
@@ -190,9 +190,9 @@ static bool save(const char *key, uint64_t h, const struct http_resp *rs)
 	page_name(h, name, sizeof(name));
 	snprintf(tmp, sizeof(tmp), PAGESTORE_TMP_PREFIX "%s-%lu", name, seq);
 	size_t blen = rs->body.data ? rs->body.len : 0;
-	int hl = snprintf(head, sizeof(head), PAGESTORE_MAGIC "%zu %zu %zu %zu\n",
-			  strlen(key), strlen(rs->etag),
-			  strlen(rs->content_type), blen);
+	int hl = snprintf(head, sizeof(head),
+			  PAGESTORE_MAGIC "%zu %zu %zu %zu\n", strlen(key),
+			  strlen(rs->etag), strlen(rs->content_type), blen);
 	int fd = openat(ps.dirfd, tmp,
 			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			0600);
@@ -224,7 +224,8 @@ static bool save(const char *key, uint64_t h, const struct http_resp *rs)
 		/* The export goes on; the next run downloads this page. */
 		if (first)
 			log_warn("export: cannot keep pages for the next run: "
-				 "%s", strerror(err ? err : EIO));
+				 "%s",
+				 strerror(err ? err : EIO));
 	}
 	return ok;
 }
@@ -301,7 +302,10 @@ enum api_err pagestore_fetch(const char *key, const char *etag, bool once,
 		return API_OK;
 	/* The cache's own ETag wins: it holds the bytes that go with it. */
 	bool have = !etag && stored_open(key, h, &s) == 0;
-	enum api_err result = ask(key, etag ? etag : have ? s.etag : NULL,
+	enum api_err result = ask(key,
+				  etag	 ? etag
+				  : have ? s.etag
+					 : NULL,
 				  once, rs);
 	if (result == API_OK && rs->status == 304 && have) {
 		if (stored_answer(&s, rs)) {
@@ -404,7 +408,7 @@ void pagestore_close(void)
 {
 	struct seen *e, *tmp;
 	pthread_mutex_lock(&ps.lock);
-	HASH_ITER(hh, ps.seen, e, tmp) {
+	HASH_ITER (hh, ps.seen, e, tmp) {
 		HASH_DEL(ps.seen, e);
 		free(e);
 	}

@@ -27,8 +27,7 @@ static struct {
 	pthread_t workers[PREFETCH_WORKERS];
 	size_t started;
 	bool stopping;
-} pf = { .lock = PTHREAD_MUTEX_INITIALIZER,
-	 .more = PTHREAD_COND_INITIALIZER };
+} pf = { .lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER };
 
 static void *work(void *arg)
 {

@@ -49,8 +49,11 @@ static int app_remove(const struct kind_ctx *c)
 }
 
 static const struct kind app_json_kind = {
-	.name = "app.json", .type = KIND_FILE, .scope = "apps:read",
-	.remove = app_remove, .remove_scope = "apps:delete",
+	.name = "app.json",
+	.type = KIND_FILE,
+	.scope = "apps:read",
+	.remove = app_remove,
+	.remove_scope = "apps:delete",
 };
 
 /* endpoints: one "METHOD /path" line each, over every page. Both come
@@ -78,16 +81,19 @@ static int endpoints_render(const struct kind_ctx *c, struct buf *out,
 	uint64_t sig;
 	bool unchanged;
 	(void)mtime;
-	int rc = instance_path(path, sizeof(path), c->id, c->ctx, "/endpoints");
+	int rc =
+		instance_path(path, sizeof(path), c->id, c->ctx, "/endpoints");
 	if (rc)
 		return rc;
-	enum api_err result = api_list(path, 0, endpoint_line, out, &sig,
-				       &unchanged, &st);
+	enum api_err result =
+		api_list(path, 0, endpoint_line, out, &sig, &unchanged, &st);
 	return result == API_E_NOMEM ? -EFBIG : restab_errno(result, &st);
 }
 
 static const struct kind endpoints_kind = {
-	.name = "endpoints", .type = KIND_FILE, .scope = "apps:read",
+	.name = "endpoints",
+	.type = KIND_FILE,
+	.scope = "apps:read",
 	.render = endpoints_render,
 };
 
@@ -98,8 +104,8 @@ static bool never_complete(const char *data, size_t len)
 	return false; /* a document is whole only at close */
 }
 
-static int spec_upload(const struct kind_ctx *c, const char *data,
-		       size_t len, const char *idem, struct buf *reply)
+static int spec_upload(const struct kind_ctx *c, const char *data, size_t len,
+		       const char *idem, struct buf *reply)
 {
 	char path[API_PATH_MAX];
 	struct api_status st;
@@ -112,8 +118,8 @@ static int spec_upload(const struct kind_ctx *c, const char *data,
 		i++;
 	const char *ctype = i < len && data[i] == '{' ? "application/json"
 						      : "application/yaml";
-	enum api_err result = api_send("PUT", path, ctype, data, len, NULL,
-				       NULL, &st);
+	enum api_err result =
+		api_send("PUT", path, ctype, data, len, NULL, NULL, &st);
 	if (result == API_OK)
 		log_info("spec of application %s uploaded (%zu bytes)", c->id,
 			 len);
@@ -121,12 +127,16 @@ static int spec_upload(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops spec_ops = {
-	.complete = never_complete, .act = spec_upload,
+	.complete = never_complete,
+	.act = spec_upload,
 };
 
 static const struct kind spec_kind = {
-	.name = "spec", .type = KIND_FILE, .scope = "apps:read",
-	.write_scope = "apps:write", .ctl = &spec_ops,
+	.name = "spec",
+	.type = KIND_FILE,
+	.scope = "apps:read",
+	.write_scope = "apps:write",
+	.ctl = &spec_ops,
 };
 
 /* ---- controls ----------------------------------------------------- */
@@ -140,9 +150,9 @@ int res_apps_start_scan(const char *app, const char *inst, const char *body,
 	int rc = instance_path(path, sizeof(path), app, inst, "/scans");
 	if (rc)
 		return rc;
-	enum api_err result = api_send("POST", path, "application/json",
-				       body ? body : "{}", body ? len : 2,
-				       idem, &resp, &st);
+	enum api_err result =
+		api_send("POST", path, "application/json", body ? body : "{}",
+			 body ? len : 2, idem, &resp, &st);
 	rc = restab_errno(result, &st);
 	const char *id = json_str(resp, "scanId");
 	if (!rc && !id)
@@ -158,8 +168,8 @@ int res_apps_start_scan(const char *app, const char *inst, const char *body,
 
 /* Input: nothing in particular (scan everything) or a JSON object with
  * "endpointIds". */
-static int app_scan_act(const struct kind_ctx *c, const char *data,
-			size_t len, const char *idem, struct buf *reply)
+static int app_scan_act(const struct kind_ctx *c, const char *data, size_t len,
+			const char *idem, struct buf *reply)
 {
 	bool json = false;
 	size_t i = 0;
@@ -167,8 +177,8 @@ static int app_scan_act(const struct kind_ctx *c, const char *data,
 		i++;
 	if (i < len && data[i] == '{') {
 		cJSON *in = json_parse(data, len);
-		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(
-			in, "endpointIds");
+		const cJSON *ids =
+			cJSON_GetObjectItemCaseSensitive(in, "endpointIds");
 		json = in && (!ids || cJSON_IsArray(ids));
 		cJSON_Delete(in);
 		if (!json) {
@@ -182,17 +192,20 @@ static int app_scan_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops app_scan_ops = {
-	.complete = ctlinput_line_or_json, .act = app_scan_act,
+	.complete = ctlinput_line_or_json,
+	.act = app_scan_act,
 	.readable = true,
 };
 static const struct kind app_scan_kind = {
-	.name = "scan", .type = KIND_CTL, .write_scope = "scans:write",
+	.name = "scan",
+	.type = KIND_CTL,
+	.write_scope = "scans:write",
 	.ctl = &app_scan_ops,
 };
 
 /* apps/new: {"applicationName","hostUrl","teamId"?,"oas"?,"oasUrl"?} */
-static int app_new_act(const struct kind_ctx *c, const char *data,
-		       size_t len, const char *idem, struct buf *reply)
+static int app_new_act(const struct kind_ctx *c, const char *data, size_t len,
+		       const char *idem, struct buf *reply)
 {
 	(void)c;
 	cJSON *in = json_parse(data, len);
@@ -224,44 +237,61 @@ static int app_new_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops app_new_ops = {
-	.complete = ctlinput_line_or_json, .act = app_new_act,
+	.complete = ctlinput_line_or_json,
+	.act = app_new_act,
 	.readable = true,
 };
 static const struct kind app_new_kind = {
-	.name = "apps/new", .type = KIND_CTL, .write_scope = "apps:write",
+	.name = "apps/new",
+	.type = KIND_CTL,
+	.write_scope = "apps:write",
 	.ctl = &app_new_ops,
 };
 
 /* ---- link directories --------------------------------------------- */
 
 static const struct kind scan_link_kind = {
-	.name = "scan link", .type = KIND_LINK,
+	.name = "scan link",
+	.type = KIND_LINK,
 };
 
 static const char *const all_scans[] = { "/v1/scans", NULL };
 static const struct res_row app_scans_row = {
-	.path = "/v1/scans", .filter = "applicationId",
+	.path = "/v1/scans",
+	.filter = "applicationId",
 	.index_paths = all_scans,
-	.filter_from_id = true, .id_field = "scanId", .ext = "",
-	.shape = RES_LINK, .child = &scan_link_kind,
+	.filter_from_id = true,
+	.id_field = "scanId",
+	.ext = "",
+	.shape = RES_LINK,
+	.child = &scan_link_kind,
 	.link_to = "../../../scans/",
 	/* Named as in scans/, and pointing there. */
-	.reserved = res_scans_reserved, .link_reserved = res_scans_reserved,
+	.reserved = res_scans_reserved,
+	.link_reserved = res_scans_reserved,
 };
 static const struct res_row app_vulns_row = {
-	.path = "/v1/vulnerabilities", .filter = "applicationId",
+	.path = "/v1/vulnerabilities",
+	.filter = "applicationId",
 	.index_paths = res_vulns_streams,
-	.filter_from_id = true, .id_field = "vulnerabilityId",
-	.ext = ".json", .shape = RES_LINK, .child = &res_vuln_link_kind,
+	.filter_from_id = true,
+	.id_field = "vulnerabilityId",
+	.ext = ".json",
+	.shape = RES_LINK,
+	.child = &res_vuln_link_kind,
 	.link_to = "../../../vulns/",
 };
 
 static const struct kind app_scans_kind = {
-	.name = "app scans", .type = KIND_DIR, .scope = "scans:read",
+	.name = "app scans",
+	.type = KIND_DIR,
+	.scope = "scans:read",
 	.row = &app_scans_row,
 };
 static const struct kind app_vulns_kind = {
-	.name = "app vulns", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "app vulns",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.row = &app_vulns_row,
 };
 
@@ -280,8 +310,8 @@ static int add_spec(struct listing *out, const char *app, const char *inst)
 		return 0; /* no spec uploaded */
 	if (result)
 		return restab_errno(result, &st);
-	const char *name = strstr(doc.content_type, "yaml") ? "spec.yaml"
-							    : "spec.json";
+	const char *name =
+		strstr(doc.content_type, "yaml") ? "spec.yaml" : "spec.json";
 	int rc = listing_add(out, name, &spec_kind, app, inst,
 			     blob_ref(doc.body), NULL, 0);
 	api_doc_release(&doc);
@@ -319,7 +349,9 @@ static int app_list(const struct kind_ctx *c, struct listing *out)
 }
 
 static const struct kind app_kind = {
-	.name = "app", .type = KIND_DIR, .scope = "apps:read",
+	.name = "app",
+	.type = KIND_DIR,
+	.scope = "apps:read",
 	.list = app_list,
 	.entries_remove_scope = "apps:delete",
 };
@@ -327,9 +359,13 @@ static const struct kind app_kind = {
 /* ---- apps/ -------------------------------------------------------- */
 
 static const struct res_row apps_row = {
-	.path = "/v1/applications", .id_field = "applicationId",
-	.name_field = "applicationName", .ext = "", .shape = RES_DIR,
-	.child = &app_kind, .reserved = apps_reserved,
+	.path = "/v1/applications",
+	.id_field = "applicationId",
+	.name_field = "applicationName",
+	.ext = "",
+	.shape = RES_DIR,
+	.child = &app_kind,
+	.reserved = apps_reserved,
 };
 
 static int apps_list(const struct kind_ctx *c, struct listing *out)
@@ -339,7 +375,9 @@ static int apps_list(const struct kind_ctx *c, struct listing *out)
 }
 
 const struct kind res_apps_kind = {
-	.name = "apps", .type = KIND_DIR, .scope = "apps:read",
+	.name = "apps",
+	.type = KIND_DIR,
+	.scope = "apps:read",
 	.list = apps_list,
 };
 
@@ -389,8 +427,8 @@ int res_apps_resolve(const char *word, char **app_id, char **inst_id)
 	int rc;
 
 	*app_id = *inst_id = NULL;
-	enum api_err result = api_list("/v1/applications", 0, resolve_item,
-				       &r, &sig, &unchanged, &st);
+	enum api_err result = api_list("/v1/applications", 0, resolve_item, &r,
+				       &sig, &unchanged, &st);
 	if (result) {
 		rc = restab_errno(result, &st);
 		goto out;
@@ -408,7 +446,8 @@ int res_apps_resolve(const char *word, char **app_id, char **inst_id)
 	rc = -ENOENT;
 	for (size_t i = 0; i < r.n && rc == -ENOENT; i++) {
 		const struct app_ref *a = &r.v[i];
-		if (!a->id || (strcmp(ne[i].name, word) && strcmp(a->id, word)))
+		if (!a->id ||
+		    (strcmp(ne[i].name, word) && strcmp(a->id, word)))
 			continue;
 		if (!a->inst) {
 			log_warn("application %s has no instance to scan",

@@ -28,17 +28,22 @@ static const char readme_text[] =
 	"whoami.json           who this mount is: identity, auth way, scopes\n"
 	"apps/NAME/            app.json (rm deletes the app), endpoints,\n"
 	"                      spec.json|spec.yaml (write to upload), scan\n"
-	"                      (write to start a scan), scans/ and vulns/ (links),\n"
+	"                      (write to start a scan), scans/ and vulns/ "
+	"(links),\n"
 	"                      latest (link to the newest Completed scan)\n"
 	"apps/new              write JSON {applicationName, hostUrl, ...}\n"
 	"scans/new             write an app's file name or JSON to scan it\n"
 	"scans/ID/             scan.json, status, report.json, report.sarif,\n"
-	"                      report.junit.xml, cancel (write to cancel), wait\n"
-	"                      (read blocks until the scan ends), vulns/ (links),\n"
-	"                      previous (link to the scan before), diff/new/,\n"
+	"                      report.junit.xml, cancel (write to cancel), "
+	"wait\n"
+	"                      (read blocks until the scan ends), vulns/ "
+	"(links),\n"
+	"                      previous (link to the scan before), "
+	"diff/new/,\n"
 	"                      diff/persisting/, diff/fixed/ (links, by\n"
 	"                      fingerprint against previous)\n"
-	"vulns/ID.json         one finding; vulns/all.jsonl: all, a line each\n"
+	"vulns/ID.json         one finding; vulns/all.jsonl: all, a line "
+	"each\n"
 	"vulns/by-severity/S/  links, S = critical high medium low info\n"
 	"vulns/by-status/S/    links, S = ACTIVE DISMISSED RISK_ACCEPTED "
 	"RESOLVED\n"
@@ -65,7 +70,9 @@ static int readme_render(const struct kind_ctx *c, struct buf *out,
 }
 
 static const struct kind readme_kind = {
-	.name = "README", .type = KIND_FILE, .render = readme_render,
+	.name = "README",
+	.type = KIND_FILE,
+	.render = readme_render,
 };
 
 /* ---- whoami.json -------------------------------------------------- */
@@ -91,7 +98,9 @@ static int whoami_render(const struct kind_ctx *c, struct buf *out,
 }
 
 static const struct kind whoami_kind = {
-	.name = "whoami", .type = KIND_FILE, .render = whoami_render,
+	.name = "whoami",
+	.type = KIND_FILE,
+	.render = whoami_render,
 };
 
 /* ---- .stats ------------------------------------------------------- */
@@ -121,14 +130,16 @@ static int stats_render(const struct kind_ctx *c, struct buf *out,
 }
 
 static const struct kind stats_kind = {
-	.name = ".stats", .type = KIND_FILE, .render = stats_render,
+	.name = ".stats",
+	.type = KIND_FILE,
+	.render = stats_render,
 	.live = true,
 };
 
 /* ---- .refresh ----------------------------------------------------- */
 
-static int refresh_act(const struct kind_ctx *c, const char *data,
-		       size_t len, const char *idem, struct buf *reply)
+static int refresh_act(const struct kind_ctx *c, const char *data, size_t len,
+		       const char *idem, struct buf *reply)
 {
 	(void)c, (void)data, (void)len, (void)idem, (void)reply;
 	log_info("refresh requested: dropping cached data");
@@ -143,10 +154,14 @@ static int refresh_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops refresh_ops = {
-	.complete = ctlinput_any, .act = refresh_act, .refresh_all = true,
+	.complete = ctlinput_any,
+	.act = refresh_act,
+	.refresh_all = true,
 };
 static const struct kind refresh_kind = {
-	.name = ".refresh", .type = KIND_CTL, .ctl = &refresh_ops,
+	.name = ".refresh",
+	.type = KIND_CTL,
+	.ctl = &refresh_ops,
 };
 
 /* ---- events ------------------------------------------------------- */
@@ -161,14 +176,18 @@ static const struct ctl_ops events_ops = {
 	.stream_poll = events_poll,
 };
 static const struct kind events_kind = {
-	.name = "events", .type = KIND_CTL, .ctl = &events_ops,
+	.name = "events",
+	.type = KIND_CTL,
+	.ctl = &events_ops,
 	.hidden = true,
 };
 
 /* ---- teams -------------------------------------------------------- */
 
 static const struct kind team_file_kind = {
-	.name = "team file", .type = KIND_FILE, .scope = "teams:read",
+	.name = "team file",
+	.type = KIND_FILE,
+	.scope = "teams:read",
 };
 
 /* members: one "email<TAB>role<TAB>userId" line per member. */
@@ -177,8 +196,8 @@ static struct blob *members_blob(const cJSON *team)
 	struct buf m;
 	const cJSON *mem;
 	buf_init(&m, HTTP_MAX_BODY);
-	cJSON_ArrayForEach(mem, cJSON_GetObjectItemCaseSensitive(team,
-								 "members")) {
+	cJSON_ArrayForEach (
+		mem, cJSON_GetObjectItemCaseSensitive(team, "members")) {
 		const char *email = json_str(mem, "email");
 		const char *role = json_str(mem, "role");
 		const char *uid = json_str(mem, "userId");
@@ -214,17 +233,25 @@ static int team_list(const struct kind_ctx *c, struct listing *out)
 }
 
 static const struct kind team_kind = {
-	.name = "team", .type = KIND_DIR, .scope = "teams:read",
+	.name = "team",
+	.type = KIND_DIR,
+	.scope = "teams:read",
 	.list = team_list,
 };
 
 static const struct res_row teams_row = {
-	.path = "/v1/teams", .id_field = "teamId", .name_field = "name",
-	.ext = "", .shape = RES_DIR, .child = &team_kind,
+	.path = "/v1/teams",
+	.id_field = "teamId",
+	.name_field = "name",
+	.ext = "",
+	.shape = RES_DIR,
+	.child = &team_kind,
 };
 
 const struct kind res_teams_kind = {
-	.name = "teams", .type = KIND_DIR, .scope = "teams:read",
+	.name = "teams",
+	.type = KIND_DIR,
+	.scope = "teams:read",
 	.row = &teams_row,
 };
 
@@ -236,8 +263,11 @@ static int token_remove(const struct kind_ctx *c)
 }
 
 static const struct kind token_kind = {
-	.name = "token", .type = KIND_FILE, .scope = "tokens:read",
-	.remove = token_remove, .remove_scope = "tokens:delete",
+	.name = "token",
+	.type = KIND_FILE,
+	.scope = "tokens:read",
+	.remove = token_remove,
+	.remove_scope = "tokens:delete",
 };
 
 /* tokens/new: {"name","scopes":[...],"expiresAt"?,"allowedAddresses"?}.
@@ -256,7 +286,7 @@ static int token_new_act(const struct kind_ctx *c, const char *data,
 			 "\"scopes\": [...]}");
 		rc = -EINVAL;
 	}
-	cJSON_ArrayForEach(s, scopes) {
+	cJSON_ArrayForEach (s, scopes) {
 		if (rc)
 			break;
 		if (!cJSON_IsString(s)) {
@@ -273,9 +303,9 @@ static int token_new_act(const struct kind_ctx *c, const char *data,
 	cJSON *resp = NULL;
 	struct api_status st;
 	if (!rc) {
-		enum api_err result = api_send("POST", "/v1/tokens",
-					       "application/json", data, len,
-					       idem, &resp, &st);
+		enum api_err result =
+			api_send("POST", "/v1/tokens", "application/json",
+				 data, len, idem, &resp, &st);
 		rc = restab_errno(result, &st);
 	}
 	if (!rc && json_render_pretty(resp, reply))
@@ -295,18 +325,25 @@ static int token_new_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops token_new_ops = {
-	.complete = ctlinput_line_or_json, .act = token_new_act,
+	.complete = ctlinput_line_or_json,
+	.act = token_new_act,
 	.readable = true,
 };
 static const struct kind token_new_kind = {
-	.name = "tokens/new", .type = KIND_CTL, .write_scope = "tokens:write",
+	.name = "tokens/new",
+	.type = KIND_CTL,
+	.write_scope = "tokens:write",
 	.ctl = &token_new_ops,
 };
 
 static const char *const tokens_reserved[] = { "new", NULL };
 static const struct res_row tokens_row = {
-	.path = "/v1/tokens", .id_field = "tokenId", .name_field = "name",
-	.ext = ".json", .shape = RES_FILE, .child = &token_kind,
+	.path = "/v1/tokens",
+	.id_field = "tokenId",
+	.name_field = "name",
+	.ext = ".json",
+	.shape = RES_FILE,
+	.child = &token_kind,
 	.reserved = tokens_reserved,
 };
 
@@ -317,8 +354,11 @@ static int tokens_list(const struct kind_ctx *c, struct listing *out)
 }
 
 const struct kind res_tokens_kind = {
-	.name = "tokens", .type = KIND_DIR, .scope = "tokens:read",
-	.list = tokens_list, .row = &tokens_row,
+	.name = "tokens",
+	.type = KIND_DIR,
+	.scope = "tokens:read",
+	.list = tokens_list,
+	.row = &tokens_row,
 	.entries_remove_scope = "tokens:delete",
 };
 
@@ -350,5 +390,7 @@ static int root_list(const struct kind_ctx *c, struct listing *out)
 }
 
 const struct kind restab_root_kind = {
-	.name = "root", .type = KIND_DIR, .list = root_list,
+	.name = "root",
+	.type = KIND_DIR,
+	.list = root_list,
 };

@@ -20,8 +20,7 @@
 #include "apisecfs/rowwalk.h"
 #include "apisecfs/scanhist.h"
 
-static int scan_path(char *out, size_t outsz, const char *id,
-		     const char *tail)
+static int scan_path(char *out, size_t outsz, const char *id, const char *tail)
 {
 	return restab_item_path(out, outsz, "/v1/scans", id, tail);
 }
@@ -36,7 +35,9 @@ static bool finished(const char *status)
 /* ---- files -------------------------------------------------------- */
 
 static const struct kind scan_file_kind = {
-	.name = "scan file", .type = KIND_FILE, .scope = "scans:read",
+	.name = "scan file",
+	.type = KIND_FILE,
+	.scope = "scans:read",
 };
 
 static int report_render(const struct kind_ctx *c, struct buf *out,
@@ -50,7 +51,9 @@ static int report_render(const struct kind_ctx *c, struct buf *out,
 }
 
 static const struct kind report_kind = {
-	.name = "report", .type = KIND_FILE, .scope = "reports:read",
+	.name = "report",
+	.type = KIND_FILE,
+	.scope = "reports:read",
 	.render = report_render,
 };
 
@@ -75,8 +78,8 @@ static int junit_render(const struct kind_ctx *c, struct buf *out,
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
 	junit_init(&j, junit_fail_level(), out->cap);
-	enum api_err result = api_list(path, 0, junit_item, &j, &sig,
-				       &unchanged, &st);
+	enum api_err result =
+		api_list(path, 0, junit_item, &j, &sig, &unchanged, &st);
 	int rc = result == API_E_NOMEM ? -EFBIG : restab_errno(result, &st);
 	if (!rc && junit_finish(&j, c->id, out))
 		rc = -EFBIG;
@@ -87,14 +90,16 @@ static int junit_render(const struct kind_ctx *c, struct buf *out,
 }
 
 static const struct kind junit_kind = {
-	.name = "report.junit.xml", .type = KIND_FILE, .scope = "vulns:read",
+	.name = "report.junit.xml",
+	.type = KIND_FILE,
+	.scope = "vulns:read",
 	.render = junit_render,
 };
 
 /* ---- controls ----------------------------------------------------- */
 
-static int cancel_act(const struct kind_ctx *c, const char *data,
-		      size_t len, const char *idem, struct buf *reply)
+static int cancel_act(const struct kind_ctx *c, const char *data, size_t len,
+		      const char *idem, struct buf *reply)
 {
 	char path[API_PATH_MAX];
 	struct api_status st;
@@ -108,9 +113,10 @@ static int cancel_act(const struct kind_ctx *c, const char *data,
 	rc = restab_errno(result, &st);
 	if (!rc) {
 		log_info("scan %s cancelled", c->id);
-		if (buf_printf(reply, "%s\n", json_str(resp, "status")
-						      ? json_str(resp, "status")
-						      : "Cancelled"))
+		if (buf_printf(reply, "%s\n",
+			       json_str(resp, "status")
+				       ? json_str(resp, "status")
+				       : "Cancelled"))
 			rc = -ENOMEM;
 	}
 	cJSON_Delete(resp);
@@ -118,10 +124,14 @@ static int cancel_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops cancel_ops = {
-	.complete = ctlinput_any, .act = cancel_act, .readable = true,
+	.complete = ctlinput_any,
+	.act = cancel_act,
+	.readable = true,
 };
 static const struct kind cancel_kind = {
-	.name = "cancel", .type = KIND_CTL, .write_scope = "scans:write",
+	.name = "cancel",
+	.type = KIND_CTL,
+	.write_scope = "scans:write",
 	.ctl = &cancel_ops,
 };
 
@@ -136,8 +146,8 @@ static int wait_poll(const struct kind_ctx *c, struct buf *reply)
 	int rc = scan_path(path, sizeof(path), c->id, "");
 	if (rc)
 		return rc;
-	enum api_err result = api_send("GET", path, NULL, NULL, 0, NULL, &scan,
-				       &st);
+	enum api_err result =
+		api_send("GET", path, NULL, NULL, 0, NULL, &scan, &st);
 	rc = restab_errno(result, &st);
 	const char *status = json_str(scan, "status");
 	if (!rc && finished(status))
@@ -147,17 +157,21 @@ static int wait_poll(const struct kind_ctx *c, struct buf *reply)
 }
 
 static const struct ctl_ops wait_ops = {
-	.poll = wait_poll, .blocking_read = true,
+	.poll = wait_poll,
+	.blocking_read = true,
 };
 static const struct kind wait_kind = {
-	.name = "wait", .type = KIND_CTL, .scope = "scans:read",
-	.ctl = &wait_ops, .hidden = true,
+	.name = "wait",
+	.type = KIND_CTL,
+	.scope = "scans:read",
+	.ctl = &wait_ops,
+	.hidden = true,
 };
 
 /* scans/new: an application's file name (or id), or JSON
  * {"applicationId", "instanceId"?, "endpointIds"?}. */
-static int json_target(const char *data, size_t len, char **app,
-		       char **inst, char **body)
+static int json_target(const char *data, size_t len, char **app, char **inst,
+		       char **body)
 {
 	cJSON *in = json_parse(data, len);
 	const char *a = json_str(in, "applicationId");
@@ -185,8 +199,8 @@ static int json_target(const char *data, size_t len, char **app,
 	return rc;
 }
 
-static int scan_new_act(const struct kind_ctx *c, const char *data,
-			size_t len, const char *idem, struct buf *reply)
+static int scan_new_act(const struct kind_ctx *c, const char *data, size_t len,
+			const char *idem, struct buf *reply)
 {
 	char *app = NULL, *inst = NULL, *body = NULL;
 	char *word = ctlinput_word(data, len);
@@ -215,28 +229,37 @@ static int scan_new_act(const struct kind_ctx *c, const char *data,
 }
 
 static const struct ctl_ops scan_new_ops = {
-	.complete = ctlinput_line_or_json, .act = scan_new_act,
+	.complete = ctlinput_line_or_json,
+	.act = scan_new_act,
 	.readable = true,
 };
 static const struct kind scan_new_kind = {
-	.name = "scans/new", .type = KIND_CTL, .write_scope = "scans:write",
+	.name = "scans/new",
+	.type = KIND_CTL,
+	.write_scope = "scans:write",
 	.ctl = &scan_new_ops,
 };
 
 /* ---- scans/ID/ ---------------------------------------------------- */
 
 static const struct res_row scan_vulns_row = {
-	.path = "/v1/vulnerabilities", .filter = "scanId",
+	.path = "/v1/vulnerabilities",
+	.filter = "scanId",
 	.index_paths = res_vulns_streams,
 	/* diff/ compares scans by fingerprint from the same index. */
 	.index_extra = "fingerprint",
-	.filter_from_id = true, .id_field = "vulnerabilityId",
-	.ext = ".json", .shape = RES_LINK, .child = &res_vuln_link_kind,
+	.filter_from_id = true,
+	.id_field = "vulnerabilityId",
+	.ext = ".json",
+	.shape = RES_LINK,
+	.child = &res_vuln_link_kind,
 	.link_to = "../../../vulns/",
 };
 
 static const struct kind scan_vulns_kind = {
-	.name = "scan vulns", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "scan vulns",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.row = &scan_vulns_row,
 };
 
@@ -249,9 +272,8 @@ static int scan_list(const struct kind_ctx *c, struct listing *out)
 	time_t mt = restab_mtime(scan);
 	struct buf sb;
 	buf_init(&sb, 64);
-	int rc = buf_printf(&sb, "%s\n", status ? status : "Unknown")
-			 ? -ENOMEM
-			 : 0;
+	int rc = buf_printf(&sb, "%s\n", status ? status : "Unknown") ? -ENOMEM
+								      : 0;
 	if (!rc)
 		rc = listing_add(out, "scan.json", &scan_file_kind, NULL, NULL,
 				 restab_pretty(scan), NULL, mt);
@@ -285,7 +307,9 @@ static int scan_list(const struct kind_ctx *c, struct listing *out)
 }
 
 static const struct kind scan_kind = {
-	.name = "scan", .type = KIND_DIR, .scope = "scans:read",
+	.name = "scan",
+	.type = KIND_DIR,
+	.scope = "scans:read",
 	.list = scan_list,
 };
 
@@ -293,8 +317,12 @@ static const struct kind scan_kind = {
 
 const char *const res_scans_reserved[] = { "new", NULL };
 static const struct res_row scans_row = {
-	.path = "/v1/scans", .id_field = "scanId", .ext = "",
-	.shape = RES_DIR, .child = &scan_kind, .reserved = res_scans_reserved,
+	.path = "/v1/scans",
+	.id_field = "scanId",
+	.ext = "",
+	.shape = RES_DIR,
+	.child = &scan_kind,
+	.reserved = res_scans_reserved,
 };
 
 static int scans_list(const struct kind_ctx *c, struct listing *out)
@@ -304,6 +332,8 @@ static int scans_list(const struct kind_ctx *c, struct listing *out)
 }
 
 const struct kind res_scans_kind = {
-	.name = "scans", .type = KIND_DIR, .scope = "scans:read",
+	.name = "scans",
+	.type = KIND_DIR,
+	.scope = "scans:read",
 	.list = scans_list,
 };

@@ -19,9 +19,9 @@
 #include "apisecfs/rowwalk.h"
 
 static const char *const severities[] = { "critical", "high", "medium",
-					  "low", "info", NULL };
-static const char *const statuses[] = { "ACTIVE", "DISMISSED",
-					"RISK_ACCEPTED", "RESOLVED", NULL };
+					  "low",      "info", NULL };
+static const char *const statuses[] = { "ACTIVE", "DISMISSED", "RISK_ACCEPTED",
+					"RESOLVED", NULL };
 
 static bool one_of(const char *s, const char *const *set)
 {
@@ -34,7 +34,9 @@ static bool one_of(const char *s, const char *const *set)
 /* ---- files -------------------------------------------------------- */
 
 static const struct kind vuln_kind = {
-	.name = "vuln", .type = KIND_FILE, .scope = "vulns:read",
+	.name = "vuln",
+	.type = KIND_FILE,
+	.scope = "vulns:read",
 };
 
 /* all.jsonl is as big as all findings together: made a page at a time
@@ -51,7 +53,9 @@ const char *const res_vulns_streams[] = {
 };
 #define all_jsonl_paths res_vulns_streams
 static const struct kind all_jsonl_kind = {
-	.name = "all.jsonl", .type = KIND_FILE, .scope = "vulns:read",
+	.name = "all.jsonl",
+	.type = KIND_FILE,
+	.scope = "vulns:read",
 	.stream_paths = all_jsonl_paths,
 	.stream_item = json_render_line,
 	.stream_item_len = json_line_len,
@@ -93,8 +97,8 @@ static int parse_triage(const char *word, char **id, char **status,
 	return 0;
 }
 
-static int triage_act(const struct kind_ctx *c, const char *data,
-		      size_t len, const char *idem, struct buf *reply)
+static int triage_act(const struct kind_ctx *c, const char *data, size_t len,
+		      const char *idem, struct buf *reply)
 {
 	char *word = ctlinput_word(data, len);
 	char *id = NULL, *status = NULL, *comment = NULL;
@@ -144,27 +148,34 @@ out:
 }
 
 static const struct ctl_ops triage_ops = {
-	.complete = ctlinput_line_or_json, .act = triage_act,
+	.complete = ctlinput_line_or_json,
+	.act = triage_act,
 	.readable = true,
 };
 static const struct kind triage_kind = {
-	.name = "vulns/triage", .type = KIND_CTL, .write_scope = "vulns:write",
+	.name = "vulns/triage",
+	.type = KIND_CTL,
+	.write_scope = "vulns:write",
 	.ctl = &triage_ops,
 };
 
 /* ---- by-severity/, by-status/ ------------------------------------- */
 
 const struct kind res_vuln_link_kind = {
-	.name = "vuln link", .type = KIND_LINK,
+	.name = "vuln link",
+	.type = KIND_LINK,
 };
 
 static int filtered_list(const struct kind_ctx *c, struct listing *out,
 			 const char *param)
 {
 	const struct res_row row = {
-		.path = "/v1/vulnerabilities", .filter = param,
-		.id_field = "vulnerabilityId", .ext = ".json",
-		.shape = RES_LINK, .child = &res_vuln_link_kind,
+		.path = "/v1/vulnerabilities",
+		.filter = param,
+		.id_field = "vulnerabilityId",
+		.ext = ".json",
+		.shape = RES_LINK,
+		.child = &res_vuln_link_kind,
 		.link_to = "../../",
 	};
 	return rowwalk_list(c, &row, out);
@@ -180,20 +191,29 @@ static int sev_list(const struct kind_ctx *c, struct listing *out)
 static int status_list(const struct kind_ctx *c, struct listing *out)
 {
 	const struct res_row row = {
-		.path = "/v1/vulnerabilities", .id_field = "vulnerabilityId",
-		.ext = ".json", .shape = RES_LINK, .child = &res_vuln_link_kind,
-		.link_to = "../../", .split_param = "severity",
-		.split_values = severities, .match_field = "status",
+		.path = "/v1/vulnerabilities",
+		.id_field = "vulnerabilityId",
+		.ext = ".json",
+		.shape = RES_LINK,
+		.child = &res_vuln_link_kind,
+		.link_to = "../../",
+		.split_param = "severity",
+		.split_values = severities,
+		.match_field = "status",
 	};
 	return rowwalk_list(c, &row, out);
 }
 
 static const struct kind sev_kind = {
-	.name = "severity", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "severity",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.list = sev_list,
 };
 static const struct kind status_kind = {
-	.name = "status", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "status",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.list = status_list,
 };
 
@@ -219,25 +239,32 @@ static int by_status_list(const struct kind_ctx *c, struct listing *out)
 }
 
 static const struct kind by_sev_kind = {
-	.name = "by-severity", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "by-severity",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.list = by_sev_list,
 };
 static const struct kind by_status_kind = {
-	.name = "by-status", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "by-status",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.list = by_status_list,
 };
 
 /* ---- vulns/ ------------------------------------------------------- */
 
-static const char *const vulns_reserved[] = {
-	"all.jsonl", "by-severity", "by-status", "triage", NULL
-};
+static const char *const vulns_reserved[] = { "all.jsonl", "by-severity",
+					      "by-status", "triage", NULL };
 static const struct res_row vulns_row = {
-	.path = "/v1/vulnerabilities", .id_field = "vulnerabilityId",
-	.ext = ".json", .shape = RES_FILE, .child = &vuln_kind,
+	.path = "/v1/vulnerabilities",
+	.id_field = "vulnerabilityId",
+	.ext = ".json",
+	.shape = RES_FILE,
+	.child = &vuln_kind,
 	.reserved = vulns_reserved,
 	/* Five streams at once, and by-severity/ then costs nothing. */
-	.split_param = "severity", .split_values = severities,
+	.split_param = "severity",
+	.split_values = severities,
 };
 
 static int vulns_list(const struct kind_ctx *c, struct listing *out)
@@ -257,6 +284,9 @@ static int vulns_list(const struct kind_ctx *c, struct listing *out)
 }
 
 const struct kind res_vulns_kind = {
-	.name = "vulns", .type = KIND_DIR, .scope = "vulns:read",
-	.list = vulns_list, .row = &vulns_row,
+	.name = "vulns",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
+	.list = vulns_list,
+	.row = &vulns_row,
 };

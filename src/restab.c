@@ -91,8 +91,8 @@ int restab_delete(const char *collection, const char *id, const char *what,
 	int rc = restab_item_path(path, sizeof(path), collection, id, NULL);
 	if (rc)
 		return rc;
-	enum api_err result = api_send("DELETE", path, NULL, NULL, 0, NULL,
-				       NULL, &st);
+	enum api_err result =
+		api_send("DELETE", path, NULL, NULL, 0, NULL, NULL, &st);
 	if (result == API_OK)
 		log_info("%s %s %s", what, id, done);
 	return restab_errno(result, &st);

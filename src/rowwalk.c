@@ -97,9 +97,9 @@ static int measure(struct collect *cl, const cJSON *it, struct item *x)
 						      __ATOMIC_RELAXED)
 				    : 0;
 	while (x->size <= left &&
-	       !__atomic_compare_exchange_n(cl->keep_left, &left,
-					    left - x->size, false,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	       !__atomic_compare_exchange_n(
+		       cl->keep_left, &left, left - x->size, false,
+		       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	if (x->size <= left)
 		x->bytes = blob_new(cl->scratch.data, x->size);
@@ -120,8 +120,8 @@ static int collect_item(const cJSON *it, const char *page_key, void *ud)
 	struct collect *cl = ud;
 	const struct res_row *row = cl->row;
 	const char *id = json_str(it, row->id_field);
-	const char *name = row->name_field ? json_str(it, row->name_field)
-					   : NULL;
+	const char *name =
+		row->name_field ? json_str(it, row->name_field) : NULL;
 	if (!id || !*id) {
 		cl->skipped++; /* an item we cannot address */
 		return 0;
@@ -445,7 +445,8 @@ static int split_groups(struct collect *all, struct groups *gs,
 		count[all->v[i].group]++;
 	for (size_t g = 0; !rc && g < gs->n; g++) {
 		v[g].cl.alloc = count[g];
-		v[g].cl.v = calloc(count[g] ? count[g] : 1, sizeof(struct item));
+		v[g].cl.v =
+			calloc(count[g] ? count[g] : 1, sizeof(struct item));
 		if (!v[g].cl.v)
 			rc = -ENOMEM;
 	}
@@ -515,10 +516,10 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 		jobs[i].cl.groups = grouped ? &groups : NULL;
 		buf_init(&jobs[i].cl.scratch, HTTP_MAX_BODY);
 		jobs[i].cl.keep_left = &keep_left;
-		int w = snprintf(jobs[i].path, sizeof(jobs[i].path),
-				 "%s?%s=%s", row->path, row->split_param,
-				 api_escape(row->split_values[i], esc,
-					    sizeof(esc)));
+		int w = snprintf(
+			jobs[i].path, sizeof(jobs[i].path), "%s?%s=%s",
+			row->path, row->split_param,
+			api_escape(row->split_values[i], esc, sizeof(esc)));
 		if (w < 0 || (size_t)w >= sizeof(jobs[i].path))
 			rc = -ENAMETOOLONG;
 	}
@@ -527,11 +528,12 @@ static int list_split(const struct kind_ctx *c, const struct res_row *row,
 	 * pages) only if something moved and the stash cannot say. */
 	bool sig_first = c->list_sig || (grouped && stash_holds(key));
 	bool collected = !sig_first;
-	enum api_err result = rc ? API_OK
-				 : run_splits(jobs, n, collected, &st);
+	enum api_err result =
+		rc ? API_OK : run_splits(jobs, n, collected, &st);
 	uint64_t sig = BUF_HASH_SEED;
 	for (size_t i = 0; !rc && !result && i < n; i++)
-		sig = buf_hash_continue(sig, &jobs[i].sig, sizeof(jobs[i].sig));
+		sig = buf_hash_continue(sig, &jobs[i].sig,
+					sizeof(jobs[i].sig));
 	out->sig = sig ? sig : 1;
 	if (!rc && !result && sig_first) {
 		out->unchanged = c->list_sig && out->sig == c->list_sig;
@@ -588,10 +590,9 @@ static int list_indexed(const struct kind_ctx *c, const struct res_row *row,
 	struct collect cl = { .row = row };
 	struct api_status st = { 0 };
 	uint64_t sig = 0;
-	enum api_err result = linkidx_view(row->index_paths, row->filter,
-					   row->id_field, row->index_extra,
-					   v ? v : "", index_item, &cl, &sig,
-					   &st);
+	enum api_err result = linkidx_view(
+		row->index_paths, row->filter, row->id_field, row->index_extra,
+		v ? v : "", index_item, &cl, &sig, &st);
 	int rc = result ? restab_errno(result, &st) : 0;
 	if (!rc) {
 		out->sig = sig;
@@ -612,7 +613,8 @@ int rowwalk_list(const struct kind_ctx *c, const struct res_row *row,
 		return list_split(c, row, out);
 	char path[API_PATH_MAX];
 	size_t keep_left = keep_budget;
-	struct collect cl = { .row = row, .match = c->ctx,
+	struct collect cl = { .row = row,
+			      .match = c->ctx,
 			      .keep_left = &keep_left };
 	struct api_status st = { 0 };
 	buf_init(&cl.scratch, HTTP_MAX_BODY);
@@ -680,7 +682,7 @@ int rowwalk_page_listing(const struct res_row *row, const char *body,
 	const cJSON *it;
 	if (cJSON_IsArray(items)) {
 		rc = 0;
-		cJSON_ArrayForEach(it, items) {
+		cJSON_ArrayForEach (it, items) {
 			if (collect_item(it, "/fuzz?limit=500", &cl)) {
 				rc = -ENOMEM;
 				break;

@@ -153,8 +153,8 @@ static int pick_scan(struct pick *p)
 		pthread_mutex_lock(&memo.lock);
 		uint64_t known = round == 0 && memo.valid ? memo.h.sig : 0;
 		pthread_mutex_unlock(&memo.lock);
-		enum api_err result = api_list(SCANS_PATH, known, done_item, &h,
-					       &h.sig, &unchanged, &st);
+		enum api_err result = api_list(SCANS_PATH, known, done_item,
+					       &h, &h.sig, &unchanged, &st);
 		if (result) {
 			rc = result == API_E_NOMEM ? -ENOMEM
 						   : restab_errno(result, &st);
@@ -181,7 +181,8 @@ static int pick_scan(struct pick *p)
 }
 
 static const struct kind history_link_kind = {
-	.name = "scan history link", .type = KIND_LINK,
+	.name = "scan history link",
+	.type = KIND_LINK,
 };
 
 /* Add a link name -> prefix + id (as scans/ names it). */
@@ -227,8 +228,7 @@ struct findings {
 	uint64_t sig;
 };
 
-static int finding_item(const char *id, time_t mtime, const char *fp,
-			void *ud)
+static int finding_item(const char *id, time_t mtime, const char *fp, void *ud)
 {
 	struct findings *f = ud;
 	if (f->n == f->alloc) {
@@ -266,9 +266,9 @@ static void findings_free(struct findings *f)
 static int scan_findings(const char *scan, struct findings *f)
 {
 	struct api_status st = { 0 };
-	enum api_err result = linkidx_view(res_vulns_streams, "scanId",
-					   "vulnerabilityId", "fingerprint",
-					   scan, finding_item, f, &f->sig, &st);
+	enum api_err result = linkidx_view(
+		res_vulns_streams, "scanId", "vulnerabilityId", "fingerprint",
+		scan, finding_item, f, &f->sig, &st);
 	return result == API_E_NOMEM ? -ENOMEM : restab_errno(result, &st);
 }
 
@@ -296,13 +296,13 @@ static bool has_fp(char **set, size_t n, const char *fp)
 }
 
 static const struct kind diff_link_kind = {
-	.name = "diff link", .type = KIND_LINK,
+	.name = "diff link",
+	.type = KIND_LINK,
 };
 
 /* Add the links of the findings of f marked in keep, named as
  * scans/ID/vulns/ names them. */
-static int add_links(struct listing *out, struct findings *f,
-		     const bool *keep)
+static int add_links(struct listing *out, struct findings *f, const bool *keep)
 {
 	size_t n = 0;
 	struct names_entry *ne = calloc(f->n ? f->n : 1, sizeof(*ne));
@@ -382,8 +382,7 @@ static int diff_new_list(const struct kind_ctx *c, struct listing *out)
 	return diff_list(c, out, DIFF_NEW);
 }
 
-static int diff_persisting_list(const struct kind_ctx *c,
-				struct listing *out)
+static int diff_persisting_list(const struct kind_ctx *c, struct listing *out)
 {
 	return diff_list(c, out, DIFF_PERSISTING);
 }
@@ -394,15 +393,21 @@ static int diff_fixed_list(const struct kind_ctx *c, struct listing *out)
 }
 
 static const struct kind diff_new_kind = {
-	.name = "diff/new", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "diff/new",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.list = diff_new_list,
 };
 static const struct kind diff_persisting_kind = {
-	.name = "diff/persisting", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "diff/persisting",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.list = diff_persisting_list,
 };
 static const struct kind diff_fixed_kind = {
-	.name = "diff/fixed", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "diff/fixed",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.list = diff_fixed_list,
 };
 
@@ -419,7 +424,9 @@ static int diff_dir_list(const struct kind_ctx *c, struct listing *out)
 }
 
 static const struct kind diff_dir_kind = {
-	.name = "diff", .type = KIND_DIR, .scope = "vulns:read",
+	.name = "diff",
+	.type = KIND_DIR,
+	.scope = "vulns:read",
 	.list = diff_dir_list,
 };
 

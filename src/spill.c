@@ -26,8 +26,8 @@ static struct {
 static int open_unnamed(const char *dir)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
-			errno != EINVAL))
+	if (fd >= 0 ||
+	    (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
 		return fd;
 	/* No O_TMPFILE on this file system: a private name, gone at once. */
 	char path[4096];
@@ -104,8 +104,8 @@ bool spill_put(const void *data, size_t len, struct spill_ref *ref)
 	const char *p = data;
 	size_t done = 0;
 	while (done < len) {
-		ssize_t n = pwrite(fd, p + done, len - done,
-				   off + (off_t)done);
+		ssize_t n =
+			pwrite(fd, p + done, len - done, off + (off_t)done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

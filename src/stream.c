@@ -66,8 +66,7 @@ static int add_page(const struct api_page_info *pi, void *ud)
 }
 
 int stream_build(const char *const *paths, stream_item_fn fn,
-		 stream_len_fn len_fn, struct stream *old,
-		 struct stream **out)
+		 stream_len_fn len_fn, struct stream *old, struct stream **out)
 {
 	struct api_status st = { 0 };
 	struct stream *s = calloc(1, sizeof(*s));
@@ -81,10 +80,10 @@ int stream_build(const char *const *paths, stream_item_fn fn,
 	 * has not seen parsed since their list was measured. */
 	for (const char *const *p = paths; *p; p++) {
 		uint64_t sig;
-		enum api_err result = api_measure_pages(*p, len_fn)
-					      ? API_E_NOMEM
-					      : api_list_pages(*p, add_page, s,
-							       &sig, &st);
+		enum api_err result =
+			api_measure_pages(*p, len_fn)
+				? API_E_NOMEM
+				: api_list_pages(*p, add_page, s, &sig, &st);
 		if (result) {
 			stream_unref(s);
 			return -errmap_to_errno(result, &st);

@@ -73,18 +73,15 @@ mode_t sync_mode(const struct kind *k)
 		w = r && k->entries_remove_scope &&
 		    auth_has_scope(k->entries_remove_scope);
 		return S_IFDIR | (r ? 0555 : 0) | (w ? 0200 : 0);
-	case KIND_LINK:
-		return S_IFLNK | 0777;
+	case KIND_LINK: return S_IFLNK | 0777;
 	case KIND_CTL:
 		if (k->ctl && k->ctl->blocking_read)
 			return S_IFREG | (r ? 0444 : 0);
 		/* A control without a scope (.refresh) is anyone's. */
 		w = !k->write_scope || w;
-		return S_IFREG | (w ? (k->ctl && k->ctl->readable ? 0600
-								  : 0200)
-				    : 0);
-	case KIND_FILE:
-		break;
+		return S_IFREG |
+		       (w ? (k->ctl && k->ctl->readable ? 0600 : 0200) : 0);
+	case KIND_FILE: break;
 	}
 	return S_IFREG | (r ? 0444 : 0) | (w ? 0200 : 0);
 }
@@ -224,9 +221,8 @@ static int apply(struct node *dir, struct listing *l, uint64_t epoch)
 		if (c->mark)
 			continue;
 		/* A link looked up before stays while it points the same. */
-		const struct linkent *le = S_ISLNK(c->mode)
-						   ? linktab_find(links, c->name)
-						   : NULL;
+		const struct linkent *le =
+			S_ISLNK(c->mode) ? linktab_find(links, c->name) : NULL;
 		if (le && c->content &&
 		    linktab_target_is(links, le, c->content->data)) {
 			c->mtime = le->mtime;
@@ -399,8 +395,8 @@ static struct node *child_by_id_locked(struct node *dir, const char *id,
 	return NULL;
 }
 
-static int reload_emit(const char *id, const char *name,
-		       struct blob *content, void *ud)
+static int reload_emit(const char *id, const char *name, struct blob *content,
+		       void *ud)
 {
 	struct reload *r = ud;
 	node_lock();

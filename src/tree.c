@@ -42,8 +42,7 @@ int tree_init(const struct tree_opts *opts)
 	topts = *opts;
 	sync_init(opts->ttl_s);
 	auth_on_scopes_changed(sync_scopes_changed);
-	if (node_init(opts->root_kind, opts->content_max,
-		      sync_more_free))
+	if (node_init(opts->root_kind, opts->content_max, sync_more_free))
 		return -1;
 	node_set_owner(opts->uid, opts->gid, opts->umask);
 	return 0;
@@ -75,8 +74,7 @@ static bool via_ctl(enum tree_view v, const struct node *n)
 static bool not_exported(enum tree_view v, const struct node *n)
 {
 	return v == TREE_VIEW_EXPORT &&
-	       (n->kind->type == KIND_CTL || n->kind->hidden ||
-		n->kind->live);
+	       (n->kind->type == KIND_CTL || n->kind->hidden || n->kind->live);
 }
 
 /* Lock held: n's link target in the data view, "../" up to the root, then
@@ -96,7 +94,8 @@ static struct blob *ctl_target_locked(const struct node *n)
 	for (size_t i = 1; i < depth && len + 3 < sizeof(t); i++, len += 3)
 		memcpy(t + len, "../", 3);
 	int w = snprintf(t + len, sizeof(t) - len, "%s", TREE_CTL_NAME);
-	for (size_t i = depth; w >= 0 && (size_t)w < sizeof(t) - len && i-- > 0;) {
+	for (size_t i = depth;
+	     w >= 0 && (size_t)w < sizeof(t) - len && i-- > 0;) {
 		len += (size_t)w;
 		w = snprintf(t + len, sizeof(t) - len, "/%s", names[i]);
 	}
@@ -155,30 +154,30 @@ static struct {
 	struct tree_file *files;
 } handles = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-#define HANDLE_LINK(head, h)                                            \
-	do {                                                            \
-		pthread_mutex_lock(&handles.lock);                      \
-		(h)->prev = NULL;                                       \
-		(h)->next = (head);                                     \
-		if (head)                                               \
-			(head)->prev = (h);                             \
-		(head) = (h);                                           \
-		(h)->open = true;                                       \
-		pthread_mutex_unlock(&handles.lock);                    \
+#define HANDLE_LINK(head, h)                         \
+	do {                                         \
+		pthread_mutex_lock(&handles.lock);   \
+		(h)->prev = NULL;                    \
+		(h)->next = (head);                  \
+		if (head)                            \
+			(head)->prev = (h);          \
+		(head) = (h);                        \
+		(h)->open = true;                    \
+		pthread_mutex_unlock(&handles.lock); \
 	} while (0)
-#define HANDLE_UNLINK(head, h)                                          \
-	do {                                                            \
-		pthread_mutex_lock(&handles.lock);                      \
-		if ((h)->open) {                                        \
-			if ((h)->prev)                                  \
-				(h)->prev->next = (h)->next;            \
-			else                                            \
-				(head) = (h)->next;                     \
-			if ((h)->next)                                  \
-				(h)->next->prev = (h)->prev;            \
-			(h)->open = false;                              \
-		}                                                       \
-		pthread_mutex_unlock(&handles.lock);                    \
+#define HANDLE_UNLINK(head, h)                               \
+	do {                                                 \
+		pthread_mutex_lock(&handles.lock);           \
+		if ((h)->open) {                             \
+			if ((h)->prev)                       \
+				(h)->prev->next = (h)->next; \
+			else                                 \
+				(head) = (h)->next;          \
+			if ((h)->next)                       \
+				(h)->next->prev = (h)->prev; \
+			(h)->open = false;                   \
+		}                                            \
+		pthread_mutex_unlock(&handles.lock);         \
 	} while (0)
 
 void tree_cleanup(void)
@@ -205,8 +204,9 @@ double tree_timeout(void)
 static struct node *link_node_locked(struct node *dir,
 				     const struct linkent *le)
 {
-	struct node *c = node_add_child_locked(dir, le->name, node_links(dir)->kind,
-					       NULL, NULL, S_IFLNK | 0777);
+	struct node *c =
+		node_add_child_locked(dir, le->name, node_links(dir)->kind,
+				      NULL, NULL, S_IFLNK | 0777);
 	struct blob *target = c ? linktab_target(node_links(dir), le) : NULL;
 	if (c && !target) {
 		node_unlink_locked(c);
@@ -328,7 +328,8 @@ int tree_lookup(enum tree_view v, fuse_ino_t parent, const char *name,
 		goto out;
 	node_lock();
 	struct node *c = node_child_locked(dir, name);
-	const struct linkent *le = c ? NULL : linktab_find(node_links(dir), name);
+	const struct linkent *le =
+		c ? NULL : linktab_find(node_links(dir), name);
 	if (le && link_entry_locked(dir, le, e)) {
 		node_unlock();
 		goto out; /* rc is 0 */
@@ -378,7 +379,8 @@ int tree_getattr(enum tree_view v, fuse_ino_t ino, struct stat *st)
 	struct node *n = node_get(ino);
 	if (!n)
 		return -ENOENT;
-	if (n->kind->type != KIND_DIR && sync_may_read(n->kind) && !via_ctl(v, n))
+	if (n->kind->type != KIND_DIR && sync_may_read(n->kind) &&
+	    !via_ctl(v, n))
 		sync_fresh(n, false); /* on failure: what we have */
 	node_lock();
 	n->mode = sync_mode(n->kind);
@@ -446,12 +448,12 @@ int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out,
 		d->v = calloc(n + 2, sizeof(*d->v));
 	if (d && d->v) {
 		struct node *c;
-		d->v[d->n++] = (struct tree_dirent){ strdup("."), dir->ino,
+		d->v[d->n++] =
+			(struct tree_dirent){ strdup("."), dir->ino, S_IFDIR };
+		d->v[d->n++] = (struct tree_dirent){ strdup(".."),
+						     dir->parent ? dir->parent
+								 : dir->ino,
 						     S_IFDIR };
-		d->v[d->n++] = (struct tree_dirent){
-			strdup(".."), dir->parent ? dir->parent : dir->ino,
-			S_IFDIR
-		};
 		for (size_t pos = 0; (c = node_next_child_locked(dir, &pos));
 		     pos++) {
 			if (c->kind->hidden || not_exported(v, c))
@@ -469,10 +471,9 @@ int tree_opendir(enum tree_view v, fuse_ino_t ino, struct tree_dir **out,
 			const struct linkent *le = &links->v[i];
 			if (node_child_locked(dir, le->name))
 				continue; /* made an inode: listed above */
-			d->v[d->n++] = (struct tree_dirent){
-				strdup(le->name), link_ino(dir, le),
-				S_IFLNK | 0777
-			};
+			d->v[d->n++] = (struct tree_dirent){ strdup(le->name),
+							     link_ino(dir, le),
+							     S_IFLNK | 0777 };
 		}
 		rc = 0;
 		for (size_t i = 0; i < d->n; i++)
@@ -515,10 +516,9 @@ void tree_dirplus(enum tree_view v, const struct tree_dir *d, size_t i,
 	node_lock();
 	/* A file rendered on demand has no size until it is rendered: leave
 	 * it to a lookup, which renders it only if something asks. */
-	bool sized = !(c->kind->render || c->kind->stream_paths) ||
-		     via_ctl(v, c) ||
-		     ((c->content || node_stream(c)) &&
-		      clock_ms() < c->expires_ms);
+	bool sized =
+		!(c->kind->render || c->kind->stream_paths) || via_ctl(v, c) ||
+		((c->content || node_stream(c)) && clock_ms() < c->expires_ms);
 	if (c->linked && sized && sync_may_read(c->kind)) {
 		entry_of_locked(v, c, e);
 		node_lookup_locked(c);
@@ -538,8 +538,8 @@ void tree_dir_free(struct tree_dir *d)
 	free(d);
 }
 
-int tree_open(fuse_ino_t ino, int flags, pid_t opener,
-	      struct tree_file **out, bool *keep_cache, bool *direct_io)
+int tree_open(fuse_ino_t ino, int flags, pid_t opener, struct tree_file **out,
+	      bool *keep_cache, bool *direct_io)
 {
 	struct node *n = node_get(ino);
 	struct tree_file *f = NULL;

@@ -208,4 +208,3 @@ out:
 	node_put(n);
 	return rc;
 }
-

@@ -64,8 +64,7 @@ static struct {
 	bool running, stopping;
 	pthread_t thread;
 	waitq_done_fn on_done;
-} q = { .lock = PTHREAD_MUTEX_INITIALIZER,
-	.wake = PTHREAD_COND_INITIALIZER };
+} q = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 static bool same_obj(const struct awaited *o, const struct kind *k,
 		     const char *id)
@@ -80,7 +79,8 @@ static void answer(struct waiter *w, int err)
 	if (!err) {
 		char *buf = malloc(w->size ? w->size : 1);
 		bool acted;
-		int rc = buf ? ctl_read(w->h, buf, w->size, 0, &acted) : -ENOMEM;
+		int rc = buf ? ctl_read(w->h, buf, w->size, 0, &acted)
+			     : -ENOMEM;
 		if (rc >= 0)
 			fuse_reply_buf(w->req, buf, (size_t)rc);
 		else

@@ -35,8 +35,7 @@ struct api_opts {
 	long long ttl_ms;     /* the cache's: how often changes are asked */
 };
 
-int api_init(const struct api_opts *opts)
-	__attribute__((warn_unused_result));
+int api_init(const struct api_opts *opts) __attribute__((warn_unused_result));
 void api_cleanup(void);
 /* The fetch callback cache_init needs (GET with credential; once: a
  * single try, no retries). */
@@ -67,15 +66,13 @@ void api_doc_release(struct cache_doc *doc);
 void api_cache_stats(struct cache_stats *out);
 /* Cached GET parsed as JSON; caller frees *out with cJSON_Delete. A body
  * that is not valid JSON is API_E_BAD_RESPONSE. */
-enum api_err api_get_json(const char *path, cJSON **out,
-			  struct api_status *st)
+enum api_err api_get_json(const char *path, cJSON **out, struct api_status *st)
 	__attribute__((warn_unused_result));
 
 /* Called once per list item, in order; the item and page_key (the cache
  * key of the page it came in, for api_page) are borrowed for the call.
  * Return 0 to go on, non-zero to stop (api_list returns API_E_NOMEM). */
-typedef int (*api_item_fn)(const cJSON *item, const char *page_key,
-			   void *ud);
+typedef int (*api_item_fn)(const cJSON *item, const char *page_key, void *ud);
 
 /* Walk every page of the list at path (which may carry a query). *sig
  * receives a signature of the pages' bytes. If known_sig is non-zero and
@@ -96,8 +93,8 @@ int api_measure_pages(const char *path, api_measure_fn fn);
 struct api_page_info {
 	const char *key; /* the page's cache key (for api_page) */
 	uint64_t version;
-	bool has_len;	 /* len is known: the list is measured */
-	uint64_t len;	 /* measured bytes of the page */
+	bool has_len; /* len is known: the list is measured */
+	uint64_t len; /* measured bytes of the page */
 };
 typedef int (*api_page_fn)(const struct api_page_info *p, void *ud);
 /* Walk the pages of the list at path by their versions, bodies only where

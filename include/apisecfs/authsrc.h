@@ -42,8 +42,8 @@ void authsrc_kv_free(struct authsrc_kv *kv, size_t n);
 /* True if secret holds no control character (< 0x20, 0x7f). Otherwise
  * wipes and frees it and puts "<what><path> holds a control character..."
  * in err (the secret itself is never quoted). */
-bool authsrc_printable(char *secret, char *err, size_t errsz,
-		       const char *what, const char *path);
+bool authsrc_printable(char *secret, char *err, size_t errsz, const char *what,
+		       const char *path);
 /* Wipe and free a secret; NULL is fine. */
 void authsrc_wipe(char *secret);
 

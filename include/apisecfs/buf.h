@@ -26,8 +26,8 @@ void buf_init(struct buf *b, size_t cap);
  * or memory is short. */
 int buf_append_slow(struct buf *b, const void *data, size_t len)
 	__attribute__((warn_unused_result));
-static inline __attribute__((warn_unused_result)) int
-buf_append(struct buf *b, const void *data, size_t len)
+static inline __attribute__((warn_unused_result)) int buf_append(
+	struct buf *b, const void *data, size_t len)
 {
 	/* The renderers append a few bytes at a time: no call while the
 	 * allocation has room (it is always within the cap then). */

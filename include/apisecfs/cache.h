@@ -31,8 +31,8 @@ typedef enum api_err (*cache_fetch_fn)(const char *key, const char *etag,
 				       bool once, struct http_resp *rs);
 
 struct cache_opts {
-	long long ttl_ms;   /* freshness lifetime of an entry */
-	size_t max_bytes;   /* cap on the sum of cached bodies */
+	long long ttl_ms;     /* freshness lifetime of an entry */
+	size_t max_bytes;     /* cap on the sum of cached bodies */
 	cache_fetch_fn fetch; /* time: clock_ms(), which tests can fake */
 };
 
@@ -66,9 +66,9 @@ void cache_pin(const char *key, long long ms);
 void cache_set_memo(const char *key, const struct cache_doc *doc,
 		    const char *memo, const uint64_t *aux);
 struct cache_meta {
-	char *memo;	  /* malloc'd; NULL when doc was filled instead */
+	char *memo; /* malloc'd; NULL when doc was filled instead */
 	uint64_t version;
-	uint64_t aux;	  /* the number set with the memo, if has_aux */
+	uint64_t aux; /* the number set with the memo, if has_aux */
 	bool has_aux;
 };
 /* key's version and memo when that is enough: while fresh, or after a 304
@@ -98,8 +98,8 @@ typedef int (*cache_renew_fn)(const char *key, const char *memo,
 /* Ask fn about every entry whose key starts with prefix; nothing if the
  * cache was expired since generation gen. Called with the cache's lock
  * held: fn must not call the cache. Returns how many were renewed. */
-size_t cache_renew_prefix(const char *prefix, uint64_t gen,
-			  cache_renew_fn fn, void *ud);
+size_t cache_renew_prefix(const char *prefix, uint64_t gen, cache_renew_fn fn,
+			  void *ud);
 /* Expire (not drop) every entry whose key starts with prefix, so the next
  * get revalidates it; "" expires everything. Used after the user's own
  * actions and by the refresh control. */
@@ -113,7 +113,8 @@ void cache_clear(void);
 struct cache_stats {
 	size_t entries, bytes, max_bytes;
 	unsigned long hits, misses, revalidated, stale_served, evictions;
-	unsigned long spill_reads; /* ghosts given their bytes back from disk */
+	unsigned long
+		spill_reads; /* ghosts given their bytes back from disk */
 };
 void cache_get_stats(struct cache_stats *out);
 

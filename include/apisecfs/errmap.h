@@ -10,28 +10,28 @@
 
 enum api_err {
 	API_OK = 0,
-	API_E_TRANSPORT,   /* connect/reset/truncated body */
-	API_E_TLS,         /* certificate or handshake failure */
-	API_E_TIMEOUT,     /* deadline passed */
+	API_E_TRANSPORT,    /* connect/reset/truncated body */
+	API_E_TLS,	    /* certificate or handshake failure */
+	API_E_TIMEOUT,	    /* deadline passed */
 	API_E_BAD_RESPONSE, /* body is not the JSON we need */
-	API_E_UNAUTH,      /* 401 */
-	API_E_FORBIDDEN,   /* 403 (missing_scope, address_not_allowed, sso) */
-	API_E_NOT_FOUND,   /* 404 */
-	API_E_CONFLICT,    /* 409 */
-	API_E_BAD_REQUEST, /* 400 */
+	API_E_UNAUTH,	    /* 401 */
+	API_E_FORBIDDEN,    /* 403 (missing_scope, address_not_allowed, sso) */
+	API_E_NOT_FOUND,    /* 404 */
+	API_E_CONFLICT,	    /* 409 */
+	API_E_BAD_REQUEST,  /* 400 */
 	API_E_RATE_LIMITED, /* 429 after retries */
-	API_E_SERVER,      /* 5xx */
-	API_E_HTTP_OTHER,  /* any other non-2xx */
+	API_E_SERVER,	    /* 5xx */
+	API_E_HTTP_OTHER,   /* any other non-2xx */
 	API_E_NOMEM,
-	API_E_TOO_BIG,     /* response over the size cap */
+	API_E_TOO_BIG, /* response over the size cap */
 };
 
 struct api_status {
-	long http;         /* HTTP status, 0 if none was received */
-	char code[48];     /* API error code ("missing_scope"), "" if none */
+	long http;	   /* HTTP status, 0 if none was received */
+	char code[48];	   /* API error code ("missing_scope"), "" if none */
 	char message[160]; /* API error message, trimmed */
 	char request_id[64];
-	char detail[128];  /* transport-level reason (curl's error text) */
+	char detail[128]; /* transport-level reason (curl's error text) */
 };
 
 /* Classify an HTTP status (>= 300) into an api_err. */

@@ -38,8 +38,8 @@ void evfeed_begin(struct evfeed *f, time_t date);
 /* The query for list l: its base path (as given) with
  * updatedSince=<mark - overlap>, limit and nextToken (NULL: the first
  * page). Returns 0, or -1 if it does not fit. */
-int evfeed_query(const struct evfeed *f, enum evfeed_list l,
-		 const char *base, const char *next, char *out, size_t outsz)
+int evfeed_query(const struct evfeed *f, enum evfeed_list l, const char *base,
+		 const char *next, char *out, size_t outsz)
 	__attribute__((warn_unused_result));
 
 /* A line made from a change: the item's time (updatedAt, or detectedAt

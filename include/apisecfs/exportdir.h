@@ -22,9 +22,9 @@
 #define EXPORTDIR_STATE ".apisecfs-export"
 
 struct exportdir {
-	int root;  /* DIR */
-	int state; /* DIR/.apisecfs-export (locked while we run) */
-	int tmp;   /* DIR/.apisecfs-export/tmp */
+	int root;      /* DIR */
+	int state;     /* DIR/.apisecfs-export (locked while we run) */
+	int tmp;       /* DIR/.apisecfs-export/tmp */
 	bool same_url; /* an earlier export of the same URL */
 	/* DIR's file system makes unnamed files (O_TMPFILE) that a link
 	 * through /proc/self/fd names: a new file appears whole without a
@@ -37,7 +37,8 @@ struct exportdir {
  * export, and one another export is writing. On failure, returns -1 with
  * a one-line reason in err (the exit status is EXIT_MOUNT). */
 int exportdir_open(const char *path, const char *url, struct exportdir *xd,
-		   char *err, size_t errsz) __attribute__((warn_unused_result));
+		   char *err, size_t errsz)
+	__attribute__((warn_unused_result));
 void exportdir_close(struct exportdir *xd);
 
 /* Is name one the export may create in a directory (from the tree's
@@ -50,8 +51,8 @@ bool exportdir_name_ok(const char *name, bool root);
 int exportdir_subdir(int dirfd, const char *name, int *out, bool *made)
 	__attribute__((warn_unused_result));
 /* Open DIR/path (names separated by '/'), following no link. */
-int exportdir_open_path(const struct exportdir *xd, const char *path,
-			int *out) __attribute__((warn_unused_result));
+int exportdir_open_path(const struct exportdir *xd, const char *path, int *out)
+	__attribute__((warn_unused_result));
 
 /* A new temporary file (mode 0644 less the umask) for dirfd/name: its
  * descriptor, and its name in tmpname, for exportdir_commit_file or
@@ -75,8 +76,8 @@ void exportdir_discard_file(struct exportdir *xd, const char *tmpname,
 int exportdir_new_link(int dirfd, const char *name, const char *target,
 		       time_t mtime) __attribute__((warn_unused_result));
 /* A new temporary symlink to target with mtime. */
-int exportdir_tmp_link(struct exportdir *xd, const char *target,
-		       time_t mtime, char *tmpname, size_t tmpsz)
+int exportdir_tmp_link(struct exportdir *xd, const char *target, time_t mtime,
+		       char *tmpname, size_t tmpsz)
 	__attribute__((warn_unused_result));
 /* Rename temporary tmpname over dirfd/name (whatever is there: a
  * directory in the way is removed first). */

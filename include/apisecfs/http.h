@@ -40,8 +40,8 @@ struct http_opts {
 struct http_req {
 	const char *method; /* "GET", "POST", "PATCH", "PUT", "DELETE" */
 	const char *url;    /* absolute */
-	const char *authorization; /* header value, secret; may be NULL */
-	const char *if_none_match; /* ETag or NULL */
+	const char *authorization;   /* header value, secret; may be NULL */
+	const char *if_none_match;   /* ETag or NULL */
 	const char *idempotency_key; /* POST only; enables retries */
 	const char *content_type;    /* of body */
 	const char *body;

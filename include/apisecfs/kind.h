@@ -27,9 +27,9 @@ enum kind_type { KIND_DIR, KIND_FILE, KIND_LINK, KIND_CTL };
 struct kind_ctx {
 	fuse_ino_t ino;
 	const char *name;
-	const char *id;	  /* API id the node is about, or NULL */
-	const char *ctx;  /* second id / filter value, or NULL */
-	struct blob *obj; /* compact JSON of the object shown, or NULL */
+	const char *id;	   /* API id the node is about, or NULL */
+	const char *ctx;   /* second id / filter value, or NULL */
+	struct blob *obj;  /* compact JSON of the object shown, or NULL */
 	uint64_t list_sig; /* dirs: signature of the current listing */
 };
 
@@ -82,7 +82,7 @@ struct ctl_ops {
 	void (*stream_read)(void *state, fuse_req_t req, size_t size,
 			    bool nonblock);
 	unsigned (*stream_poll)(void *state, struct fuse_pollhandle *ph);
-	bool readable; /* the reply can be read back (tokens/new) */
+	bool readable;	    /* the reply can be read back (tokens/new) */
 	bool blocking_read; /* read waits (scans/<id>/wait), no write */
 	bool refresh_all;   /* success drops every cache, kernel's too */
 };
@@ -146,8 +146,8 @@ int listing_take(struct listing *out, char *name, const struct kind *k,
  * they were kept (bytes may be NULL; reference taken). */
 int listing_take_reloadable(struct listing *out, char *name,
 			    const struct kind *k, char *id, size_t size,
-			    uint64_t hash, struct blob *src, struct blob *bytes,
-			    time_t mtime)
+			    uint64_t hash, struct blob *src,
+			    struct blob *bytes, time_t mtime)
 	__attribute__((warn_unused_result));
 void listing_free(struct listing *l);
 

@@ -22,12 +22,12 @@ struct linkent {
 	const char *name;
 	const char *target; /* NULL: the table's prefix + name (the usual) */
 	time_t mtime;
-	uint32_t hash;	/* of the name: half of its inode number */
+	uint32_t hash;	  /* of the name: half of its inode number */
 	bool hash_shared; /* another name of the table has the same hash */
 };
 
 struct linktab {
-	int refs; /* atomic */
+	int refs;		 /* atomic */
 	const struct kind *kind; /* of every link */
 	size_t n;
 	struct linkent *v; /* sorted by name */
@@ -39,8 +39,7 @@ struct linktab {
 /* The links among l's entries (KIND_LINK), or NULL if there are none or
  * memory is short (*nomem then set). */
 struct linktab *linktab_from_listing(const struct listing *l, bool *nomem);
-const struct linkent *linktab_find(const struct linktab *t,
-				   const char *name);
+const struct linkent *linktab_find(const struct linktab *t, const char *name);
 /* Links never get an inode of their own when they can do without: a
  * link's inode number is LINKTAB_INO_BIT | directory inode << 32 | name
  * hash, and getattr/readlink find the entry from it in the directory's

@@ -30,10 +30,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...)                                                  \
-	do {                                                            \
-		if (log_enabled(LOG_LVL_DEBUG))                         \
-			log_msg(LOG_LVL_DEBUG, __VA_ARGS__);            \
+#define log_debug(...)                                       \
+	do {                                                 \
+		if (log_enabled(LOG_LVL_DEBUG))              \
+			log_msg(LOG_LVL_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 #endif

@@ -29,20 +29,20 @@ bool names_sanitize(const char *in, char *out, size_t outsz);
 /* The name names_assign gives an entry (api_name, else id) when no other
  * entry claims it first: what a file of that item is almost always
  * called. out needs NAMES_BASE_MAX + 3 + strlen(ext) bytes. */
-void names_first_choice(const char *api_name, const char *id,
-			const char *ext, char *out, size_t outsz);
+void names_first_choice(const char *api_name, const char *id, const char *ext,
+			char *out, size_t outsz);
 
 /* The name an item known by its id alone gets in its home directory,
  * where names_assign keeps the reserved names (NULL-terminated, may be
  * NULL) for itself: what a link to it points at. out needs
  * NAMES_BASE_MAX + NAMES_ID_MAX + 3 + strlen(ext) bytes. */
-void names_home(const char *id, const char *ext,
-		const char *const *reserved, char *out, size_t outsz);
+void names_home(const char *id, const char *ext, const char *const *reserved,
+		char *out, size_t outsz);
 
 struct names_entry {
 	const char *api_name; /* may be NULL: the id is used */
-	const char *id;       /* may be NULL for hostile data */
-	char *name;           /* out: malloc'd final name, caller frees */
+	const char *id;	      /* may be NULL for hostile data */
+	char *name;	      /* out: malloc'd final name, caller frees */
 };
 
 /* Give each of the n entries a unique file name ending in ext ("" or

@@ -29,8 +29,8 @@
 #include "apisecfs/buf.h"
 #include "apisecfs/nametab.h"
 
-struct kind;   /* what a node is: kind.h */
-struct stream; /* stream.h */
+struct kind;	/* what a node is: kind.h */
+struct stream;	/* stream.h */
 struct linktab; /* linktab.h */
 
 /* What only directories and paged files need, apart so that a finding's
@@ -61,21 +61,21 @@ struct node {
 			   * ask kind->type (KIND_DIR: S_IFDIR), which is
 			   * immutable: getattr rewrites mode under it */
 	time_t mtime;
-	struct blob *content; /* file bytes or link target; NULL: unknown or
+	struct blob *content;  /* file bytes or link target; NULL: unknown or
 			       * evicted (size still holds) */
-	size_t size;	      /* length of the content, also when evicted */
+	size_t size;	       /* length of the content, also when evicted */
 	uint64_t content_hash; /* buf_hash of the content it should have */
-	struct blob *src;     /* key of the list page its content comes from:
+	struct blob *src;      /* key of the list page its content comes from:
 			       * set for contents that may be evicted */
 	struct node *lru_prev, *lru_next; /* evictable contents, hot first */
-	long long expires_ms; /* content (files) or listing (dirs) */
+	long long expires_ms;	/* content (files) or listing (dirs) */
 	struct node_more *more; /* dirs, paged files and nodes showing an
 				 * object; NULL for the rest */
-	bool linked;	      /* present in the parent's listing */
-	bool opened_before;   /* content was handed to the kernel before */
-	bool mark;	      /* scratch for sync.c's reconcile */
-	bool stale_attrs;     /* content changed since the kernel's attrs */
-	bool has_id, has_ctx; /* immutable: see node_id, node_ctx */
+	bool linked;		/* present in the parent's listing */
+	bool opened_before;	/* content was handed to the kernel before */
+	bool mark;		/* scratch for sync.c's reconcile */
+	bool stale_attrs;	/* content changed since the kernel's attrs */
+	bool has_id, has_ctx;	/* immutable: see node_id, node_ctx */
 	/* Immutable: the name, then the API id it is about and a second
 	 * id / filter value when it has them, each NUL-terminated, in the
 	 * same allocation (no pointers: 16 bytes less on every finding). */

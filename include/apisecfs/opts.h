@@ -24,21 +24,21 @@ struct opts {
 	/* connection and cache */
 	char *ca_file;
 	char *log_level;
-	unsigned cache_ttl;  /* seconds */
-	unsigned timeout;    /* seconds, per request attempt */
+	unsigned cache_ttl; /* seconds */
+	unsigned timeout;   /* seconds, per request attempt */
 	unsigned retries;
-	unsigned cache_size; /* MiB */
-	unsigned disk_cache; /* MiB of evicted list pages on disk; 0: off */
-	unsigned pool_size;  /* concurrent requests */
-	int set_max_conns;   /* max_conns given (else the default) */
-	unsigned poll_s;     /* events: seconds between polls, 0: off */
+	unsigned cache_size;   /* MiB */
+	unsigned disk_cache;   /* MiB of evicted list pages on disk; 0: off */
+	unsigned pool_size;    /* concurrent requests */
+	int set_max_conns;     /* max_conns given (else the default) */
+	unsigned poll_s;       /* events: seconds between polls, 0: off */
 	unsigned events_queue; /* events: lines a reader may leave unread */
 	unsigned ratelimit_wait; /* seconds a 429 may hold one operation */
 	/* Owner and mask shown for every node (sshfs's uid=, gid=, umask=);
 	 * set_*: given on the command line, else the mounting user's. */
 	unsigned uid, gid, umask;
 	int set_uid, set_gid, set_umask;
-	char *junit_fail;    /* severity failing a JUnit testcase (junit.h) */
+	char *junit_fail; /* severity failing a JUnit testcase (junit.h) */
 	int insecure;
 	int show_help;
 	int show_version;

@@ -25,8 +25,8 @@ enum res_shape {
 };
 
 struct res_row {
-	const char *path;   /* list path: "/v1/vulnerabilities" */
-	const char *filter; /* query parameter taking the node's value */
+	const char *path;    /* list path: "/v1/vulnerabilities" */
+	const char *filter;  /* query parameter taking the node's value */
 	bool filter_from_id; /* value is the node's id (else its ctx) */
 	const char *id_field;
 	const char *name_field; /* NULL: the id names the item */

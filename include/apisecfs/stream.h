@@ -34,8 +34,7 @@ struct stream_reader;
  * making an item's bytes and len_fn counting them. With old (the previous index): when no page's
  * version changed, *out is old again (a reference). Returns 0 or -errno. */
 int stream_build(const char *const *paths, stream_item_fn fn,
-		 stream_len_fn len_fn, struct stream *old,
-		 struct stream **out)
+		 stream_len_fn len_fn, struct stream *old, struct stream **out)
 	__attribute__((warn_unused_result));
 size_t stream_size(const struct stream *s);
 uint64_t stream_sig(const struct stream *s); /* equal: same bytes */

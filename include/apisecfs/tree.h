@@ -26,7 +26,7 @@ struct tree_opts {
 	size_t content_max; /* bytes of rendered files held (LRU) */
 	uid_t uid;	    /* owner every node shows */
 	gid_t gid;
-	mode_t umask;	    /* cleared from every mode shown */
+	mode_t umask; /* cleared from every mode shown */
 	/* The root directory's kind: the resources' (restab.h), given by
 	 * main.c so that the engine names no resource. */
 	const struct kind *root_kind;
@@ -109,7 +109,7 @@ struct tree_file {
 	 * holds, copied out by tree_read. A zero-copy reply from them could
 	 * still be in writev when RELEASE frees them (ASan saw it). */
 	struct blob *snapshot;
-	struct ctl_handle *ctl;	 /* control files */
+	struct ctl_handle *ctl;	      /* control files */
 	struct stream_reader *reader; /* paged files */
 	bool lazy; /* content rendered at the first read, if one comes */
 	struct tree_file *prev, *next; /* tree.c's open handles: */
@@ -121,8 +121,8 @@ static inline struct blob *tree_file_content(const struct tree_file *f)
 	return __atomic_load_n(&f->content, __ATOMIC_ACQUIRE);
 }
 /* keep_cache: the kernel's cached pages are still right. */
-int tree_open(fuse_ino_t ino, int flags, pid_t opener,
-	      struct tree_file **out, bool *keep_cache, bool *direct_io)
+int tree_open(fuse_ino_t ino, int flags, pid_t opener, struct tree_file **out,
+	      bool *keep_cache, bool *direct_io)
 	__attribute__((warn_unused_result));
 void tree_file_free(struct tree_file *f);
 

@@ -57,8 +57,7 @@ static inline void fake_advance(long long ms)
 
 /* Answer path (exact, or a prefix ending in '*') with status and body
  * from now on; NULL body: no longer answered (404). */
-static inline void fake_route(const char *path, long status,
-			      const char *body)
+static inline void fake_route(const char *path, long status, const char *body)
 {
 	pthread_mutex_lock(&fake.lock);
 	size_t i = 0;
@@ -121,8 +120,8 @@ static inline enum api_err fake_transport(const struct http_req *rq,
 	pthread_mutex_unlock(&fake.lock);
 	if (hook && hook(rq, path, rs))
 		return API_OK;
-	if (fake.bearer && (!rq->authorization ||
-			    strcmp(rq->authorization, fake.bearer))) {
+	if (fake.bearer &&
+	    (!rq->authorization || strcmp(rq->authorization, fake.bearer))) {
 		fake_answer(rs, 401, "{\"code\":\"unauthorized\"}");
 		return API_OK;
 	}
@@ -178,8 +177,8 @@ struct fake_list {
 	const char *status[16];
 };
 
-static inline void fake_page_key(char *out, size_t outsz,
-				 const char *path, int page)
+static inline void fake_page_key(char *out, size_t outsz, const char *path,
+				 int page)
 {
 	if (page == 0)
 		snprintf(out, outsz, "%s?limit=%d", path, API_PAGE_LIMIT);
@@ -213,8 +212,8 @@ static inline void fake_publish(const struct fake_list *l)
 		for (int i = p * FAKE_PER_PAGE; i < l->n && i < end; i++)
 			fake_item_json(&b, l, i);
 		if (p + 1 < pages)
-			snprintf(tail, sizeof(tail), "],\"nextToken\":\"p%d\"}",
-				 p + 2);
+			snprintf(tail, sizeof(tail),
+				 "],\"nextToken\":\"p%d\"}", p + 2);
 		else
 			snprintf(tail, sizeof(tail), "],\"nextToken\":null}");
 		CHECK(buf_append(&b, tail, strlen(tail) + 1) == 0);
@@ -228,8 +227,10 @@ static inline void fake_publish(const struct fake_list *l)
  * failure the test asks for comes back at once. */
 static inline int fake_start(void)
 {
-	struct http_opts ho = { .timeout_ms = 1000, .connect_timeout_ms = 1000,
-				.retries = 0, .pool_size = 4 };
+	struct http_opts ho = { .timeout_ms = 1000,
+				.connect_timeout_ms = 1000,
+				.retries = 0,
+				.pool_size = 4 };
 	clock_set_source(fake_clock);
 	http_set_transport(fake_transport);
 	return http_global_init() || http_init(&ho) ? -1 : 0;

@@ -43,8 +43,8 @@ static int collect(const cJSON *item, const char *key, void *ud)
 	return 0;
 }
 
-static enum api_err list(const char *path, const char *field,
-			 uint64_t known, uint64_t *sig, bool *unchanged)
+static enum api_err list(const char *path, const char *field, uint64_t known,
+			 uint64_t *sig, bool *unchanged)
 {
 	struct api_status st;
 	seen.n = 0;
@@ -110,7 +110,8 @@ int main(void)
 	struct auth_opts ao = { .base_url = FAKE_BASE };
 	CHECK(auth_init(&ao, err, sizeof(err)) == 0);
 	fake.bearer = "Bearer tok";
-	struct cache_opts co = { .ttl_ms = TTL_MS, .max_bytes = 1 << 20,
+	struct cache_opts co = { .ttl_ms = TTL_MS,
+				 .max_bytes = 1 << 20,
 				 .fetch = api_fetch };
 	struct api_opts po = { .base_url = FAKE_BASE "/", .ttl_ms = TTL_MS };
 	CHECK(cache_init(&co) == 0 && api_init(&po) == 0);
@@ -123,10 +124,12 @@ int main(void)
 	fake_publish(&teams);
 	CHECK(list("/v1/teams", "teamId", 0, &sig, &unchanged) == API_OK);
 	CHECK(seen.n == 7 && !unchanged && sig);
-	CHECK(strcmp(seen.ids[0], "t1") == 0 && strcmp(seen.ids[6], "t7") == 0);
+	CHECK(strcmp(seen.ids[0], "t1") == 0 &&
+	      strcmp(seen.ids[6], "t7") == 0);
 	CHECK(fake.asked == 3 && fake.bodies == 3);
 	fake_page_key(key, sizeof(key), "/v1/teams", 1);
-	CHECK(strcmp(seen.keys[3], key) == 0 && strcmp(seen.ids[3], "t4") == 0);
+	CHECK(strcmp(seen.keys[3], key) == 0 &&
+	      strcmp(seen.ids[3], "t4") == 0);
 	/* The credential went with every request (the fake answers 401
 	 * otherwise). */
 	CHECK(fake_asked_for("/v1/teams?limit=500&nextToken=p3") == 1);
@@ -169,7 +172,8 @@ int main(void)
 	      API_OK);
 	CHECK(pages.n == 3 && sig2 == sig && fake.asked == 0);
 	CHECK(pages.has_len[0] && pages.len[0] == 3 * 5); /* "Open" + 1 */
-	CHECK(pages.has_len[1] && pages.len[1] == 5 + 5 + 5 && pages.len[2] == 5);
+	CHECK(pages.has_len[1] && pages.len[1] == 5 + 5 + 5 &&
+	      pages.len[2] == 5);
 	/* Past the TTL the measures ride with the memos: 304s, no body. */
 	fake_advance(PAST_TTL);
 	pages.n = 0;
@@ -201,10 +205,12 @@ int main(void)
 
 	/* ---- rounds of changes ---------------------------------------- */
 	/* Three pages: v1-v3, v4-v6, v7-v8. */
-	struct fake_list apps = { "/v1/applications", "applicationId", "a", 2,
-			     { 0 } };
-	struct fake_list vulns = { "/v1/vulnerabilities", "vulnerabilityId", "v", 8,
-			      { 0 } };
+	struct fake_list apps = {
+		"/v1/applications", "applicationId", "a", 2, { 0 }
+	};
+	struct fake_list vulns = {
+		"/v1/vulnerabilities", "vulnerabilityId", "v", 8, { 0 }
+	};
 	fake_publish(&apps);
 	fake_publish(&vulns);
 	changes("", NULL);

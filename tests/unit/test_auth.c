@@ -32,7 +32,8 @@ static int endpoint(const struct http_req *rq, const char *path,
 			return 1;
 		}
 		snprintf(b, sizeof(b),
-			 "{\"access_token\":\"tok%d\",\"token_type\":\"Bearer\","
+			 "{\"access_token\":\"tok%d\",\"token_type\":"
+			 "\"Bearer\","
 			 "\"expires_in\":%ld}",
 			 ++mints, life);
 		fake_answer(rs, 200, b);
@@ -72,7 +73,7 @@ static void write_file(const char *path, const char *text)
 int main(void)
 {
 	char err[512], dir[] = "/tmp/test_auth.XXXXXX", secret[300],
-				  token[300];
+		       token[300];
 	unsigned gen, gen2;
 
 	CHECK(fake_start() == 0);
@@ -84,7 +85,8 @@ int main(void)
 	basic = "Basic Y2lkOnMzY3JldA=="; /* cid:s3cret */
 
 	/* ---- OAuth: early refresh ------------------------------------- */
-	struct auth_opts ao = { .base_url = FAKE_BASE, .client_id = "cid",
+	struct auth_opts ao = { .base_url = FAKE_BASE,
+				.client_id = "cid",
 				.client_secret_file = secret };
 	CHECK(auth_init(&ao, err, sizeof(err)) == 0);
 	time_t t0 = clock_wall();

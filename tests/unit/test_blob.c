@@ -42,8 +42,9 @@ static void one(size_t len)
 
 int main(void)
 {
-	static const size_t sizes[] = { 0, 1, 15, 255, 256, 4096, 100000,
-					1u << 20, (8u << 20) + 3 };
+	static const size_t sizes[] = { 0,	1,	  15,
+					255,	256,	  4096,
+					100000, 1u << 20, (8u << 20) + 3 };
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		one(sizes[i]);
 	return check_report("test_blob");

@@ -136,7 +136,8 @@ static void test_hash_continue(void)
 	size_t n = strlen(s);
 	for (size_t cut = 0; cut <= n; cut++) {
 		uint64_t h = buf_hash_continue(BUF_HASH_SEED, s, cut);
-		CHECK(buf_hash_continue(h, s + cut, n - cut) == buf_hash(s, n));
+		CHECK(buf_hash_continue(h, s + cut, n - cut) ==
+		      buf_hash(s, n));
 	}
 	/* A signature over a sequence sees order and every member. */
 	uint64_t v[3] = { 1, 2, 3 }, w[3] = { 2, 1, 3 };

@@ -64,7 +64,8 @@ int main(void)
 	struct blob *five = blob_new("12345", 5);
 	size_t cap = 2 * blob_footprint(five);
 	blob_unref(five);
-	struct cache_opts o = { .ttl_ms = 1000, .max_bytes = cap,
+	struct cache_opts o = { .ttl_ms = 1000,
+				.max_bytes = cap,
 				.fetch = fetch };
 	struct cache_doc d;
 	clock_set_source(clock_fn);

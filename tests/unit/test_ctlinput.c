@@ -35,7 +35,7 @@ int main(void)
 	CHECK(!complete(""));
 	CHECK(!complete("scan"));
 	CHECK(complete("scan\n"));
-	CHECK(!complete("{\"a\":\n"));	  /* JSON not done: a newline is not */
+	CHECK(!complete("{\"a\":\n"));	 /* JSON not done: a newline is not */
 	CHECK(complete(" {\"a\":\n1}")); /* parses: done without a newline */
 	CHECK(complete("[1, 2]"));
 	CHECK(!complete("[1, 2"));

@@ -78,8 +78,8 @@ static void test_local_outcomes(void)
 	CHECK(errmap_to_errno(API_E_NOMEM, NULL) == ENOMEM);
 	CHECK(errmap_to_errno(API_E_TOO_BIG, NULL) == EFBIG);
 	static const enum api_err io[] = { API_E_TRANSPORT, API_E_TLS,
-					   API_E_TIMEOUT, API_E_BAD_RESPONSE,
-					   API_E_SERVER, API_E_HTTP_OTHER };
+					   API_E_TIMEOUT,   API_E_BAD_RESPONSE,
+					   API_E_SERVER,    API_E_HTTP_OTHER };
 	for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++)
 		CHECK(errmap_to_errno(io[i], NULL) == EIO);
 }

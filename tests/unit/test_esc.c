@@ -32,7 +32,10 @@ static void test_text(void)
 	CHECK(strcmp(esc("bad\xff", 0), "bad\\xff") == 0);
 	CHECK(strcmp(esc("\xc0\xaf", 0), "\\xc0\\xaf") == 0);
 	CHECK(strcmp(esc("\xed\xa0\x80", 0), "\\xed\\xa0\\x80") == 0);
-	CHECK(strcmp(esc("csi\xc2\x9b" "2J", 0), "csi\\xc2\\x9b2J") == 0);
+	CHECK(strcmp(esc("csi\xc2\x9b"
+			 "2J",
+			 0),
+		     "csi\\xc2\\x9b2J") == 0);
 	CHECK(strcmp(esc("nbsp\xc2\xa0", 0), "nbsp\xc2\xa0") == 0);
 	CHECK(strcmp(esc("cut\xe2\x9c", 0), "cut\\xe2\\x9c") == 0);
 	/* Backslashes: kept in logs, doubled where it must be reversible. */

@@ -45,7 +45,8 @@ static void test_scans(struct evfeed *f)
 {
 	CHECK(feed(f, EVFEED_SCANS,
 		   "{\"scanId\":\"s1\",\"applicationId\":\"a1\",\"status\":"
-		   "\"Queued\",\"updatedAt\":\"" T0 "10Z\",\"progress\":0}") == 1);
+		   "\"Queued\",\"updatedAt\":\"" T0
+		   "10Z\",\"progress\":0}") == 1);
 	CHECK(strcmp(got, "{\"time\":\"" T0 "10Z\",\"type\":\"scan.status\","
 			  "\"scanId\":\"s1\",\"applicationId\":\"a1\","
 			  "\"status\":\"Queued\"}\n") == 0);
@@ -103,8 +104,8 @@ static void test_vulns(struct evfeed *f)
 	/* An old finding changed now: status only. */
 	CHECK(feed(f, EVFEED_VULNS,
 		   "{\"vulnerabilityId\":\"v0\",\"status\":\"RESOLVED\","
-		   "\"detectedAt\":\"2025-01-01T00:00:00Z\",\"updatedAt\":\""
-		   T0 "13Z\"}") == 1);
+		   "\"detectedAt\":\"2025-01-01T00:00:00Z\",\"updatedAt\":"
+		   "\"" T0 "13Z\"}") == 1);
 	CHECK(strstr(got, "\"type\":\"vuln.status\"") != NULL);
 	/* New and already triaged: both. */
 	CHECK(feed(f, EVFEED_VULNS,
@@ -123,12 +124,12 @@ int main(void)
 	evfeed_begin(f, t0 + 10);
 
 	/* The window reaches back by the overlap; ':' is escaped. */
-	CHECK(evfeed_query(f, EVFEED_SCANS, "/v1/scans", NULL, q,
-			   sizeof(q)) == 0);
+	CHECK(evfeed_query(f, EVFEED_SCANS, "/v1/scans", NULL, q, sizeof(q)) ==
+	      0);
 	CHECK(strcmp(q, "/v1/scans?updatedSince=2026-11-22T10%3A00%3A05Z"
 			"&limit=500") == 0);
-	CHECK(evfeed_query(f, EVFEED_VULNS, "/v1/vulnerabilities", "a b",
-			   q, sizeof(q)) == 0);
+	CHECK(evfeed_query(f, EVFEED_VULNS, "/v1/vulnerabilities", "a b", q,
+			   sizeof(q)) == 0);
 	CHECK(strstr(q, "&nextToken=a%20b") != NULL);
 	CHECK(evfeed_query(f, EVFEED_SCANS, "/v1/scans", NULL, q, 20) == -1);
 
@@ -144,13 +145,13 @@ int main(void)
 	/* At 10:00:16 - 5 s = 11 s: s1 (10 s) cannot come back unchanged. */
 	evfeed_done(f, EVFEED_SCANS, t0 + 16);
 	CHECK(evfeed_known(f, EVFEED_SCANS) == 1);
-	CHECK(evfeed_query(f, EVFEED_SCANS, "/v1/scans", NULL, q,
-			   sizeof(q)) == 0);
+	CHECK(evfeed_query(f, EVFEED_SCANS, "/v1/scans", NULL, q, sizeof(q)) ==
+	      0);
 	CHECK(strstr(q, "updatedSince=2026-11-22T10%3A00%3A11Z") != NULL);
 	/* A mark never moves back (a late answer from a lagging replica). */
 	evfeed_done(f, EVFEED_SCANS, t0);
-	CHECK(evfeed_query(f, EVFEED_SCANS, "/v1/scans", NULL, q,
-			   sizeof(q)) == 0);
+	CHECK(evfeed_query(f, EVFEED_SCANS, "/v1/scans", NULL, q, sizeof(q)) ==
+	      0);
 	CHECK(strstr(q, "updatedSince=2026-11-22T10%3A00%3A11Z") != NULL);
 	/* The lists keep windows of their own. */
 	evfeed_done(f, EVFEED_VULNS, t0 + 100);

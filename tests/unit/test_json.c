@@ -30,18 +30,21 @@ int main(void)
 	CHECK(json_parse(deep, sizeof(deep)) == NULL);
 	/* Rendering matches jq's layout and escapes what JSON needs. */
 	cJSON *o = json_parse("{\"a\":[1,2.5,\"x\\\"\\u0001\"],\"b\":{},"
-			      "\"c\":true,\"d\":null}", 51);
+			      "\"c\":true,\"d\":null}",
+			      51);
 	CHECK(o != NULL);
 	struct buf b;
 	buf_init(&b, 1 << 20);
 	CHECK(json_render_pretty(o, &b) == 0);
-	CHECK(b.data && strcmp(b.data, "{\n  \"a\": [\n    1,\n    2.5,\n    "
-					"\"x\\\"\\u0001\"\n  ],\n  \"b\": {},\n"
-					"  \"c\": true,\n  \"d\": null\n}\n") == 0);
+	CHECK(b.data &&
+	      strcmp(b.data, "{\n  \"a\": [\n    1,\n    2.5,\n    "
+			     "\"x\\\"\\u0001\"\n  ],\n  \"b\": {},\n"
+			     "  \"c\": true,\n  \"d\": null\n}\n") == 0);
 	buf_reset(&b);
 	CHECK(json_render_line(o, &b) == 0);
-	CHECK(b.data && strcmp(b.data, "{\"a\":[1,2.5,\"x\\\"\\u0001\"],"
-					"\"b\":{},\"c\":true,\"d\":null}\n") == 0);
+	CHECK(b.data &&
+	      strcmp(b.data, "{\"a\":[1,2.5,\"x\\\"\\u0001\"],"
+			     "\"b\":{},\"c\":true,\"d\":null}\n") == 0);
 	CHECK(json_line_len(o) == b.len);
 	/* The count matches the render on every kind of value and escape
 	 * (all.jsonl's size is the sum of these counts). */
@@ -49,7 +52,9 @@ int main(void)
 		"{\"t\":\"tab\\tnl\\ncr\\rbs\\\\q\\\"\\b\\f\\u001f\\u007f\"}",
 		"[1e300,-0.1,3,123456789012345678,0.30000000000000004,[],{}]",
 		"{\"\\u0000k\":\"\\u00e9\\u2028\",\"n\":[null,false,true]}",
-		"\"plain\"", "42", "{\"a\":{\"b\":{\"c\":[[[]]]}}}",
+		"\"plain\"",
+		"42",
+		"{\"a\":{\"b\":{\"c\":[[[]]]}}}",
 	};
 	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
 		cJSON *d = json_parse(docs[i], strlen(docs[i]));
@@ -106,7 +111,8 @@ int main(void)
 			in[19] = '\0';
 			in[at] = specials[sp];
 			*w++ = '"';
-			for (const unsigned char *p = (const unsigned char *)in;
+			for (const unsigned char *p =
+				     (const unsigned char *)in;
 			     *p; p++) {
 				if (*p == '"' || *p == '\\') {
 					*w++ = '\\';
@@ -132,9 +138,11 @@ int main(void)
 	 * render of the same item, and not from another page's at the same
 	 * address. */
 	static const char *const pages[] = {
-		"{\"items\":[{\"a\":\"x\\ny\",\"b\":[1,2.5,{}],\"c\":{\"d\":[]}},"
+		"{\"items\":[{\"a\":\"x\\ny\",\"b\":[1,2.5,{}],\"c\":{\"d\":[]"
+		"}},"
 		"{\"k\":\"\\u0001\"}]}",
-		"{\"items\":[{\"a\":\"longer text here\",\"b\":[1,2,3,4,5,6,7],"
+		"{\"items\":[{\"a\":\"longer text "
+		"here\",\"b\":[1,2,3,4,5,6,7],"
 		"\"c\":null},{\"k\":true,\"l\":false}]}",
 	};
 	for (int round = 0; round < 4; round++) {
@@ -143,7 +151,7 @@ int main(void)
 		cJSON *page = json_parse_page(pg, strlen(pg), &ar);
 		CHECK(page != NULL && ar != NULL);
 		const cJSON *it;
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(page, "items")) {
+		cJSON_ArrayForEach (it, cJSON_GetObjectItem(page, "items")) {
 			struct buf line, pretty;
 			buf_init(&line, 1 << 16);
 			buf_init(&pretty, 1 << 16);

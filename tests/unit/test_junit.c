@@ -20,9 +20,10 @@ static const char *esc(const char *in, size_t n, bool attr)
 
 static void test_escape(void)
 {
-	CHECK(strcmp(ESC("a & b < c > d", false),
-		     "a &amp; b &lt; c &gt; d") == 0);
-	CHECK(strcmp(ESC("\"q\" 'a'", true), "&quot;q&quot; &apos;a&apos;") == 0);
+	CHECK(strcmp(ESC("a & b < c > d", false), "a &amp; b &lt; c &gt; d") ==
+	      0);
+	CHECK(strcmp(ESC("\"q\" 'a'", true), "&quot;q&quot; &apos;a&apos;") ==
+	      0);
 	CHECK(strcmp(ESC("]]>", false), "]]&gt;") == 0);
 	/* Tabs and line ends: kept in text, references in attributes. */
 	CHECK(strcmp(ESC("a\tb\nc", false), "a\tb\nc") == 0);
@@ -30,11 +31,11 @@ static void test_escape(void)
 	/* C0 controls (NUL too) are not XML 1.0 characters at all. */
 	CHECK(strcmp(ESC("x\x01y\x1b\x7f", false),
 		     "x\xef\xbf\xbdy\xef\xbf\xbd\x7f") == 0);
-	CHECK(strcmp(ESC("a\0b", false), "a\xef\xbf\xbd" "b") == 0);
+	CHECK(strcmp(ESC("a\0b", false), "a\xef\xbf\xbd"
+					 "b") == 0);
 	/* Invalid UTF-8, byte by byte; valid UTF-8 kept. */
 	CHECK(strcmp(ESC("bad\xff", false), "bad\xef\xbf\xbd") == 0);
-	CHECK(strcmp(ESC("\xc0\xaf", false),
-		     "\xef\xbf\xbd\xef\xbf\xbd") == 0);
+	CHECK(strcmp(ESC("\xc0\xaf", false), "\xef\xbf\xbd\xef\xbf\xbd") == 0);
 	CHECK(strcmp(ESC("cut\xe2\x9c", false),
 		     "cut\xef\xbf\xbd\xef\xbf\xbd") == 0);
 	CHECK(strcmp(ESC("\xed\xa0\x80", false),

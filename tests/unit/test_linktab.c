@@ -46,9 +46,9 @@ int main(void)
 		uint64_t ino = linktab_ino(e, dir);
 		if (e->hash_shared) {
 			shared++;
-			bad += ino != 0 || linktab_by_ino(t, LINKTAB_INO_BIT |
-							     dir << 32 |
-							     e->hash) != NULL;
+			bad += ino != 0 ||
+			       linktab_by_ino(t, LINKTAB_INO_BIT | dir << 32 |
+							 e->hash) != NULL;
 			continue;
 		}
 		bad += !linktab_is_ino(ino) || linktab_dir_of(ino) != dir ||
@@ -71,10 +71,12 @@ int main(void)
 	blob_unref(tb);
 	CHECK(linktab_find(t, "not-a-link") == NULL);
 	const struct linkent *odd = linktab_find(t, "odd~v1.json");
-	CHECK(odd && odd->target && linktab_target_is(t, odd, "../../odd.json") &&
+	CHECK(odd && odd->target &&
+	      linktab_target_is(t, odd, "../../odd.json") &&
 	      linktab_target_len(t, odd) == 14);
 	struct blob *ob = odd ? linktab_target(t, odd) : NULL;
-	CHECK(ob && ob->len == 14 && memcmp(ob->data, "../../odd.json", 14) == 0);
+	CHECK(ob && ob->len == 14 &&
+	      memcmp(ob->data, "../../odd.json", 14) == 0);
 	blob_unref(ob);
 	CHECK(linktab_find(t, "vuln_200000.json") == NULL);
 	/* An inode number of another table or a real inode: not found. */

@@ -21,11 +21,13 @@ static void test_routes(void)
 		      "{instanceId}/spec"));
 	CHECK(!strcmp(metrics_route("http://h/v1/applications/a1"),
 		      "/v1/applications/{applicationId}"));
-	CHECK(!strcmp(metrics_route("http://h/v1/scans/s1/report?format=sarif"),
-		      "/v1/scans/{scanId}/report"));
+	CHECK(!strcmp(
+		metrics_route("http://h/v1/scans/s1/report?format=sarif"),
+		"/v1/scans/{scanId}/report"));
 	CHECK(!strcmp(metrics_route("http://h/v1/scans/s1/cancel"),
 		      "/v1/scans/{scanId}/cancel"));
-	CHECK(!strcmp(metrics_route("http://h/oauth2/token"), "/oauth2/token"));
+	CHECK(!strcmp(metrics_route("http://h/oauth2/token"),
+		      "/oauth2/token"));
 	/* A base URL with a path prefix still finds the route. */
 	CHECK(!strcmp(metrics_route("https://gw/apisec/v1/tokens/t1"),
 		      "/v1/tokens/{tokenId}"));

@@ -42,10 +42,10 @@ static void test_sanitize(void)
 static void test_assign(void)
 {
 	struct names_entry e[] = {
-		{ "a_b", "app_2", NULL }, { "a/b", "app_1", NULL },
-		{ "new", "app_3", NULL }, { "same", "app_5", NULL },
+		{ "a_b", "app_2", NULL },  { "a/b", "app_1", NULL },
+		{ "new", "app_3", NULL },  { "same", "app_5", NULL },
 		{ "same", "app_4", NULL }, { NULL, "app_6", NULL },
-		{ "dup", "x", NULL },	  { "dup", "x", NULL },
+		{ "dup", "x", NULL },	   { "dup", "x", NULL },
 	};
 	size_t n = sizeof(e) / sizeof(*e);
 	static const char *const reserved[] = { "new", NULL };

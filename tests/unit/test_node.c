@@ -48,8 +48,8 @@ int main(void)
 		ino[i] = c->ino;
 	}
 	/* The strings after the name: a ctx without an id, then neither. */
-	struct node *only_ctx = node_add_child_locked(root, "c", &file_kind,
-						      NULL, "y", S_IFREG | 0444);
+	struct node *only_ctx = node_add_child_locked(
+		root, "c", &file_kind, NULL, "y", S_IFREG | 0444);
 	struct node *bare = node_add_child_locked(root, "b", &file_kind, NULL,
 						  NULL, S_IFREG | 0444);
 	CHECK(only_ctx && !node_id(only_ctx) && node_ctx(only_ctx) &&

@@ -28,8 +28,8 @@ static int item(const cJSON *it, struct buf *out)
 	if (!id || !status)
 		return -1;
 	return buf_append(out, id, strlen(id)) || buf_append(out, " ", 1) ||
-		       buf_append(out, status, strlen(status)) ||
-		       buf_append(out, "\n", 1)
+			       buf_append(out, status, strlen(status)) ||
+			       buf_append(out, "\n", 1)
 		       ? -1
 		       : 0;
 }
@@ -43,8 +43,7 @@ static size_t item_len(const cJSON *it)
 
 /* What the file must hold: the lists' items in order, written here
  * without stream.c or the JSON. */
-static size_t expect(char *out, size_t outsz,
-		     const struct fake_list *const *l)
+static size_t expect(char *out, size_t outsz, const struct fake_list *const *l)
 {
 	size_t n = 0;
 	for (; *l; l++)
@@ -74,7 +73,7 @@ static void read_everywhere(struct stream *s, const char *want, size_t size)
 	for (size_t li = 0; r && li < sizeof(lens) / sizeof(*lens); li++) {
 		for (size_t off = 0; off <= size + 1; off++) {
 			int n = stream_read(r, got, lens[li], (off_t)off);
-			size_t exp = off >= size ? 0
+			size_t exp = off >= size	     ? 0
 				     : size - off < lens[li] ? size - off
 							     : lens[li];
 			bad += n < 0 || (size_t)n != exp ||
@@ -96,18 +95,23 @@ int main(void)
 	setenv("APISECFS_TOKEN", "tok", 1);
 	struct auth_opts ao = { .base_url = FAKE_BASE };
 	CHECK(auth_init(&ao, err, sizeof(err)) == 0);
-	struct cache_opts co = { .ttl_ms = TTL_MS, .max_bytes = 1 << 20,
+	struct cache_opts co = { .ttl_ms = TTL_MS,
+				 .max_bytes = 1 << 20,
 				 .fetch = api_fetch };
 	struct api_opts po = { .base_url = FAKE_BASE, .ttl_ms = TTL_MS };
 	CHECK(cache_init(&co) == 0 && api_init(&po) == 0);
 	prefetch_stop(); /* counts stay exact (see test_api.c) */
 
 	/* Two lists, one file: 8 things (3 pages) then 2 more (1 page). */
-	struct fake_list things = { "/v1/things", "thingId", "x", 8,
+	struct fake_list things = { "/v1/things",
+				    "thingId",
+				    "x",
+				    8,
 				    { "Open", "Fixed", "Accepted risk", "A",
 				      "Open", "Reopened!", "Open", "B" } };
-	struct fake_list more = { "/v1/more", "thingId", "y", 2,
-				  { "Last", "Very last" } };
+	struct fake_list more = {
+		"/v1/more", "thingId", "y", 2, { "Last", "Very last" }
+	};
 	const struct fake_list *both[] = { &things, &more, NULL };
 	const char *const paths[] = { "/v1/things", "/v1/more", NULL };
 	fake_publish(&things);

@@ -39,8 +39,9 @@ static int render(const struct kind_ctx *c, struct buf *out, time_t *mtime);
 static const struct kind rendered_kind = { .name = "rendered",
 					   .type = KIND_FILE,
 					   .render = render };
-static const struct kind live_kind = { .name = "live", .type = KIND_FILE,
-				       .render = render, .live = true };
+static const struct kind live_kind = {
+	.name = "live", .type = KIND_FILE, .render = render, .live = true
+};
 
 static int list_into(const char *const *v, struct listing *out)
 {
@@ -51,8 +52,7 @@ static int list_into(const char *const *v, struct listing *out)
 	}
 	return listing_add(out, "r", &rendered_kind, NULL, NULL, NULL, NULL,
 			   0) ||
-	       listing_add(out, "live", &live_kind, NULL, NULL, NULL, NULL,
-			   0);
+	       listing_add(out, "live", &live_kind, NULL, NULL, NULL, NULL, 0);
 }
 
 static int list_root(const struct kind_ctx *c, struct listing *out)
@@ -81,7 +81,8 @@ static int list_root(const struct kind_ctx *c, struct listing *out)
 	return list_into(mine, out);
 }
 
-static const struct kind root_kind = { .name = "root", .type = KIND_DIR,
+static const struct kind root_kind = { .name = "root",
+				       .type = KIND_DIR,
 				       .list = list_root };
 
 static bool expire_in_render;
