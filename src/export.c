@@ -416,18 +416,13 @@ static int by_name(const void *a, const void *b)
  * longer has it, or it is no part of the tree. */
 static int sweep(const struct job *j, int dfd, const char **kept, size_t nkept)
 {
-	int fd = dup(dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int rc = 0;
+	DIR *d = exportdir_fdopen(dup(dfd), &rc);
 	char **gone = NULL;
 	size_t ngone = 0, alloc = 0;
 	struct dirent *de;
-	int rc = 0;
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return local_fail(j->path, NULL, rc);
-	}
 	while ((de = readdir(d))) {
 		const char *n = de->d_name;
 		if (!strcmp(n, ".") || !strcmp(n, "..") ||

@@ -117,19 +117,25 @@ static int write_format(struct exportdir *xd, const char *url)
 	return rc;
 }
 
+DIR *exportdir_fdopen(int fd, int *rc)
+{
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		*rc = -errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	return d;
+}
+
 /* Empty a directory (the temporary files of a run cut short). */
 static int empty_dir(int dirfd)
 {
-	int fd = dup(dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
 	int rc = 0;
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	DIR *d = exportdir_fdopen(dup(dirfd), &rc);
+	struct dirent *de;
+	if (!d)
 		return rc;
-	}
 	while ((de = readdir(d)) && !rc)
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			rc = exportdir_remove(dirfd, de->d_name);
@@ -432,16 +438,11 @@ static int remove_at(int at, const char *name, int depth)
 		return -errno;
 	if (depth >= EXPORTDIR_DEPTH_MAX)
 		return -EMLINK;
-	int fd = openat(at, name, DIR_FLAGS);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
 	int rc = 0;
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	DIR *d = exportdir_fdopen(openat(at, name, DIR_FLAGS), &rc);
+	struct dirent *de;
+	if (!d)
 		return rc;
-	}
 	while (!rc && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			rc = remove_at(dirfd(d), de->d_name, depth + 1);

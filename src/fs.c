@@ -490,59 +490,36 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* What both mounts answer alike: the tree's names and attributes, and the
+ * refusals of what the tree does not do. */
+#define FS_COMMON_OPS                                                      \
+	.init = fs_init, .lookup = fs_lookup, .forget = fs_forget,         \
+	.forget_multi = fs_forget_multi, .getattr = fs_getattr,            \
+	.setattr = fs_setattr, .readlink = fs_readlink,                    \
+	.opendir = fs_opendir, .readdir = fs_readdir,                      \
+	.releasedir = fs_releasedir, .read = fs_read, .unlink = fs_unlink, \
+	.mkdir = fs_mkdir, .mknod = fs_mknod, .create = fs_create,         \
+	.symlink = fs_symlink, .link = fs_link, .rmdir = fs_rmdir,         \
+	.rename = fs_rename, .statfs = fs_statfs
+
 /* The user's mountpoint: no open, flush or release for files (ENOSYS,
  * and the kernel stops asking), readdirplus. */
 const struct fuse_lowlevel_ops fs_data_ops = {
-	.init = fs_init,
-	.lookup = fs_lookup,
-	.forget = fs_forget,
-	.forget_multi = fs_forget_multi,
-	.getattr = fs_getattr,
-	.setattr = fs_setattr,
-	.readlink = fs_readlink,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
+	FS_COMMON_OPS,
 	.readdirplus = fs_readdirplus,
-	.releasedir = fs_releasedir,
 	.open = fs_open_none,
 	.flush = fs_flush_none,
-	.read = fs_read,
-	.unlink = fs_unlink,
-	.mkdir = fs_mkdir,
-	.mknod = fs_mknod,
-	.create = fs_create,
-	.symlink = fs_symlink,
-	.link = fs_link,
-	.rmdir = fs_rmdir,
-	.rename = fs_rename,
-	.statfs = fs_statfs,
 };
 
 /* The control mount: every file opened, per-handle state. */
+/* One member a line, as in fs_data_ops. */
+/* clang-format off */
 const struct fuse_lowlevel_ops fs_ctl_ops = {
-	.init = fs_init,
-	.lookup = fs_lookup,
-	.forget = fs_forget,
-	.forget_multi = fs_forget_multi,
-	.getattr = fs_getattr,
-	.setattr = fs_setattr,
-	.readlink = fs_readlink,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.releasedir = fs_releasedir,
+	FS_COMMON_OPS,
 	.open = fs_open,
-	.read = fs_read,
 	.write = fs_write,
 	.flush = fs_flush,
 	.release = fs_release,
 	.poll = fs_poll,
-	.unlink = fs_unlink,
-	.mkdir = fs_mkdir,
-	.mknod = fs_mknod,
-	.create = fs_create,
-	.symlink = fs_symlink,
-	.link = fs_link,
-	.rmdir = fs_rmdir,
-	.rename = fs_rename,
-	.statfs = fs_statfs,
 };
+/* clang-format on */

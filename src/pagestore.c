@@ -25,6 +25,7 @@
 
 #include <uthash.h>
 
+#include "apisecfs/exportdir.h"
 #include "apisecfs/log.h"
 #include "apisecfs/pagestore.h"
 
@@ -338,15 +339,10 @@ enum api_err pagestore_fetch(const char *key, const char *etag, bool once,
 /* Remove the store's files that fail keep (NULL: all of them). */
 static int sweep(bool (*keep)(const char *name))
 {
-	int fd = dup(ps.dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	int rc = 0;
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	DIR *d = exportdir_fdopen(dup(ps.dirfd), &rc);
+	if (!d)
 		return rc;
-	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))

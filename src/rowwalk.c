@@ -115,6 +115,23 @@ void rowwalk_keep_rendered(size_t bytes)
 	keep_budget = bytes;
 }
 
+/* A new zeroed item at the end of cl (cl->n not yet counted), or NULL
+ * when memory is short. */
+static struct item *push_item(struct collect *cl)
+{
+	if (cl->n == cl->alloc) {
+		size_t na = cl->alloc ? cl->alloc * 2 : 64;
+		struct item *v = realloc(cl->v, na * sizeof(*v));
+		if (!v)
+			return NULL;
+		cl->v = v;
+		cl->alloc = na;
+	}
+	struct item *x = &cl->v[cl->n];
+	memset(x, 0, sizeof(*x));
+	return x;
+}
+
 static int collect_item(const cJSON *it, const char *page_key, void *ud)
 {
 	struct collect *cl = ud;
@@ -138,16 +155,9 @@ static int collect_item(const cJSON *it, const char *page_key, void *ud)
 		if (group < 0)
 			return 0;
 	}
-	if (cl->n == cl->alloc) {
-		size_t na = cl->alloc ? cl->alloc * 2 : 64;
-		struct item *v = realloc(cl->v, na * sizeof(*v));
-		if (!v)
-			return -1;
-		cl->v = v;
-		cl->alloc = na;
-	}
-	struct item *x = &cl->v[cl->n];
-	memset(x, 0, sizeof(*x));
+	struct item *x = push_item(cl);
+	if (!x)
+		return -1;
 	x->id = strdup(id);
 	x->api_name = name ? strdup(name) : NULL;
 	x->mtime = restab_mtime(it);
@@ -565,16 +575,9 @@ static int index_item(const char *id, time_t mtime, const char *extra,
 {
 	struct collect *cl = ud;
 	(void)extra;
-	if (cl->n == cl->alloc) {
-		size_t na = cl->alloc ? cl->alloc * 2 : 64;
-		struct item *v = realloc(cl->v, na * sizeof(*v));
-		if (!v)
-			return -1;
-		cl->v = v;
-		cl->alloc = na;
-	}
-	struct item *x = &cl->v[cl->n];
-	memset(x, 0, sizeof(*x));
+	struct item *x = push_item(cl);
+	if (!x)
+		return -1;
 	x->mtime = mtime;
 	if (!(x->id = strdup(id)))
 		return -1;

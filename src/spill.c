@@ -42,6 +42,28 @@ static int open_unnamed(const char *dir)
 	return fd;
 }
 
+/* All len bytes at off, written or read (short transfers and EINTR
+ * continued): true, or false with errno set. */
+static bool io_all(int fd, char *p, size_t len, off_t off, bool write)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = write ? pwrite(fd, p + done, len - done,
+					   off + (off_t)done)
+				  : pread(fd, p + done, len - done,
+					  off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return false;
+		}
+		done += (size_t)n;
+	}
+	return true;
+}
+
 int spill_init(size_t cap)
 {
 	if (!cap)
@@ -101,19 +123,9 @@ bool spill_put(const void *data, size_t len, struct spill_ref *ref)
 	int fd = sp.fd;
 	/* Written under the lock: a start-over must not overlap a write
 	 * still in flight at the front of the file. */
-	const char *p = data;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n =
-			pwrite(fd, p + done, len - done, off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
+	bool ok = io_all(fd, (char *)data, len, off, true);
 	pthread_mutex_unlock(&sp.lock);
-	if (done != len) {
+	if (!ok) {
 		log_debug("disk cache: write failed: %s", strerror(errno));
 		return false;
 	}
@@ -138,18 +150,9 @@ struct blob *spill_get(const struct spill_ref *ref)
 	}
 	struct blob *b = NULL;
 	char *tmp = malloc(ref->len ? ref->len : 1);
-	size_t done = 0;
-	while (tmp && done < ref->len) {
-		ssize_t n = pread(sp.fd, tmp + done, ref->len - done,
-				  ref->off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
+	bool ok = tmp && io_all(sp.fd, tmp, ref->len, ref->off, false);
 	pthread_mutex_unlock(&sp.lock);
-	if (tmp && done == ref->len)
+	if (ok)
 		b = blob_new(tmp, ref->len);
 	free(tmp);
 	return b;

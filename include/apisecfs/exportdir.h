@@ -13,6 +13,7 @@
 #ifndef APISECFS_EXPORTDIR_H
 #define APISECFS_EXPORTDIR_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -32,6 +33,9 @@ struct exportdir {
 	bool anon_ok;
 };
 
+/* A directory stream that owns fd (fdopendir), or NULL with *rc = -errno
+ * and fd closed (fd < 0: the failed open's errno). */
+DIR *exportdir_fdopen(int fd, int *rc);
 /* Open DIR for an export of url, creating it (and missing parents) when
  * it does not exist. Refuses a DIR that is neither empty nor an earlier
  * export, and one another export is writing. On failure, returns -1 with
