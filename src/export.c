@@ -72,7 +72,7 @@ static struct {
 	long long progress_ms;		       /* protected by lock */
 } ex = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .cond = PTHREAD_COND_INITIALIZER,
-	 .xd = { -1, -1, -1, false } };
+	 .xd = { .root = -1, .state = -1, .tmp = -1 } };
 
 /* ---- failures and progress ---------------------------------------- */
 
