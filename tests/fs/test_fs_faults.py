@@ -347,8 +347,10 @@ def sanitized(pid):
 def test_memory_follows_the_cache_cap_not_the_data():
     # 8,000 findings are ~11 MB of list pages and ~11 MB of rendered
     # files. With cache_size=2 the peak stays within the cap plus a fixed
-    # overhead; with the cap lifted the same reads hold much more (26 vs
-    # 37 MiB when written), which shows the cap is what bounds it.
+    # overhead; with the cap lifted the same reads hold more (24-25 vs 32
+    # MiB measured; 26 vs 37 before pages were parsed into an arena, and
+    # prefetched pages may stand over the cap until read), which shows the
+    # cap is what bounds it.
     peaks = {}
     with Sim(apps=20, vulns=8000, scan_seconds=1) as sim:
         for cap in (2, 512):
@@ -364,4 +366,4 @@ def test_memory_follows_the_cache_cap_not_the_data():
     # The fixed part: code, libraries, FUSE and curl buffers, and ~0.2 KiB
     # per finding looked up (the inode table follows the data).
     assert peaks[2] <= 2 + 40, peaks
-    assert peaks[512] >= peaks[2] + 8, peaks
+    assert peaks[512] >= peaks[2] + 5, peaks
