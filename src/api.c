@@ -547,6 +547,7 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 				continue;
 			}
 		} else {
+			prefetch_cancel(key);
 			result = cache_get(key, &doc, st);
 			if (result)
 				break;

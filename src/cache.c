@@ -309,8 +309,11 @@ static void store(struct entry *e, struct http_resp *rs, uint64_t gen)
 	e->expires_ms = expires;
 }
 
-enum api_err cache_get(const char *key, struct cache_doc *out,
-		       struct api_status *st)
+/* cache_get, and with pin_ms the body kept through evictions for that
+ * long (cache_prefetch), set in the same hold of the lock as the store:
+ * no other thread's eviction can come between. */
+static enum api_err get(const char *key, struct cache_doc *out,
+			struct api_status *st, long long pin_ms)
 {
 	struct entry *e;
 	char etag[HTTP_ETAG_MAX];
@@ -325,7 +328,7 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 		if (e && e->body && !e->loading &&
 		    clock_ms() < e->expires_ms) {
 			cache.stats.hits++;
-			e->pinned_until = 0;
+			e->pinned_until = pin_ms ? clock_ms() + pin_ms : 0;
 			lru_unlink(e);
 			lru_push_front(e);
 			doc_fill(out, e, false);
@@ -395,6 +398,8 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 		cache.offline_err = result;
 	}
 	if (result == API_OK && e->body) {
+		if (pin_ms)
+			e->pinned_until = clock_ms() + pin_ms;
 		doc_fill(out, e, false);
 		evict(e);
 	} else if (result != API_OK && e->body && stale_ok(result)) {
@@ -419,14 +424,20 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 	return result;
 }
 
-void cache_pin(const char *key, long long ms)
+enum api_err cache_get(const char *key, struct cache_doc *out,
+		       struct api_status *st)
 {
-	struct entry *e;
-	pthread_mutex_lock(&cache.lock);
-	HASH_FIND_STR(cache.table, key, e);
-	if (e && e->body)
-		e->pinned_until = clock_ms() + ms;
-	pthread_mutex_unlock(&cache.lock);
+	return get(key, out, st, 0);
+}
+
+enum api_err cache_prefetch(const char *key, long long pin_ms,
+			    struct api_status *st)
+{
+	struct cache_doc doc;
+	enum api_err r = get(key, &doc, st, pin_ms);
+	if (r == API_OK)
+		cache_doc_release(&doc);
+	return r;
 }
 
 /* ---- memos: a page's version and note without its body --------------- */

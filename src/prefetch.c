@@ -42,13 +42,10 @@ static void *work(void *arg)
 		pf.head = (pf.head + 1) % PREFETCH_QUEUE;
 		pf.n--;
 		pthread_mutex_unlock(&pf.lock);
-		struct cache_doc doc;
 		struct api_status st;
 		memset(&st, 0, sizeof(st));
-		if (cache_get(key, &doc, &st) == API_OK) {
-			cache_doc_release(&doc);
-			cache_pin(key, PREFETCH_PIN_MS);
-		}
+		if (key) /* NULL: its walk asked for it first */
+			(void)cache_prefetch(key, PREFETCH_PIN_MS, &st);
 		free(key);
 		pthread_mutex_lock(&pf.lock);
 	}
@@ -75,6 +72,19 @@ void prefetch_page(const char *key)
 	pthread_mutex_unlock(&pf.lock);
 }
 
+void prefetch_cancel(const char *key)
+{
+	pthread_mutex_lock(&pf.lock);
+	for (size_t i = 0; i < pf.n; i++) {
+		char **q = &pf.queue[(pf.head + i) % PREFETCH_QUEUE];
+		if (*q && !strcmp(*q, key)) {
+			free(*q);
+			*q = NULL;
+		}
+	}
+	pthread_mutex_unlock(&pf.lock);
+}
+
 void prefetch_stop(void)
 {
 	pthread_mutex_lock(&pf.lock);
@@ -86,7 +96,7 @@ void prefetch_stop(void)
 		pthread_join(pf.workers[i], NULL);
 	pthread_mutex_lock(&pf.lock);
 	for (; pf.n; pf.n--, pf.head = (pf.head + 1) % PREFETCH_QUEUE)
-		free(pf.queue[pf.head]);
+		free(pf.queue[pf.head]); /* NULL (cancelled) is fine */
 	pf.started = 0;
 	pthread_mutex_unlock(&pf.lock);
 }

@@ -56,9 +56,11 @@ enum api_err cache_get(const char *key, struct cache_doc *out,
 		       struct api_status *st)
 	__attribute__((warn_unused_result));
 void cache_doc_release(struct cache_doc *doc);
-/* Keep key's body through evictions for ms, or until the next cache_get
- * of it: a page fetched ahead of the walk that will read it. */
-void cache_pin(const char *key, long long ms);
+/* cache_get for a page fetched ahead of the walk that will read it: its
+ * body is kept through evictions for pin_ms, or until the next cache_get
+ * of it. */
+enum api_err cache_prefetch(const char *key, long long pin_ms,
+			    struct api_status *st);
 
 /* A note about the version of key in doc (api.c keeps a list page's
  * nextToken), kept even after the body is evicted: the entry stays as a

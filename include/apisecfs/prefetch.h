@@ -13,6 +13,9 @@
 
 /* Queue a cache_get of key (copied); the workers start on first use. */
 void prefetch_page(const char *key);
+/* The walk asks for key itself now: a prefetch of it still queued would
+ * only fetch it again after the walk (a small cache has dropped it). */
+void prefetch_cancel(const char *key);
 /* Stop the workers (a fetch in flight ends first); later calls queue
  * nothing. Before cache_cleanup. */
 void prefetch_stop(void);
