@@ -6,6 +6,7 @@
  * changes (below) have their lock, never held across a request. Secrets
  * pass through stack buffers that are wiped after each request.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "apisecfs/delta.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
+#include "apisecfs/parsememo.h"
 #include "apisecfs/prefetch.h"
 
 static char *base_url;
@@ -96,6 +98,7 @@ static struct round *round_of(const char *path)
 int api_init(const struct api_opts *opts)
 {
 	deltas.ttl_ms = opts->ttl_ms;
+	parsememo_init(opts->parsed_max);
 	size_t n = strlen(opts->base_url);
 	while (n && opts->base_url[n - 1] == '/')
 		n--;
@@ -105,6 +108,7 @@ int api_init(const struct api_opts *opts)
 
 void api_cleanup(void)
 {
+	parsememo_cleanup();
 	free(base_url);
 	base_url = NULL;
 }
@@ -253,6 +257,16 @@ void api_doc_release(struct cache_doc *doc)
 void api_cache_stats(struct cache_stats *out)
 {
 	cache_get_stats(out);
+}
+
+void api_parse_stats(unsigned long *parses, unsigned long *shared,
+		     size_t *bytes)
+{
+	struct parsememo_stats ps;
+	parsememo_get_stats(&ps);
+	*parses = ps.parses;
+	*shared = ps.hits;
+	*bytes = ps.bytes;
 }
 
 enum api_err api_get_json(const char *path, cJSON **out, struct api_status *st)
@@ -554,17 +568,20 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		}
 		h = buf_hash_continue(h, &doc.version, sizeof(doc.version));
 		gate_enter(); /* the callbacks make no request: no nesting */
-		struct json_arena *arena;
-		cJSON *body =
-			json_parse_page(doc.body->data, doc.body->len, &arena);
+		struct parsememo_ref *parsed;
+		const cJSON *body =
+			parsememo_get(key, doc.version, doc.body->data,
+				      doc.body->len, &parsed);
 		const cJSON *items =
 			cJSON_GetObjectItemCaseSensitive(body, "items");
 		if (!cJSON_IsArray(items)) {
-			log_warn("GET %s: not a list response", key);
-			json_arena_free(arena);
+			result = !body && errno == ENOMEM ? API_E_NOMEM
+							  : API_E_BAD_RESPONSE;
+			if (result == API_E_BAD_RESPONSE)
+				log_warn("GET %s: not a list response", key);
+			parsememo_put(parsed);
 			gate_leave();
 			cache_doc_release(&doc);
-			result = API_E_BAD_RESPONSE;
 			break;
 		}
 		const char *nt = json_str(body, "nextToken");
@@ -613,7 +630,7 @@ static enum api_err walk(const char *path, api_item_fn fn, void *ud,
 		cache_doc_release(&doc);
 		if (nt && *nt && !result)
 			next = strdup(nt);
-		json_arena_free(arena);
+		parsememo_put(parsed);
 		gate_leave();
 		if (result || !next)
 			break;
@@ -655,20 +672,22 @@ enum api_err api_page(const char *page_key, api_item_fn fn, void *ud,
 	if (result)
 		return result;
 	gate_enter();
-	struct json_arena *arena;
-	cJSON *body = json_parse_page(doc.body->data, doc.body->len, &arena);
+	struct parsememo_ref *parsed;
+	const cJSON *body = parsememo_get(
+		page_key, doc.version, doc.body->data, doc.body->len, &parsed);
 	cache_doc_release(&doc);
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(body, "items");
 	const cJSON *it;
 	if (!cJSON_IsArray(items))
-		result = API_E_BAD_RESPONSE;
+		result = !body && errno == ENOMEM ? API_E_NOMEM
+						  : API_E_BAD_RESPONSE;
 	cJSON_ArrayForEach (it, items) {
 		if (fn(it, page_key, ud)) {
 			result = API_E_NOMEM;
 			break;
 		}
 	}
-	json_arena_free(arena);
+	parsememo_put(parsed);
 	gate_leave();
 	return result;
 }

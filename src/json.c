@@ -22,9 +22,10 @@ struct json_arena {
 /* Set only while this thread parses a page: cJSON's allocations go to it
  * and its frees (of a half-built tree) are no-ops. */
 static __thread struct json_arena *arena_now;
-/* The arena of the page this thread parsed last, while it lives (pages
- * are freed by the thread that parsed them), and a count of such pages
- * parsed or freed: a memo of an item is good while it has not moved. */
+/* The arena of the page this thread parsed or adopted last, while this
+ * thread holds it (a page shared by threads is unadopted by each before
+ * any frees it), and a count of such changes: a memo of an item is good
+ * while it has not moved. */
 static __thread struct json_arena *arena_last;
 static __thread uint64_t arena_serial;
 
@@ -88,6 +89,28 @@ void json_arena_free(struct json_arena *a)
 		free(b);
 	}
 	free(a);
+}
+
+size_t json_arena_bytes(const struct json_arena *a)
+{
+	size_t n = 0;
+	for (const struct arena_block *b = a ? a->head : NULL; b; b = b->next)
+		n += b->used;
+	return n;
+}
+
+void json_arena_adopt(struct json_arena *a)
+{
+	arena_last = a;
+	arena_serial++;
+}
+
+void json_arena_unadopt(const struct json_arena *a)
+{
+	if (a && a == arena_last) {
+		arena_last = NULL;
+		arena_serial++;
+	}
 }
 
 const char *json_str(const cJSON *obj, const char *key)

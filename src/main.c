@@ -209,8 +209,12 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 		.password_file = o->password_file,
 		.credentials = o->credentials,
 	};
+	/* Parsed pages shared by walkers weigh a few times their bodies:
+	 * a quarter of cache_size holds those of the pages walked together. */
 	struct api_opts apo = { .base_url = o->url,
-				.ttl_ms = (long long)o->cache_ttl * 1000 };
+				.ttl_ms = (long long)o->cache_ttl * 1000,
+				.parsed_max =
+					((size_t)o->cache_size << 20) / 4 };
 	/* cache_size is shared: half for API responses, half for rendered
 	 * files, so the mount's memory follows the one number. */
 	struct cache_opts co = {

@@ -411,6 +411,17 @@ static int render_gauges(const struct metrics_gauges *g, struct buf *out)
 		  "Cap on the bytes the API cache holds (half of -o "
 		  "cache_size).",
 		  true, g->cache_max_bytes },
+		{ "apisecfs_pages_parsed_total", "counter",
+		  "List pages parsed: once per page version while the parsed "
+		  "pages fit a quarter of -o cache_size.",
+		  true, g->pages_parsed },
+		{ "apisecfs_pages_parse_shared_total", "counter",
+		  "Walks of a list page (a listing, a view, all.jsonl) that "
+		  "read a page another walk had parsed.",
+		  true, g->pages_parse_shared },
+		{ "apisecfs_parsed_bytes", "gauge",
+		  "Bytes the parsed pages kept for other walks take.", true,
+		  g->parsed_bytes },
 		{ "apisecfs_ratelimit_remaining", "gauge",
 		  "Requests left in the platform's rate-limit window, as its "
 		  "last answer said (X-RateLimit-Remaining).",

@@ -113,7 +113,13 @@ static int stats_render(const struct kind_ctx *c, struct buf *out,
 	struct cache_stats cs;
 	(void)c;
 	api_cache_stats(&cs);
+	unsigned long parses, shared;
+	size_t parsed_bytes;
+	api_parse_stats(&parses, &shared, &parsed_bytes);
 	struct metrics_gauges g = {
+		.pages_parsed = parses,
+		.pages_parse_shared = shared,
+		.parsed_bytes = parsed_bytes,
 		.cache_hits = cs.hits,
 		.cache_misses = cs.misses,
 		.cache_revalidated = cs.revalidated,

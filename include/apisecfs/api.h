@@ -33,6 +33,7 @@
 struct api_opts {
 	const char *base_url; /* "https://platform.example", no trailing / */
 	long long ttl_ms;     /* the cache's: how often changes are asked */
+	size_t parsed_max;    /* parsed pages kept for other walkers (bytes) */
 };
 
 int api_init(const struct api_opts *opts) __attribute__((warn_unused_result));
@@ -64,6 +65,9 @@ enum api_err api_get_doc(const char *path, struct cache_doc *doc,
 void api_doc_release(struct cache_doc *doc);
 /* The response cache's counters, for .stats. */
 void api_cache_stats(struct cache_stats *out);
+/* Parsed pages: how many parses, how many walks shared a parse. */
+void api_parse_stats(unsigned long *parses, unsigned long *shared,
+		     size_t *bytes);
 /* Cached GET parsed as JSON; caller frees *out with cJSON_Delete. A body
  * that is not valid JSON is API_E_BAD_RESPONSE. */
 enum api_err api_get_json(const char *path, cJSON **out, struct api_status *st)

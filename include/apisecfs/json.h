@@ -35,6 +35,14 @@ struct json_arena;
 cJSON *json_parse_page(const char *data, size_t len,
 		       struct json_arena **arena);
 void json_arena_free(struct json_arena *a); /* NULL is fine */
+/* Bytes the arena's nodes and strings take. */
+size_t json_arena_bytes(const struct json_arena *a);
+/* A page parsed by another thread, now read by this one: its renders may
+ * use this thread's render memo (as after json_parse_page) until
+ * json_arena_unadopt, which a thread must call before it lets go of the
+ * page (another thread may free it then). */
+void json_arena_adopt(struct json_arena *a);
+void json_arena_unadopt(const struct json_arena *a);
 /* Nesting deeper than this is refused when rendering (hostile data). */
 #define JSON_MAX_DEPTH 256
 

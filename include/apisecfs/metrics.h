@@ -65,6 +65,8 @@ struct metrics_gauges {
 	unsigned long cache_stale_served, cache_evictions;
 	unsigned long cache_disk_reads;
 	size_t cache_entries, cache_bytes, cache_max_bytes;
+	unsigned long pages_parsed, pages_parse_shared;
+	size_t parsed_bytes;
 	time_t credential_expires; /* unix time; 0: unknown or never */
 };
 

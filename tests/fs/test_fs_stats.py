@@ -351,3 +351,37 @@ def test_size_is_what_a_read_returns(stats_mnt):
     finally:
         os.close(fd)
     parse(b"".join(pieces).decode())
+
+
+def walk_every_view(m):
+    """The listing, every view of it and all.jsonl: each walks the pages
+    of the findings list."""
+    os.listdir(m.path("vulns"))
+    for view in ("by-severity", "by-status"):
+        for sub in os.listdir(m.path("vulns", view)):
+            os.listdir(m.path("vulns", view, sub))
+    with open(m.path("vulns", "all.jsonl"), "rb") as f:
+        f.read()
+
+
+def test_a_page_is_parsed_once_for_every_walker(stats_mnt, own_sim):
+    m, sim = stats_mnt, own_sim
+    walk_every_view(m)
+    fams = parse(read_stats(m))
+    parsed = total(fams, "apisecfs_pages_parsed_total")
+    shared = total(fams, "apisecfs_pages_parse_shared_total")
+    # A parse needs a new page version, and a new version came with a
+    # 200: no more parses than 200s since the mount began.
+    assert 0 < parsed <= sim.stats()["status"]["200"]
+    # The views and all.jsonl read the pages the listing parsed.
+    assert shared > parsed
+    assert total(fams, "apisecfs_parsed_bytes") > 0
+
+    # Every page revalidated (304): the same versions, no parse at all.
+    with open(m.path(".refresh"), "w") as f:
+        f.write("1\n")
+    walk_every_view(m)
+    again = parse(read_stats(m))
+    assert sim.stats()["status"].get("304", 0) > 0
+    assert total(again, "apisecfs_pages_parsed_total") == parsed
+    assert total(again, "apisecfs_pages_parse_shared_total") > shared
