@@ -49,10 +49,13 @@
 #define EXPORT_PROGRESS_MS 200
 
 /* A directory to write; holds a lookup of ino (but the root's). */
+struct dirwork;
 struct job {
 	fuse_ino_t ino;
 	time_t mtime;
 	bool fresh; /* made by this run: empty at the start of its job */
+	struct dirwork *work; /* a part: entries [from, to) of work's */
+	size_t from, to;
 	struct job *next;
 	char path[]; /* relative to DIR; "" is DIR itself */
 };
@@ -345,6 +348,7 @@ static int push_job(fuse_ino_t ino, time_t mtime, bool fresh, const char *path,
 	j->ino = ino;
 	j->mtime = mtime;
 	j->fresh = fresh;
+	j->work = NULL;
 	if (plen) {
 		memcpy(j->path, path, plen);
 		j->path[plen++] = '/';
@@ -458,55 +462,164 @@ static int sweep(const struct job *j, int dfd, const char **kept, size_t nkept)
 	return rc ? -1 : 0;
 }
 
-static int export_dir(const struct job *j, char *bufs)
+/* A directory being written: its listing, shared by the parts of it
+ * that several workers write at once (vulns/ holds every finding). */
+struct dirwork {
+	struct job *job; /* the directory's; its lookup held till the end */
+	struct tree_dir *d;
+	int dfd;
+	const char **kept; /* by listing index, NULL: not kept; each slot
+			    * written by the one part that owns it */
+	unsigned parts;	   /* ex.lock: parts not done yet */
+	bool failed;	   /* ex.lock: a part failed */
+};
+
+/* Entries a part holds: small enough for the workers to share a big
+ * directory, large enough that queueing costs nothing beside writing. */
+#define EXPORT_PART 256
+
+/* Write entries [from, to) of w's listing. */
+static void export_range(struct dirwork *w, size_t from, size_t to, char *bufs)
 {
-	struct tree_dir *d = NULL;
-	const char **kept = NULL;
-	size_t nkept = 0;
-	int dfd, rc;
-	if ((rc = exportdir_open_path(&ex.xd, j->path, &dfd)))
-		return local_fail(j->path, NULL, rc);
-	bool unused_keep_cache;
-	if ((rc = tree_opendir(TREE_VIEW_EXPORT, j->ino, &d,
-			       &unused_keep_cache))) {
-		close(dfd);
-		return tree_fail(j->path, NULL, rc);
-	}
-	kept = calloc(d->n ? d->n : 1, sizeof(*kept));
-	if (!kept)
-		rc = local_fail(j->path, NULL, -ENOMEM);
-	for (size_t i = 2; !rc && i < d->n && !stopping(); i++) {
-		const char *name = d->v[i].name;
+	const struct job *j = w->job;
+	int rc = 0;
+	for (size_t i = from; !rc && i < to && !stopping(); i++) {
+		const char *name = w->d->v[i].name;
 		bool keep;
 		if (!exportdir_name_ok(name, !j->path[0])) {
 			log_warn("export: %s: name %s left out", j->path,
 				 name);
 			continue;
 		}
-		rc = export_entry(j, dfd, name, bufs, &keep);
+		rc = export_entry(j, w->dfd, name, bufs, &keep);
 		if (keep)
-			kept[nkept++] = name;
+			w->kept[i] = name;
 	}
+	if (rc) {
+		pthread_mutex_lock(&ex.lock);
+		w->failed = true;
+		pthread_mutex_unlock(&ex.lock);
+	}
+}
+
+/* After the last part: remove what the listing no longer has, set the
+ * directory's mtime, and let go of it all. */
+static void finish_dir(struct dirwork *w)
+{
+	const struct job *j = w->job;
+	int rc = w->failed ? -1 : 0;
 	/* A directory made by this run holds only what it just wrote. */
 	if (!rc && !j->fresh && !stopping()) {
-		qsort(kept, nkept, sizeof(*kept), by_name);
-		rc = sweep(j, dfd, kept, nkept);
+		size_t nkept = 0;
+		for (size_t i = 0; i < w->d->n; i++)
+			if (w->kept[i])
+				w->kept[nkept++] = w->kept[i];
+		qsort(w->kept, nkept, sizeof(*w->kept), by_name);
+		rc = sweep(j, w->dfd, w->kept, nkept);
 	}
 	if (!rc && j->mtime && j->mtime < ex.started &&
-	    (rc = exportdir_set_mtime(dfd, NULL, j->mtime)))
-		rc = local_fail(j->path, NULL, rc);
-	free(kept);
-	tree_dir_free(d);
-	close(dfd);
-	return rc;
+	    (rc = exportdir_set_mtime(w->dfd, NULL, j->mtime)))
+		local_fail(j->path, NULL, rc);
+	free(w->kept);
+	tree_dir_free(w->d);
+	close(w->dfd);
+	if (w->job->ino != FUSE_ROOT_ID)
+		tree_forget(w->job->ino, 1);
+	free(w->job);
+	free(w);
+}
+
+/* A part of a directory: queued like a directory, worked by any worker. */
+static int push_part(struct dirwork *w, size_t from, size_t to)
+{
+	struct job *p = malloc(sizeof(*p) + 1);
+	if (!p)
+		return -ENOMEM;
+	*p = (struct job){ .work = w, .from = from, .to = to };
+	p->path[0] = '\0';
+	pthread_mutex_lock(&ex.lock);
+	p->next = ex.jobs;
+	ex.jobs = p;
+	pthread_cond_signal(&ex.cond);
+	pthread_mutex_unlock(&ex.lock);
+	return 0;
+}
+
+/* Start directory job j (handed over): list it, then write it whole, or
+ * queue it in parts when it is big and other workers can take some. */
+static void export_dir(struct job *j, unsigned workers, char *bufs)
+{
+	struct dirwork *w = calloc(1, sizeof(*w));
+	int rc;
+	bool unused_keep_cache;
+	if (!w) {
+		local_fail(j->path, NULL, -ENOMEM);
+		goto drop_job;
+	}
+	w->job = j;
+	if ((rc = exportdir_open_path(&ex.xd, j->path, &w->dfd))) {
+		local_fail(j->path, NULL, rc);
+		free(w);
+		goto drop_job;
+	}
+	if ((rc = tree_opendir(TREE_VIEW_EXPORT, j->ino, &w->d,
+			       &unused_keep_cache))) {
+		tree_fail(j->path, NULL, rc);
+		close(w->dfd);
+		free(w);
+		goto drop_job;
+	}
+	if (!(w->kept = calloc(w->d->n ? w->d->n : 1, sizeof(*w->kept)))) {
+		local_fail(j->path, NULL, -ENOMEM);
+		w->failed = true;
+		finish_dir(w);
+		return;
+	}
+	size_t n = w->d->n, from = 2;
+	if (workers > 1 && n > from + 2 * EXPORT_PART) {
+		/* All parts counted first: one finished early must not end
+		 * the directory. */
+		unsigned total = (unsigned)((n - from + EXPORT_PART - 1) /
+					    EXPORT_PART),
+			 queued = 0;
+		w->parts = total;
+		for (size_t i = from; i < n; i += EXPORT_PART, queued++)
+			if (push_part(w, i,
+				      n - i > EXPORT_PART ? i + EXPORT_PART
+							  : n))
+				break;
+		if (queued == total)
+			return;
+		/* Out of memory: the parts never queued are done, failed. */
+		local_fail(j->path, NULL, -ENOMEM);
+		pthread_mutex_lock(&ex.lock);
+		w->failed = true;
+		w->parts -= total - queued;
+		bool last = w->parts == 0;
+		pthread_mutex_unlock(&ex.lock);
+		if (last)
+			finish_dir(w);
+		return;
+	}
+	export_range(w, from, n, bufs);
+	finish_dir(w);
+	return;
+drop_job:
+	if (j->ino != FUSE_ROOT_ID)
+		tree_forget(j->ino, 1);
+	free(j);
 }
 
 /* ---- the walk ----------------------------------------------------- */
 
+struct worker_arg {
+	unsigned workers;
+};
+
 static void *worker(void *arg)
 {
+	const struct worker_arg *wa = arg;
 	char *bufs = malloc(EXPORT_CHUNK);
-	(void)arg;
 	if (!bufs)
 		fail(EXIT_PLATFORM, "", NULL, ENOMEM);
 	pthread_mutex_lock(&ex.lock);
@@ -519,10 +632,19 @@ static void *worker(void *arg)
 		ex.jobs = j->next;
 		ex.busy++;
 		pthread_mutex_unlock(&ex.lock);
-		export_dir(j, bufs); /* a failure sets ex.status */
-		if (j->ino != FUSE_ROOT_ID)
-			tree_forget(j->ino, 1);
-		free(j);
+		if (j->work) {
+			struct dirwork *w = j->work;
+			export_range(w, j->from, j->to, bufs);
+			free(j);
+			pthread_mutex_lock(&ex.lock);
+			bool last = --w->parts == 0;
+			pthread_mutex_unlock(&ex.lock);
+			if (last)
+				finish_dir(w);
+		} else {
+			export_dir(j, wa->workers, bufs); /* failures set
+							   * ex.status */
+		}
 		pthread_mutex_lock(&ex.lock);
 		ex.busy--;
 		pthread_cond_broadcast(&ex.cond);
@@ -566,21 +688,28 @@ int export_run(unsigned workers)
 		return fail(EXIT_PLATFORM, "", NULL, ENOMEM), ex.status;
 	/* Requests overlap the writers' local work (exportwarm.h). */
 	unsigned ahead = exportwarm_start(workers ? workers : 1);
-	for (; n < (workers ? workers : 1); n++)
-		if (pthread_create(&th[n], NULL, worker, NULL))
+	struct worker_arg wa = { workers ? workers : 1 };
+	for (; n < wa.workers; n++)
+		if (pthread_create(&th[n], NULL, worker, &wa))
 			break;
 	log_debug("export: %u writers, %u reading ahead", n ? n : 1, ahead);
-	if (!n)
-		worker(NULL);
+	if (!n) {
+		wa.workers = 1;
+		worker(&wa);
+	}
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	exportwarm_stop();
-	/* After a failure: the directories never written. */
+	/* After a failure: the directories and parts never written. */
 	while (ex.jobs) {
 		struct job *j = ex.jobs;
 		ex.jobs = j->next;
-		if (j->ino != FUSE_ROOT_ID)
+		if (j->work) {
+			if (--j->work->parts == 0)
+				finish_dir(j->work);
+		} else if (j->ino != FUSE_ROOT_ID) {
 			tree_forget(j->ino, 1);
+		}
 		free(j);
 	}
 	if (ex.tty)
@@ -593,9 +722,14 @@ int export_run(unsigned workers)
 		log_warn("export: cannot remove old pages: %s", strerror(-rc));
 	struct pagestore_stats ps;
 	pagestore_get_stats(&ps);
+	unsigned long parses, shared;
+	size_t parsed_bytes;
+	api_parse_stats(&parses, &shared, &parsed_bytes);
 	log_debug("export: %lu requests, %lu answered 304 from kept pages, "
-		  "%lu pages read again from DIR, %lu pages kept",
-		  ps.requests, ps.not_modified, ps.local, ps.saved);
+		  "%lu pages read again from DIR, %lu pages kept; %lu pages "
+		  "parsed, %lu walks shared a parse (%zu bytes kept)",
+		  ps.requests, ps.not_modified, ps.local, ps.saved, parses,
+		  shared, parsed_bytes);
 	if (ex.tty)
 		fprintf(stderr,
 			"apisecfs: exported %lu files to %s: %lu written, "

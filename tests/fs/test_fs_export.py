@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-from fsutil import BIN, SLOW, WRAP, Mount, Sim, write_secret
+from fsutil import BIN, SLOW, WRAP, Mount, Sim, api_items, write_secret
 
 # Control files a mount shows and an export leaves out.
 CONTROL = {"new", "triage", "scan", "cancel", "wait", "events", ".refresh",
@@ -385,6 +385,86 @@ def test_concurrency_is_max_conns_16_unless_given(sim, tmp_path):
                   options=["log_level=debug", "max_conns=3"])
     assert "export: 3 writers, 3 reading ahead" in r.stderr, r.stderr
     assert files_of(tmp_path / "a") == files_of(tmp_path / "b")
+
+
+@pytest.fixture(scope="module")
+def big_sim():
+    """Enough findings that vulns/ is written in parts by several
+    writers at once (a part is 256 entries)."""
+    with Sim(apps=2, vulns=1300, scan_seconds=1) as s:
+        yield s
+
+
+def test_a_big_directory_written_in_parts_is_whole_and_swept(big_sim,
+                                                             tmp_path):
+    sim = big_sim
+    dest = tmp_path / "out"
+    export_ok(sim, dest)
+    ids = {v["vulnerabilityId"] for v in api_items(
+        sim, "/v1/vulnerabilities", sim.creds["admin_token"])}
+    assert len(ids) == 1300
+    names = {n for n in os.listdir(dest / "vulns") if n.endswith(".json")}
+    assert names == {i + ".json" for i in ids}
+    # One writer alone writes the same tree.
+    export_ok(sim, tmp_path / "one", options=["max_conns=1"])
+    assert files_of(tmp_path / "one") == files_of(dest)
+
+    # Re-run after one change and with a stray file: the sweep after the
+    # last part removes the stray and nothing else; the one file changed
+    # is replaced and the others keep inode and mtime.
+    before = {p: (st.st_ino, st.st_mtime_ns)
+              for p, st in tree_entries(dest).items()
+              if p.startswith("vulns/vuln_")}
+    (dest / "vulns" / "stray.json").write_text("{}")
+    vid = sorted(ids)[700]
+    st, _, _ = sim.request("PATCH", "/v1/vulnerabilities/" + vid,
+                           token=sim.creds["admin_token"],
+                           body={"status": "DISMISSED"})
+    assert st == 200
+    export_ok(sim, dest)
+    assert not (dest / "vulns" / "stray.json").exists()
+    now = {p: (st.st_ino, st.st_mtime_ns)
+           for p, st in tree_entries(dest).items()
+           if p.startswith("vulns/vuln_")}
+    mine = "vulns/%s.json" % vid
+    assert set(now) == set(before)
+    assert now[mine][0] != before[mine][0]
+    assert {p: v for p, v in now.items() if p != mine} == \
+        {p: v for p, v in before.items() if p != mine}
+
+
+def test_a_part_that_cannot_write_fails_the_run_and_no_more(big_sim,
+                                                            tmp_path):
+    """A file in the middle of a big directory that cannot be replaced
+    (changed, and immutable: chattr +i holds even for root): the run
+    fails with 4 and says where, the other parts stop, no half file is
+    left, and a run after the obstacle is gone writes the whole tree."""
+    if not shutil.which("chattr"):
+        pytest.fail("chattr (e2fsprogs) is needed")
+    sim = big_sim
+    dest = tmp_path / "out"
+    export_ok(sim, dest)
+    old = files_of(dest)
+    names = sorted(n for n in os.listdir(dest / "vulns")
+                   if n.endswith(".json"))
+    victim = dest / "vulns" / names[len(names) // 2]
+    victim.write_text("{}\n")
+    r = subprocess.run(["chattr", "+i", str(victim)], capture_output=True,
+                       text=True)
+    if r.returncode:
+        pytest.fail("chattr +i on %s: %s" % (tmp_path, r.stderr))
+    try:
+        r = export(sim, dest)
+    finally:
+        subprocess.run(["chattr", "-i", str(victim)], check=True)
+    assert r.returncode == EXIT_DIR, r.stderr
+    assert "vulns/" + victim.name in r.stderr, r.stderr
+    assert r.stderr.count("apisecfs: export:") == 1, r.stderr
+    assert_no_half_file(dest, old, {"vulns/" + victim.name: b"{}\n"})
+    export_ok(sim, dest)
+    now = files_of(dest)
+    assert {p: d for p, d in now.items() if not p.startswith("tokens/")} \
+        == {p: d for p, d in old.items() if not p.startswith("tokens/")}
 
 
 def test_platform_unreachable_is_3(sim, tmp_path):
