@@ -3,13 +3,17 @@
  * Owns the walk: a stack of directories to write (ex.lock), worked by a
  * few threads so that requests overlap as they do under a mount's
  * parallel readers. Each directory's job lists it through tree.h in
- * TREE_VIEW_EXPORT, writes its files and links, makes its subdirectories
- * and queues them, removes what the listing no longer has, and sets the
- * directory's mtime. Meanwhile exportwarm walks ahead asking for what the
- * jobs will need, so their requests overlap the writing. A directory the
- * run made is written without looking for old entries in it. Calls tree
- * (never sync or node directly), exportdir for every change to DIR,
- * exportwarm, and pagestore for ETags kept across runs.
+ * TREE_VIEW_EXPORT, writes its files and links (exportfile.h), makes its
+ * subdirectories and queues them, removes what the listing no longer
+ * has, and sets the directory's mtime. A big directory (vulns/ holds
+ * every finding) is queued in parts that all writers take; its sweep and
+ * mtime wait for the last part. Meanwhile exportwarm walks ahead asking
+ * for what the jobs will need, so their requests overlap the writing. A
+ * directory the run made is written without looking for old entries in
+ * it. -o only starts the walk at the paths it names instead of the root.
+ * Calls tree (never sync or node directly), exportfile and exportdir for
+ * every change to DIR, exportwarm, and pagestore for ETags kept across
+ * runs.
  *
  * Lookups are balanced: every tree_lookup is forgotten once its entry is
  * written (a directory's when its job ends), so the node table keeps no
@@ -28,25 +32,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <limits.h>
 
 #include "apisecfs/api.h"
 #include "apisecfs/clock.h"
 #include "apisecfs/export.h"
 #include "apisecfs/exportdir.h"
+#include "apisecfs/exportfile.h"
 #include "apisecfs/exportwarm.h"
 #include "apisecfs/log.h"
 #include "apisecfs/opts.h"
 #include "apisecfs/pagestore.h"
 #include "apisecfs/tree.h"
 
-/* Bytes copied or compared at a time: a file's bytes are never held
- * whole (vulns/all.jsonl of 100,000 findings is ~100 MB). */
-#define EXPORT_CHUNK (128 * 1024)
+/* Each writer's buffer for comparing a file's bytes (exportfile.h). */
+#define EXPORT_CHUNK EXPORTFILE_CHUNK
 /* At most this many threads walk, whatever max_conns says: the work
  * between requests is local and short. */
 #define EXPORT_WORKERS_MAX 16
 /* How often the progress line on a terminal is redrawn. */
 #define EXPORT_PROGRESS_MS 200
+/* Paths -o only may name (opts.c checks it). */
+#define EXPORT_ONLY_MAX OPTS_ONLY_MAX
 
 /* A directory to write; holds a lookup of ino (but the root's). */
 struct dirwork;
@@ -140,201 +147,6 @@ static void count(unsigned long files, unsigned long written,
 	pthread_mutex_unlock(&ex.lock);
 }
 
-/* ---- files and links ---------------------------------------------- */
-
-static int read_full(int fd, char *out, size_t len, off_t off)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, out + got, len - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Copy the first len bytes of old (equal to the new ones) into tmp. */
-static int copy_prefix(int old, int tmp, off_t len, char *buf)
-{
-	for (off_t off = 0; off < len;) {
-		size_t n = len - off < EXPORT_CHUNK ? (size_t)(len - off)
-						    : EXPORT_CHUNK;
-		if (read_full(old, buf, n, off))
-			return -EIO;
-		int rc = write_full(tmp, buf, n);
-		if (rc)
-			return rc;
-		off += (off_t)n;
-	}
-	return 0;
-}
-
-struct target {
-	int dfd;
-	const char *path, *name; /* for messages: path/name in DIR */
-	bool fresh; /* nothing has that name in dfd: no old one to compare */
-};
-
-/* A chunk tree_read_ino handed out: inside a held blob, or malloc'd. */
-static void chunk_free(struct blob *held, char *data)
-{
-	if (held)
-		blob_unref(held);
-	else
-		free(data);
-}
-
-/* Write file ino of size bytes as t->name, unless it holds them already.
- * The engine's bytes are compared with the old file chunk by chunk; at
- * the first difference a new file starts with the equal prefix. bufs has
- * room for one chunk. */
-static int export_file(const struct target *t, fuse_ino_t ino, off_t size,
-		       time_t mtime, char *bufs)
-{
-	char *ob = bufs;
-	char tmpname[32];
-	int tmp = -1, rc = 0;
-	off_t off = 0;
-	struct stat ost;
-	int old = t->fresh ? -1
-			   : openat(t->dfd, t->name,
-				    O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-					    O_CLOEXEC);
-	if (old >= 0 && (fstat(old, &ost) || !S_ISREG(ost.st_mode) ||
-			 ost.st_size != size)) {
-		close(old);
-		old = -1;
-	}
-	for (;;) {
-		struct blob *held;
-		char *eb;
-		int n = tree_read_ino(ino, EXPORT_CHUNK, off, &held, &eb);
-		if (n <= 0) {
-			chunk_free(held, eb);
-			if (n < 0) {
-				rc = tree_fail(t->path, t->name, n);
-				goto out;
-			}
-			break;
-		}
-		if (old >= 0 && !read_full(old, ob, (size_t)n, off) &&
-		    !memcmp(eb, ob, (size_t)n)) {
-			chunk_free(held, eb);
-			off += n;
-			continue;
-		}
-		if (tmp < 0 &&
-		    ((rc = exportdir_tmp_file(&ex.xd, t->dfd, t->fresh,
-					      tmpname, sizeof(tmpname),
-					      &tmp)) ||
-		     (old >= 0 && (rc = copy_prefix(old, tmp, off, ob))))) {
-			chunk_free(held, eb);
-			rc = local_fail(t->path, t->name, rc);
-			goto out;
-		}
-		if (old >= 0) {
-			close(old);
-			old = -1;
-		}
-		rc = write_full(tmp, eb, (size_t)n);
-		chunk_free(held, eb);
-		if (rc) {
-			rc = local_fail(t->path, t->name, rc);
-			goto out;
-		}
-		off += n;
-	}
-	if (old >= 0 && off == ost.st_size) {
-		/* The same bytes: keep the file, inode and all. */
-		if (mtime < ex.started && ost.st_mtime != mtime &&
-		    (rc = exportdir_set_mtime(old, NULL, mtime)))
-			rc = local_fail(t->path, t->name, rc);
-		goto out;
-	}
-	if (tmp < 0 &&
-	    ((rc = exportdir_tmp_file(&ex.xd, t->dfd, t->fresh, tmpname,
-				      sizeof(tmpname), &tmp)) ||
-	     (old >= 0 && (rc = copy_prefix(old, tmp, off, ob))))) {
-		rc = local_fail(t->path, t->name, rc);
-		goto out;
-	}
-	if ((rc = exportdir_set_mtime(tmp, NULL, mtime)))
-		exportdir_discard_file(&ex.xd, tmpname, &tmp);
-	else
-		rc = exportdir_commit_file(&ex.xd, tmpname, &tmp, t->dfd,
-					   t->name);
-	if (rc)
-		rc = local_fail(t->path, t->name, rc);
-	else
-		count(0, 1, 0);
-	return rc;
-out:
-	if (tmp >= 0)
-		exportdir_discard_file(&ex.xd, tmpname, &tmp);
-	if (old >= 0)
-		close(old);
-	return rc;
-}
-
-/* Write link ino as t->name, unless it points there already. */
-static int export_link(const struct target *t, fuse_ino_t ino, time_t mtime)
-{
-	struct blob *target = NULL;
-	char cur[PATH_MAX], tmpname[32];
-	int rc = tree_readlink(TREE_VIEW_EXPORT, ino, &target);
-	if (rc)
-		return tree_fail(t->path, t->name, rc);
-	if (t->fresh) {
-		/* Nothing to compare with or replace: made in place. */
-		rc = exportdir_new_link(t->dfd, t->name, target->data, mtime);
-		if (rc != -EEXIST) {
-			blob_unref(target);
-			if (rc)
-				return local_fail(t->path, t->name, rc);
-			count(0, 1, 0);
-			return 0;
-		}
-	}
-	ssize_t n = readlinkat(t->dfd, t->name, cur, sizeof(cur));
-	if (n >= 0 && (size_t)n == target->len &&
-	    !memcmp(cur, target->data, target->len)) {
-		struct stat st;
-		if (mtime < ex.started &&
-		    !fstatat(t->dfd, t->name, &st, AT_SYMLINK_NOFOLLOW) &&
-		    st.st_mtime != mtime &&
-		    (rc = exportdir_set_mtime(t->dfd, t->name, mtime)))
-			rc = local_fail(t->path, t->name, rc);
-		blob_unref(target);
-		return rc;
-	}
-	rc = exportdir_tmp_link(&ex.xd, target->data, mtime, tmpname,
-				sizeof(tmpname));
-	if (!rc)
-		rc = exportdir_commit(&ex.xd, tmpname, t->dfd, t->name);
-	blob_unref(target);
-	if (rc)
-		return local_fail(t->path, t->name, rc);
-	count(0, 1, 0);
-	return 0;
-}
-
 /* ---- directories -------------------------------------------------- */
 
 /* Queue directory ino (its lookup handed over) at path/name. */
@@ -368,7 +180,8 @@ static int export_entry(const struct job *j, int dfd, const char *name,
 			char *bufs, bool *keep)
 {
 	struct fuse_entry_param e;
-	struct target t = { dfd, j->path, name, j->fresh };
+	struct exportfile_target t = { &ex.xd,	ex.started, dfd,
+				       j->path, name,	    j->fresh };
 	int rc = tree_lookup(TREE_VIEW_EXPORT, j->ino, name, &e);
 	*keep = false;
 	if (rc == -ENOENT)
@@ -398,13 +211,21 @@ static int export_entry(const struct job *j, int dfd, const char *name,
 		}
 		return 0; /* the job forgets the lookup */
 	}
+	enum exportfile_fault fault = EXPORTFILE_LOCAL;
 	if (S_ISLNK(m))
-		rc = export_link(&t, e.ino, e.attr.st_mtime);
+		rc = exportfile_link(&t, e.ino, e.attr.st_mtime, &fault);
 	else if (S_ISREG(m))
-		rc = export_file(&t, e.ino, e.attr.st_size, e.attr.st_mtime,
-				 bufs);
+		rc = exportfile_write(&t, e.ino, e.attr.st_size,
+				      e.attr.st_mtime, bufs, &fault);
 	else
 		*keep = false;
+	if (rc > 0)
+		count(0, 1, 0);
+	if (rc < 0)
+		rc = fault == EXPORTFILE_TREE ? tree_fail(j->path, name, rc)
+					      : local_fail(j->path, name, rc);
+	else
+		rc = 0;
 	tree_forget(e.ino, 1);
 	if (!rc && *keep)
 		count(1, 0, 0);
@@ -678,16 +499,196 @@ int export_prepare(const char *dir, const char *url)
 	return 0;
 }
 
-int export_run(unsigned workers)
+/* After a failure: the directories and parts never written. */
+static void export_drain(void)
+{
+	while (ex.jobs) {
+		struct job *j = ex.jobs;
+		ex.jobs = j->next;
+		if (j->work) {
+			if (--j->work->parts == 0)
+				finish_dir(j->work);
+		} else if (j->ino != FUSE_ROOT_ID) {
+			tree_forget(j->ino, 1);
+		}
+		free(j);
+	}
+}
+
+/* ---- -o only: parts of the tree ------------------------------------ */
+
+/* The directories of -o only, each holding a lookup for the warm walk. */
+struct only_dirs {
+	fuse_ino_t v[EXPORT_ONLY_MAX];
+	size_t n;
+};
+
+/* Write path (names separated by '/') of the tree: its parents are made
+ * in DIR as needed (never swept: the rest of DIR is not this run's), and
+ * the last name is written as a directory's entry is. A directory is
+ * queued and recorded in *dirs for the warm walk. Returns 0 or -1 (the
+ * failure reported, with EXIT_USAGE for a path the tree does not have). */
+/* Whether path is in the tree, every name but the last a directory,
+ * the last one the credential may read: looked up before anything is
+ * made in DIR. Returns 0, -ENOENT, or the tree's failure. */
+static int export_only_resolve(const char *path)
+{
+	fuse_ino_t ino = FUSE_ROOT_ID;
+	int rc = 0;
+	for (const char *name = path; !rc;) {
+		const char *slash = strchr(name, '/');
+		size_t n = slash ? (size_t)(slash - name) : strlen(name);
+		char comp[NAME_MAX + 1];
+		struct fuse_entry_param e;
+		if (n > NAME_MAX)
+			return -ENOENT;
+		snprintf(comp, sizeof(comp), "%.*s", (int)n, name);
+		if (!exportdir_name_ok(comp, ino == FUSE_ROOT_ID))
+			rc = -ENOENT;
+		else
+			rc = tree_lookup(TREE_VIEW_EXPORT, ino, comp, &e);
+		if (ino != FUSE_ROOT_ID)
+			tree_forget(ino, 1);
+		if (rc)
+			return rc;
+		ino = e.ino;
+		if (!(e.attr.st_mode & 0444) ||
+		    (slash && !S_ISDIR(e.attr.st_mode)))
+			rc = -ENOENT;
+		if (!slash || rc)
+			break;
+		name = slash + 1;
+	}
+	tree_forget(ino, 1);
+	return rc;
+}
+
+static int export_only_path(const char *path, char *bufs,
+			    struct only_dirs *dirs)
+{
+	size_t len = strlen(path);
+	struct job *pj = malloc(sizeof(*pj) + len + 1);
+	int dfd = -1, rc = 0;
+	if (!pj)
+		return fail(EXIT_PLATFORM, path, NULL, ENOMEM);
+	*pj = (struct job){ .ino = FUSE_ROOT_ID };
+	pj->path[0] = '\0';
+	if ((rc = exportdir_open_path(&ex.xd, "", &dfd))) {
+		free(pj);
+		return local_fail(path, NULL, rc);
+	}
+	const char *name = path;
+	for (;;) {
+		const char *slash = strchr(name, '/');
+		char comp[NAME_MAX + 1];
+		size_t n = slash ? (size_t)(slash - name) : strlen(name);
+		snprintf(comp, sizeof(comp), "%.*s", (int)n, name);
+		if (n > NAME_MAX || !exportdir_name_ok(comp, !pj->path[0])) {
+			rc = fail(EXIT_USAGE, path, NULL, ENOENT);
+			break;
+		}
+		if (!slash) {
+			bool keep;
+			/* A directory's job is queued with the lookup; one
+			 * more lookup goes to the warm walk. */
+			struct fuse_entry_param e;
+			rc = export_entry(pj, dfd, comp, bufs, &keep);
+			if (!rc && !keep) {
+				rc = fail(EXIT_USAGE, path, NULL, ENOENT);
+			} else if (!rc && dirs->n < EXPORT_ONLY_MAX &&
+				   !tree_lookup(TREE_VIEW_EXPORT, pj->ino,
+						comp, &e)) {
+				if (S_ISDIR(e.attr.st_mode))
+					dirs->v[dirs->n++] = e.ino;
+				else
+					tree_forget(e.ino, 1);
+			}
+			break;
+		}
+		struct fuse_entry_param e;
+		int sub;
+		bool made;
+		rc = tree_lookup(TREE_VIEW_EXPORT, pj->ino, comp, &e);
+		if (rc == -ENOENT || (!rc && !S_ISDIR(e.attr.st_mode))) {
+			if (!rc)
+				tree_forget(e.ino, 1);
+			rc = fail(EXIT_USAGE, path, NULL, ENOENT);
+			break;
+		}
+		if (rc) {
+			rc = tree_fail(pj->path, comp, rc);
+			break;
+		}
+		if ((rc = exportdir_subdir(dfd, comp, &sub, &made))) {
+			tree_forget(e.ino, 1);
+			rc = local_fail(pj->path, comp, rc);
+			break;
+		}
+		close(dfd);
+		dfd = sub;
+		if (pj->ino != FUSE_ROOT_ID)
+			tree_forget(pj->ino, 1);
+		pj->ino = e.ino;
+		snprintf(pj->path + strlen(pj->path),
+			 len + 1 - strlen(pj->path), "%s%s",
+			 pj->path[0] ? "/" : "", comp);
+		name = slash + 1;
+	}
+	if (pj->ino != FUSE_ROOT_ID)
+		tree_forget(pj->ino, 1);
+	free(pj);
+	close(dfd);
+	return rc;
+}
+
+/* Queue the parts of the tree -o only names (opts.c checked their
+ * form). */
+static int export_only(const char *only, struct only_dirs *dirs)
+{
+	char *bufs = malloc(EXPORT_CHUNK), *list = strdup(only), *save = NULL;
+	int rc = 0;
+	if (!bufs || !list)
+		rc = fail(EXIT_PLATFORM, "", NULL, ENOMEM);
+	/* All looked up first: a path not in the tree changes nothing. */
+	for (const char *p = list ? only : NULL; p && !rc;) {
+		size_t n = strcspn(p, ":");
+		char one[PATH_MAX];
+		snprintf(one, sizeof(one), "%.*s", (int)n, p);
+		rc = export_only_resolve(one);
+		if (rc == -ENOENT)
+			rc = fail(EXIT_USAGE, one, NULL, ENOENT);
+		else if (rc)
+			rc = tree_fail(one, NULL, rc);
+		p = p[n] ? p + n + 1 : NULL;
+	}
+	for (char *p = list && !rc ? strtok_r(list, ":", &save) : NULL;
+	     p && !rc; p = strtok_r(NULL, ":", &save))
+		rc = export_only_path(p, bufs, dirs);
+	free(bufs);
+	free(list);
+	return rc;
+}
+
+int export_run(unsigned workers, const char *only)
 {
 	pthread_t th[EXPORT_WORKERS_MAX];
 	unsigned n = 0;
+	struct only_dirs dirs = { .n = 0 };
 	if (workers > EXPORT_WORKERS_MAX)
 		workers = EXPORT_WORKERS_MAX;
-	if (push_job(FUSE_ROOT_ID, 0, false, "", ""))
+	if (only) {
+		if (export_only(only, &dirs)) {
+			while (dirs.n)
+				tree_forget(dirs.v[--dirs.n], 1);
+			export_drain();
+			return ex.status;
+		}
+	} else if (push_job(FUSE_ROOT_ID, 0, false, "", "")) {
 		return fail(EXIT_PLATFORM, "", NULL, ENOMEM), ex.status;
+	}
 	/* Requests overlap the writers' local work (exportwarm.h). */
-	unsigned ahead = exportwarm_start(workers ? workers : 1);
+	unsigned ahead =
+		exportwarm_start(workers ? workers : 1, dirs.v, dirs.n);
 	struct worker_arg wa = { workers ? workers : 1 };
 	for (; n < wa.workers; n++)
 		if (pthread_create(&th[n], NULL, worker, &wa))
@@ -700,24 +701,14 @@ int export_run(unsigned workers)
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	exportwarm_stop();
-	/* After a failure: the directories and parts never written. */
-	while (ex.jobs) {
-		struct job *j = ex.jobs;
-		ex.jobs = j->next;
-		if (j->work) {
-			if (--j->work->parts == 0)
-				finish_dir(j->work);
-		} else if (j->ino != FUSE_ROOT_ID) {
-			tree_forget(j->ino, 1);
-		}
-		free(j);
-	}
+	export_drain();
 	if (ex.tty)
 		fputs("\r\033[K", stderr);
 	if (ex.status)
 		return ex.status;
-	/* Complete: pages no request asked for are of no more use. */
-	int rc = pagestore_prune();
+	/* Complete: pages no request asked for are of no more use (unless
+	 * this run wrote only parts of the tree: the others' pages are). */
+	int rc = only ? 0 : pagestore_prune();
 	if (rc)
 		log_warn("export: cannot remove old pages: %s", strerror(-rc));
 	struct pagestore_stats ps;

@@ -152,13 +152,16 @@ static void *walker(void *arg)
 	return NULL;
 }
 
-unsigned exportwarm_start(unsigned threads)
+unsigned exportwarm_start(unsigned threads, const fuse_ino_t *dirs, size_t n)
 {
 	if (threads > EXPORTWARM_THREADS_MAX)
 		threads = EXPORTWARM_THREADS_MAX;
 	w.stop = false;
 	w.busy = 0;
-	push(FUSE_ROOT_ID, true);
+	if (!n)
+		push(FUSE_ROOT_ID, true);
+	for (size_t i = 0; i < n; i++)
+		push(dirs[i], false);
 	for (w.n = 0; w.n < threads; w.n++)
 		if (pthread_create(&w.th[w.n], NULL, walker, NULL))
 			break;

@@ -379,7 +379,7 @@ int main(int argc, char *argv[])
 	if ((status = preflight(o.url)))
 		goto out_stack;
 	if (o.export) {
-		status = export_run(o.pool_size);
+		status = export_run(o.pool_size, o.only);
 		goto out_stack;
 	}
 	if (fuse_set_signal_handlers(se)) {

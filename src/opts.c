@@ -49,6 +49,7 @@ static const struct fuse_opt opts_table[] = {
 	OPT("gid=", set_gid, 1), OPT("umask=%o", umask, 0),
 	OPT("umask=", set_umask, 1), OPT("log_level=%s", log_level, 0),
 	OPT("junit_fail=%s", junit_fail, 0), OPT("insecure", insecure, 1),
+	OPT("only=%s", only, 0),
 
 	FUSE_OPT_KEY("-h", KEY_HELP), FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -164,6 +165,11 @@ void opts_usage(const char *prog)
 	       "reports:\n"
 	       "    -o junit_fail=SEVERITY findings failing a testcase of\n"
 	       "                           report.junit.xml (high)\n"
+	       "\n"
+	       "export:\n"
+	       "    -o only=PATH[:PATH...] write only these parts of the "
+	       "tree\n"
+	       "                           (e.g. vulns or apps/NAME)\n"
 	       "\n"
 	       "FUSE options: allow_other, default_permissions, ... (see "
 	       "fuse(8))\n",
@@ -331,8 +337,63 @@ static bool has_userinfo(const char *url)
 	return memchr(p, '@', n) != NULL;
 }
 
+/* -o only: up to OPTS_ONLY_MAX relative paths of the tree, separated by
+ * ':', no "." or ".." or empty name in them, none inside another. */
+static int check_only(const char *only)
+{
+	const char *p[OPTS_ONLY_MAX];
+	size_t len[OPTS_ONLY_MAX], n = 0;
+	for (const char *s = only;; s++) {
+		size_t l = strcspn(s, ":");
+		if (n == OPTS_ONLY_MAX) {
+			fprintf(stderr, "apisecfs: only: at most %d paths\n",
+				OPTS_ONLY_MAX);
+			return -1;
+		}
+		p[n] = s;
+		len[n++] = l;
+		for (const char *c = s, *end = s + l;;) {
+			const char *e = memchr(c, '/', (size_t)(end - c));
+			size_t cl = (size_t)((e ? e : end) - c);
+			if (!cl || (cl == 1 && c[0] == '.') ||
+			    (cl == 2 && c[0] == '.' && c[1] == '.')) {
+				fprintf(stderr,
+					"apisecfs: only: paths are names of "
+					"the tree separated by '/' (such as "
+					"vulns or apps/payments-api), and "
+					"paths are separated by ':'\n");
+				return -1;
+			}
+			if (!e)
+				break;
+			c = e + 1;
+		}
+		s += l;
+		if (!*s)
+			break;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			if (i != j && len[i] <= len[j] &&
+			    !strncmp(p[i], p[j], len[i]) &&
+			    (len[i] == len[j] || p[j][len[i]] == '/')) {
+				fprintf(stderr,
+					"apisecfs: only: %.*s is inside "
+					"%.*s\n",
+					(int)len[j], p[j], (int)len[i], p[i]);
+				return -1;
+			}
+	return 0;
+}
+
 static int check(const struct opts *o)
 {
+	if (o->only && !o->export) {
+		fprintf(stderr, "apisecfs: only is an option of --export\n");
+		return -1;
+	}
+	if (o->only && check_only(o->only))
+		return -1;
 	if (!o->url) {
 		fprintf(stderr, "apisecfs: missing URL (see --help)\n");
 		return -1;
@@ -465,7 +526,7 @@ void opts_free(struct opts *o)
 			o->credentials, o->client_id,  o->client_secret_file,
 			o->token_url,	o->username,   o->password_file,
 			o->ca_file,	o->log_level,  o->junit_fail,
-			o->pos[0],	o->pos[1] };
+			o->only,	o->pos[0],     o->pos[1] };
 	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++)
 		free(all[i]);
 }

@@ -27,11 +27,16 @@
  * Returns 0 or an exit status (opts.h) after printing the reason. */
 int export_prepare(const char *dir, const char *url)
 	__attribute__((warn_unused_result));
-/* Walk the tree into DIR with workers threads. Returns 0 or an exit
- * status (opts.h) after printing the reason: EXIT_CREDENTIAL when the
- * platform refused the credential, EXIT_PLATFORM when it failed,
- * EXIT_MOUNT when DIR could not be written. */
-int export_run(unsigned workers) __attribute__((warn_unused_result));
+/* Walk the tree into DIR with workers threads: all of it, or only the
+ * paths in only (-o only: relative paths separated by ':'; their parent
+ * directories are made, nothing outside them is swept, and the kept
+ * pages of the other parts stay). Returns 0 or an exit status (opts.h)
+ * after printing the reason: EXIT_CREDENTIAL when the platform refused
+ * the credential, EXIT_PLATFORM when it failed, EXIT_MOUNT when DIR
+ * could not be written, EXIT_USAGE when a path of only is not in the
+ * tree. */
+int export_run(unsigned workers, const char *only)
+	__attribute__((warn_unused_result));
 /* Close DIR and the store (also after a failed or skipped run). */
 void export_close(void);
 

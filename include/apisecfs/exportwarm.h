@@ -19,9 +19,14 @@
 #ifndef APISECFS_EXPORTWARM_H
 #define APISECFS_EXPORTWARM_H
 
-/* Start threads walking from the root (0: none). Returns how many
- * started. */
-unsigned exportwarm_start(unsigned threads);
+#include <stddef.h>
+
+#include <fuse_lowlevel.h>
+
+/* Start threads walking from the root, or from the n directories dirs
+ * (each holding a lookup, handed over) when n > 0. Returns how many
+ * threads started (0: none; the lookups are then forgotten). */
+unsigned exportwarm_start(unsigned threads, const fuse_ino_t *dirs, size_t n);
 /* Stop the walk (where it is) and wait for the threads; forgets every
  * lookup the walk holds. Safe to call when none was started. */
 void exportwarm_stop(void);

@@ -44,6 +44,7 @@ struct opts {
 	int show_version;
 	int debug;
 	int export;   /* --export: write the tree into DIR (export.h) */
+	char *only;   /* --export -o only=PATH[:PATH...] */
 	int npos;     /* positional arguments seen */
 	char *pos[2]; /* URL MOUNTPOINT or MOUNTPOINT */
 };
@@ -52,6 +53,8 @@ struct opts {
  * requests are made ahead of the writing (export.h), not one reader's
  * at a time. */
 #define OPTS_EXPORT_CONNS 16
+/* Paths an export's -o only may name. */
+#define OPTS_ONLY_MAX 16
 
 /* Exit statuses (documented in apisecfs(1)). */
 enum opts_exit {

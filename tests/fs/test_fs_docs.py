@@ -35,7 +35,8 @@ FUSE_SUBSECTION = "FUSE and mount options"
 PROBE_VALUES = {"PATH": "/nonexistent/apisecfs-probe", "SECONDS": "5",
                 "N": "1", "MIB": "16", "LEVEL": "info", "COMMAND": "true",
                 "URL": "http://127.0.0.1:9/oauth2/token", "NAME": "probe",
-                "ID": "probe", "LINES": "100", "SEVERITY": "medium"}
+                "ID": "probe", "LINES": "100", "SEVERITY": "medium",
+                "PATHS": "vulns"}
 CONTRIB_DOCS = ["apisecfs.service", "mnt-apisec.mount", "mnt-apisec.automount",
                 "fstab.example", "credentials.example", "config.example",
                 "ci-scan.sh", "demo.sh"]

@@ -467,6 +467,77 @@ def test_a_part_that_cannot_write_fails_the_run_and_no_more(big_sim,
         == {p: d for p, d in old.items() if not p.startswith("tokens/")}
 
 
+def test_only_writes_those_parts_and_leaves_the_rest(sim, tmp_path):
+    full = tmp_path / "full"
+    sim.reset_stats()
+    export_ok(sim, full)
+    all_requests = sim.stats()["total"]
+    app = sorted(n for n in os.listdir(full / "apps")
+                 if (full / "apps" / n).is_dir())[0]
+    dest = tmp_path / "part"
+    sim.reset_stats()
+    export_ok(sim, dest, options=["only=vulns:apps/" + app])
+    part = files_of(dest)
+    # The same bytes and links as the whole tree's, for those parts only.
+    want = {p: d for p, d in files_of(full).items()
+            if p.startswith("vulns/") or p.startswith("apps/%s/" % app)}
+    assert part == want
+    links = {p: os.readlink(dest / p) for p, st in tree_entries(dest).items()
+             if stat.S_ISLNK(st.st_mode)}
+    assert links == {p: os.readlink(full / p)
+                     for p, st in tree_entries(full).items()
+                     if stat.S_ISLNK(st.st_mode) and p in links}
+    assert any(p.startswith("vulns/by-severity/") for p in links)
+    assert sorted(os.listdir(dest)) == sorted([STATE, "apps", "vulns"])
+    assert os.listdir(dest / "apps") == [app]
+    assert sim.stats()["total"] < all_requests
+
+    # A whole export into the same DIR, then parts again: the parts are
+    # rewritten incrementally and nothing outside them is swept.
+    export_ok(sim, dest)
+    assert (dest / "README").is_file()
+    stray = dest / "vulns" / "stray.json"
+    stray.write_text("{}")
+    sim.reset_stats()
+    export_ok(sim, dest, options=["only=vulns"])
+    st = sim.stats()
+    assert st["status"].get("304", 0) >= 1
+    assert not stray.exists()
+    assert (dest / "README").is_file() and (dest / "scans").is_dir()
+    assert files_of(dest) == files_of(full) | {
+        p: d for p, d in files_of(dest).items() if p.startswith("tokens/")}
+
+
+@pytest.mark.parametrize("only,why", [
+    ("vulnz", "vulnz: No such file or directory"),
+    ("vulns:apps/nothing", "apps/nothing: No such file or directory"),
+    ("vulns/nothing/here", "No such file or directory"),
+    ("README/x", "No such file or directory"),
+    (".apisecfs-export", "No such file or directory"),
+    ("vulns:vulns/by-status", "vulns/by-status is inside vulns"),
+    ("vulns::apps", "separated by ':'"),
+    ("/vulns", "separated by ':'"),
+    ("vulns/../apps", "separated by ':'"),
+])
+def test_only_refuses_what_is_not_a_path_of_the_tree(sim, tmp_path, only,
+                                                     why):
+    dest = tmp_path / "out"
+    r = export(sim, dest, options=["only=" + only])
+    assert r.returncode == EXIT_USAGE, r.stderr
+    assert why in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert not dest.exists() or \
+        [p for p in os.listdir(dest) if p != STATE] == []
+
+
+def test_only_is_an_export_option(sim, tmp_path):
+    r = subprocess.run(WRAP + [BIN, "-f", "-o", "only=vulns", sim.url,
+                               str(tmp_path)],
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == EXIT_USAGE
+    assert "only is an option of --export" in r.stderr
+
+
 def test_platform_unreachable_is_3(sim, tmp_path):
     sim.set_faults(down=True)
     try:
