@@ -285,11 +285,13 @@ class Config:
                 break
         return cell
 
-    def export_cmd(self, site, rss_file):
-        """apisecfs --export of site into the current directory, its peak
-        RSS into rss_file (by /usr/bin/time when there is one)."""
+    def export_cmd(self, site, rss_file, only=""):
+        """apisecfs --export of site (only: its -o only=) into the current
+        directory, its peak RSS into rss_file (by /usr/bin/time when there
+        is one)."""
         opts = ",".join([f"token_file={site.token_file}",
-                         f"cache_size={self.opts.cache_size}"] + self.opts.fs_options)
+                         f"cache_size={self.opts.cache_size}"] +
+                        ([f"only={only}"] if only else []) + self.opts.fs_options)
         cmd = (f"{quote(benchlib.APISECFS)} --export -o {quote(opts)} "
                f"{quote(site.url)} .")
         if os.access("/usr/bin/time", os.X_OK):
@@ -302,7 +304,7 @@ class Config:
         directories stay until the configuration ends: see written_dir."""
         cell = Cell("apisecfs", self.opts.cap)
         rss_file = os.path.join(self.workdir, "export.rss")
-        cmd = f"{self.export_cmd(site, rss_file)} && {self.command(sc)}"
+        cmd = f"{self.export_cmd(site, rss_file, sc.export_only)} && {self.command(sc)}"
         d = None
         for rep in range(self.opts.reps + (1 if sc.warm else 0)):
             if d is None or not sc.warm:

@@ -83,6 +83,7 @@ class Scenario:
     export: bool = False     # apisecfs side: `apisecfs --export URL .` in a
                              # fresh directory (warm: a re-run into the same
                              # one), then cmd; no mount
+    export_only: str = ""    # -o only= of that export ("": the whole tree)
 
 
 SCENARIOS = (
@@ -107,6 +108,14 @@ SCENARIOS = (
              False, "vulns", ("vulns",), (CURL_JQ,), number, export=True),
     Scenario("export-rerun", "apisecfs --export re-run, no change", FINDINGS,
              True, "vulns", ("vulns",), (CURL_JQ,), number, export=True),
+    # The same findings the baseline writes: -o only=vulns (the finding
+    # files, plus all.jsonl and the by-* views the baseline does not write).
+    Scenario("export-vulns-cold", "apisecfs --export only=vulns (cold)",
+             FINDINGS, False, "vulns", ("vulns",), (CURL_JQ,), number,
+             export=True, export_only="vulns"),
+    Scenario("export-vulns-rerun", "apisecfs --export only=vulns re-run",
+             FINDINGS, True, "vulns", ("vulns",), (CURL_JQ,), number,
+             export=True, export_only="vulns"),
     Scenario("pcat16-cold", "16-way parallel cat, random files (cold)", PCAT, False,
              "vulns", ("vulns",), (CURL_JQ, HTTPDIRFS), number),
 )
