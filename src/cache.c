@@ -89,7 +89,10 @@ int cache_init(const struct cache_opts *opts)
 	if (!opts->fetch)
 		return -1;
 	cache.opts = *opts;
-	cache.next_version = 1;
+	/* Versions never repeat in a process, not even across a cleanup
+	 * and a new init: parsed pages are kept by version (parsememo.h). */
+	if (!cache.next_version)
+		cache.next_version = 1;
 	return 0;
 }
 
