@@ -2,7 +2,8 @@
  *
  * Owns the queue (protected by q.lock, a leaf: taken under node_lock,
  * nothing under it, never held while delivering or calling). Calls only
- * libfuse and log, and the functions queued with notify_call. Errors
+ * libfuse (or a unit test's sink, notify_set_sink) and log, and the
+ * functions queued with notify_call. Errors
  * ENOENT (the kernel no longer knows the inode), EBADF and ENODEV (the
  * session is being unmounted) are expected and ignored.
  */
@@ -32,6 +33,7 @@ static struct {
 	pthread_t thread;	    /* set once by notify_start */
 	struct fuse_session *se[2]; /* the data and the control mount; set
 				     * once before the thread starts */
+	notify_sink_fn sink;	    /* a test's; set before the thread */
 } q = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	.more = PTHREAD_COND_INITIALIZER,
 	.drained = PTHREAD_COND_INITIALIZER };
@@ -40,6 +42,11 @@ static struct {
  * its own copy: tell each (one that never saw the inode says ENOENT). */
 static void deliver(const struct item *it)
 {
+	if (q.sink) {
+		if (!it->fn)
+			q.sink(it->ino, it->name, it->attr_only);
+		return;
+	}
 	if (it->fn) {
 		if (q.se[0])
 			it->fn(q.se[0], it->ino);
@@ -86,6 +93,11 @@ static void *run(void *arg)
 	}
 	pthread_mutex_unlock(&q.lock);
 	return NULL;
+}
+
+void notify_set_sink(notify_sink_fn fn)
+{
+	q.sink = fn;
 }
 
 int notify_start(struct fuse_session *se, struct fuse_session *ctl_se)

@@ -9,12 +9,23 @@
 #ifndef APISECFS_NOTIFY_H
 #define APISECFS_NOTIFY_H
 
+#include <stdbool.h>
+
 #include <fuse_lowlevel.h>
 
 /* Start the delivery thread for the data mount's session se and the
  * control mount's ctl_se (NULL if none). Returns 0 or -1. */
 int notify_start(struct fuse_session *se, struct fuse_session *ctl_se)
 	__attribute__((warn_unused_result));
+/* A unit test's stand-in for the kernel: with a sink set (before
+ * notify_start, which may then get NULL sessions), the delivery thread
+ * hands each invalidation to fn instead of libfuse, in order (name NULL:
+ * inode ino, attr_only: its attributes alone; else the entry name in
+ * directory ino), and drops notify_call's functions (they need a
+ * session). The daemon sets none. */
+typedef void (*notify_sink_fn)(fuse_ino_t ino, const char *name,
+			       bool attr_only);
+void notify_set_sink(notify_sink_fn fn);
 /* Deliver what is queued, then stop the thread. */
 void notify_stop(void);
 
