@@ -149,6 +149,16 @@ static void count(unsigned long files, unsigned long written,
 
 /* ---- directories -------------------------------------------------- */
 
+/* On the stack of jobs, for any worker. */
+static void queue_job(struct job *j)
+{
+	pthread_mutex_lock(&ex.lock);
+	j->next = ex.jobs;
+	ex.jobs = j;
+	pthread_cond_signal(&ex.cond);
+	pthread_mutex_unlock(&ex.lock);
+}
+
 /* Queue directory ino (its lookup handed over) at path/name. */
 static int push_job(fuse_ino_t ino, time_t mtime, bool fresh, const char *path,
 		    const char *name)
@@ -166,11 +176,7 @@ static int push_job(fuse_ino_t ino, time_t mtime, bool fresh, const char *path,
 		j->path[plen++] = '/';
 	}
 	memcpy(j->path + plen, name, nlen + 1);
-	pthread_mutex_lock(&ex.lock);
-	j->next = ex.jobs;
-	ex.jobs = j;
-	pthread_cond_signal(&ex.cond);
-	pthread_mutex_unlock(&ex.lock);
+	queue_job(j);
 	return 0;
 }
 
@@ -358,11 +364,7 @@ static int push_part(struct dirwork *w, size_t from, size_t to)
 		return -ENOMEM;
 	*p = (struct job){ .work = w, .from = from, .to = to };
 	p->path[0] = '\0';
-	pthread_mutex_lock(&ex.lock);
-	p->next = ex.jobs;
-	ex.jobs = p;
-	pthread_cond_signal(&ex.cond);
-	pthread_mutex_unlock(&ex.lock);
+	queue_job(p);
 	return 0;
 }
 
