@@ -562,20 +562,6 @@ static int baseline(struct evfeed *f)
 	return 0;
 }
 
-static void wait_until_locked(long long ms)
-{
-	struct timespec ts;
-	long long d = ms - clock_ms();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += d / 1000;
-	ts.tv_nsec += (d % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&ev.wake, &ev.lock, &ts);
-}
-
 static void *run(void *arg)
 {
 	struct evfeed *feed = NULL; /* this session's, NULL between them */
@@ -595,7 +581,8 @@ static void *run(void *arg)
 		}
 		long long now = clock_ms();
 		if (now < ev.next_poll_ms) {
-			wait_until_locked(ev.next_poll_ms);
+			clock_cond_timedwait(&ev.wake, &ev.lock,
+					     ev.next_poll_ms);
 			continue;
 		}
 		ev.next_poll_ms = now + ev.o.poll_s * 1000LL;

@@ -2,7 +2,8 @@
  *
  * The only file that includes curl.h. Owns: the handle pool (protected by
  * pool.lock), the rate-limit pacing state (protected by pace.lock), the
- * counters (atomics) and the unit tests' transport. Calls only buf, clock,
+ * counters (atomics) and the unit tests' transport. Waits (backoff, 429,
+ * pacing) are clock_sleep_ms: a fake clock moves on instead. Calls only buf, clock,
  * errmap, esc, json (to read error bodies), metrics (one call per attempt)
  * and log. Never logs a header value or a body.
  */
@@ -57,15 +58,6 @@ static http_transport_fn transport;
 void http_set_transport(http_transport_fn fn)
 {
 	__atomic_store_n(&transport, fn, __ATOMIC_RELAXED);
-}
-
-static void sleep_ms(long ms)
-{
-	if (ms <= 0)
-		return;
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
 }
 
 int http_global_init(void)
@@ -258,7 +250,7 @@ static void pace_wait(long budget_ms)
 		wait = budget_ms;
 	if (wait > 0)
 		log_debug("rate limit nearly spent: pacing %ld ms", wait);
-	sleep_ms(wait);
+	clock_sleep_ms(wait);
 }
 
 /* ---- one attempt -------------------------------------------------- */
@@ -503,7 +495,7 @@ enum api_err http_do(const struct http_req *rq, struct http_resp *rs)
 		}
 		/* Nobody else's request waits for this one's pause. */
 		pool_give(h);
-		sleep_ms(wait);
+		clock_sleep_ms(wait);
 		h = pool_take();
 	}
 	pool_give(h);

@@ -256,16 +256,7 @@ static void *run(void *arg)
 			if (next < 0) {
 				pthread_cond_wait(&q.wake, &q.lock);
 			} else {
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				long long ms = next - now;
-				ts.tv_sec += ms / 1000;
-				ts.tv_nsec += (ms % 1000) * 1000000L;
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
-				}
-				pthread_cond_timedwait(&q.wake, &q.lock, &ts);
+				clock_cond_timedwait(&q.wake, &q.lock, next);
 			}
 			continue;
 		}

@@ -14,15 +14,21 @@
  * (auth.c, authmint.c). The platform's Date header is not read from here:
  * api.c and events.c advance the last Date by clock_ms().
  *
- * Not through the seam, on purpose: sleeps and timed waits (nanosleep,
- * condition waits on CLOCK_REALTIME) wait real time; the latency metrics
- * measure real time; the mtimes files show are stamped with time(), and
+ * Sleeps and timed waits go through the seam too: clock_sleep_ms (http.c's
+ * backoff, 429 and pacing waits) and clock_cond_timedwait (the pollers of
+ * waitq.c and events.c) wait real time in the daemon; under a fake source
+ * with an advance function they do not wait, they move the fake time on
+ * by what they would have waited, so a test of a 30 s Retry-After or of a
+ * poller's cadence runs in milliseconds.
+ *
+ * Not through the seam, on purpose: the latency metrics measure real time; the mtimes files show are stamped with time(), and
  * export.c compares time() with mtimes on disk, which a fake cannot move.
  * No TTL or renewal rule reads those. A leaf.
  */
 #ifndef APISECFS_CLOCK_H
 #define APISECFS_CLOCK_H
 
+#include <pthread.h>
 #include <time.h>
 
 /* A fake time source for tests: milliseconds that only the test moves. */
@@ -46,5 +52,23 @@ static inline long long clock_ms(void)
 }
 
 time_t clock_wall(void);
+
+/* Moves a fake source on by ms (tests). */
+typedef void (*clock_advance_fn)(long long ms);
+
+/* With a fake source and fn set, sleeps and timed waits return at once
+ * after calling fn with the time they would have waited. NULL (and always
+ * with the real clocks): they wait real time. */
+void clock_set_advance(clock_advance_fn fn);
+
+/* Sleep ms milliseconds (nothing if ms <= 0); EINTR does not cut it. */
+void clock_sleep_ms(long long ms);
+
+/* pthread_cond_timedwait until clock_ms() reaches deadline_ms, with m
+ * held. Returns 0 when woken (or spuriously), ETIMEDOUT past the
+ * deadline. Under the fake, past the deadline at once: the fake time is
+ * moved to it, and m is dropped for a moment so other threads run. */
+int clock_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+			 long long deadline_ms);
 
 #endif

@@ -232,6 +232,7 @@ static inline int fake_start(void)
 				.retries = 0,
 				.pool_size = 4 };
 	clock_set_source(fake_clock);
+	clock_set_advance(fake_advance);
 	http_set_transport(fake_transport);
 	return http_global_init() || http_init(&ho) ? -1 : 0;
 }
