@@ -26,6 +26,12 @@
 
 /* A token file is looked at for rotation at most this often. */
 #define AUTH_RECHECK_MS 1000
+/* After a renewal fails, no early refresh is tried again for this long
+ * while the bearer held is still valid: a token endpoint that is down
+ * would otherwise be asked (and the failure logged) at every request of
+ * the refresh window. A refusal (401) or an expired bearer still renews
+ * at once. */
+#define AUTH_RETRY_MS 5000
 
 enum way {
 	WAY_NONE,
@@ -67,6 +73,7 @@ static struct {
 	char *username, *password, *password_file;
 	struct stat file_st;  /* lock: identity of the token file last read */
 	long long checked_ms; /* lock: clock_ms() of the last look at it */
+	long long retry_ms;   /* lock: no early refresh before (clock_ms) */
 	cJSON *me;	      /* /v1/me copy, protected by lock */
 } state = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .renew_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -388,6 +395,9 @@ static int renew(unsigned gen, bool blocking)
 		}
 		pthread_mutex_unlock(&state.lock);
 	}
+	pthread_mutex_lock(&state.lock);
+	state.retry_ms = rc ? clock_ms() + AUTH_RETRY_MS : 0;
+	pthread_mutex_unlock(&state.lock);
 	pthread_mutex_unlock(&state.renew_lock);
 	if (rc == 0) {
 		log_info("credential renewed (%s)", way_names[state.way]);
@@ -431,10 +441,13 @@ static bool expiring_locked(void)
 int auth_authorization(char *out, size_t outsz, unsigned *gen)
 {
 	pthread_mutex_lock(&state.lock);
-	bool due = token_file_changed_locked() || expiring_locked();
 	/* Past its expiry the bearer is useless: wait for the renewal in
-	 * progress rather than earn a 401. Near it, renew if nobody is. */
+	 * progress rather than earn a 401. Near it, renew if nobody is and
+	 * no renewal failed in the last AUTH_RETRY_MS. */
 	bool expired = state.expires_at && clock_wall() >= state.expires_at;
+	bool due = token_file_changed_locked() ||
+		   (expiring_locked() &&
+		    (expired || clock_ms() >= state.retry_ms));
 	unsigned g = state.gen;
 	pthread_mutex_unlock(&state.lock);
 	if (due)

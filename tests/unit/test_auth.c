@@ -3,7 +3,8 @@
  * fifth of its life (at most a minute) before it expires, not before and
  * not at every call; a 401 renews once however many callers saw it; a
  * rotated client secret is read again at the renewal; a token file is
- * looked at for rotation at most once a second. No network, no sleep. */
+ * looked at for rotation at most once a second; a failed early refresh
+ * is not tried again for 5 s. No network, no sleep. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 #include "check.h"
 #include "fakeplat.h"
 
-static int mints, mes;
+static int mints, mes, tries; /* tries: every POST, refused or not */
 static long life = 600;
 static const char *basic; /* the Authorization the endpoint accepts */
 
@@ -27,6 +28,7 @@ static int endpoint(const struct http_req *rq, const char *path,
 	char b[256];
 	if (strcmp(path, "/oauth2/token") == 0 &&
 	    strcmp(rq->method, "POST") == 0) {
+		tries++;
 		if (!rq->authorization || strcmp(rq->authorization, basic)) {
 			fake_answer(rs, 401, "{\"code\":\"invalid_client\"}");
 			return 1;
@@ -140,6 +142,31 @@ int main(void)
 	basic = "Basic nothing";
 	CHECK(bearer(&gen) && auth_renew(gen) == -1 && mints == 7);
 	CHECK(strcmp(bearer(NULL), "Bearer tok7") == 0);
+
+	/* The token endpoint failing in the refresh window: one try, then
+	 * none for 5 s while the bearer held is valid, whatever the calls. */
+	fake_advance(540 * 1000); /* tok7's renewal point */
+	tries = 0;
+	CHECK(strcmp(bearer(NULL), "Bearer tok7") == 0 && tries == 1);
+	for (int i = 0; i < 100; i++)
+		CHECK(strcmp(bearer(NULL), "Bearer tok7") == 0);
+	fake_advance(4999);
+	CHECK(strcmp(bearer(NULL), "Bearer tok7") == 0 && tries == 1);
+	fake_advance(1);
+	CHECK(strcmp(bearer(NULL), "Bearer tok7") == 0 && tries == 2);
+	basic = "Basic Y2lkOm4zdw==";
+	fake_advance(4999);
+	CHECK(strcmp(bearer(NULL), "Bearer tok7") == 0 && tries == 2);
+	fake_advance(1);
+	CHECK(strcmp(bearer(NULL), "Bearer tok8") == 0 && tries == 3);
+	/* An expired bearer does not wait out the pause: a failure 1 s
+	 * before the end, then the next call after it renews. */
+	basic = "Basic nothing";
+	fake_advance(599 * 1000);
+	CHECK(strcmp(bearer(NULL), "Bearer tok8") == 0 && tries == 4);
+	basic = "Basic Y2lkOm4zdw==";
+	fake_advance(1000);
+	CHECK(strcmp(bearer(NULL), "Bearer tok9") == 0 && tries == 5);
 	auth_cleanup();
 
 	/* ---- a token file: rotation seen within a second -------------- */
