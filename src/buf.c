@@ -78,16 +78,22 @@ void buf_free(struct buf *b, bool wipe)
 	b->len = b->alloc = 0;
 }
 
-struct blob *blob_new(const void *data, size_t len)
+struct blob *blob_alloc(size_t len)
 {
 	struct blob *bl = malloc(sizeof(*bl) + len + 1);
 	if (!bl)
 		return NULL;
 	bl->refs = 1;
 	bl->len = len;
-	if (len)
-		memcpy(bl->data, data, len);
 	bl->data[len] = '\0';
+	return bl;
+}
+
+struct blob *blob_new(const void *data, size_t len)
+{
+	struct blob *bl = blob_alloc(len);
+	if (bl && len)
+		memcpy(bl->data, data, len);
 	return bl;
 }
 

@@ -212,9 +212,9 @@ static void evict_one(struct entry *e)
  * has a body now. Its version stays: the bytes are the same. */
 static bool unspill(struct entry *e)
 {
-	if (e->body || !e->ghost || !spill_valid(&e->spill))
+	if (e->body || !e->ghost || !e->spill.gen)
 		return e->body != NULL;
-	struct blob *b = spill_get(&e->spill);
+	struct blob *b = spill_get(&e->spill); /* NULL if stale */
 	if (!b || b->len != e->body_len ||
 	    buf_digest(b->data, b->len) != e->body_hash) {
 		blob_unref(b);

@@ -93,14 +93,6 @@ void spill_cleanup(void)
 	pthread_mutex_unlock(&sp.lock);
 }
 
-bool spill_enabled(void)
-{
-	pthread_mutex_lock(&sp.lock);
-	bool on = sp.fd >= 0;
-	pthread_mutex_unlock(&sp.lock);
-	return on;
-}
-
 bool spill_put(const void *data, size_t len, struct spill_ref *ref)
 {
 	memset(ref, 0, sizeof(*ref));
@@ -148,12 +140,13 @@ struct blob *spill_get(const struct spill_ref *ref)
 		pthread_mutex_unlock(&sp.lock);
 		return NULL;
 	}
-	struct blob *b = NULL;
-	char *tmp = malloc(ref->len ? ref->len : 1);
-	bool ok = tmp && io_all(sp.fd, tmp, ref->len, ref->off, false);
+	/* Read straight into the blob: a page comes back with one copy. */
+	struct blob *b = blob_alloc(ref->len);
+	bool ok = b && io_all(sp.fd, b->data, ref->len, ref->off, false);
 	pthread_mutex_unlock(&sp.lock);
-	if (ok)
-		b = blob_new(tmp, ref->len);
-	free(tmp);
+	if (!ok) {
+		blob_unref(b);
+		return NULL;
+	}
 	return b;
 }

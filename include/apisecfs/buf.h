@@ -53,6 +53,10 @@ struct blob {
 
 /* New blob holding a copy of data (refs = 1); NULL on allocation failure. */
 struct blob *blob_new(const void *data, size_t len);
+/* New blob of len bytes for the caller to fill in place (refs = 1, the
+ * NUL after them set): bytes read from a file land in it without a copy.
+ * NULL on allocation failure. */
+struct blob *blob_alloc(size_t len);
 /* Take over a buf's allocation as a blob, without a second copy of the
  * bytes (refs = 1); the buf is left empty (no allocation, its cap kept).
  * NULL when memory is short (the buf then keeps its allocation). Not for

@@ -31,7 +31,6 @@ struct spill_ref {
  * (the file could not be made). */
 int spill_init(size_t cap);
 void spill_cleanup(void);
-bool spill_enabled(void);
 /* Write len bytes; *ref says where. False when off, too big or failed. */
 bool spill_put(const void *data, size_t len, struct spill_ref *ref);
 /* Is ref still backed by the file's bytes? */

@@ -2,7 +2,8 @@
  * same bytes and a NUL after them, takes the buf's allocation (the buf is
  * left empty, with its cap, and can be filled again), and goes with its
  * last reference (ASan checks the frees). Sizes cover the empty buf, the
- * heap and glibc's mmapped chunks. */
+ * heap and glibc's mmapped chunks. A blob filled in place (blob_alloc)
+ * is a blob like the others. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,22 @@ static void one(size_t len)
 	free(want);
 }
 
+/* A blob filled in place (blob_alloc, spill.c reads into it): the NUL
+ * after its bytes set, and the footprint of a copy made by blob_new. */
+static void alloc(size_t len)
+{
+	struct blob *bl = blob_alloc(len);
+	CHECK(bl && bl->len == len && bl->refs == 1 && bl->data[len] == 0);
+	if (!bl)
+		return;
+	memset(bl->data, 'z', len);
+	struct blob *copy = blob_new(bl->data, len);
+	CHECK(copy && blob_equal(bl, copy) && copy->data[len] == 0);
+	CHECK(copy && blob_footprint(copy) == blob_footprint(bl));
+	blob_unref(copy);
+	blob_unref(bl);
+}
+
 int main(void)
 {
 	static const size_t sizes[] = { 0,	1,	  15,
@@ -47,5 +64,7 @@ int main(void)
 					100000, 1u << 20, (8u << 20) + 3 };
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		one(sizes[i]);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		alloc(sizes[i]);
 	return check_report("test_blob");
 }
