@@ -185,51 +185,34 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		tree_dir_free(d); /* interrupted: no releasedir will come */
 }
 
-static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+/* READDIR and READDIRPLUS: the snapshot's entries from off, as many as
+ * fit in size; plus: with their attributes (tree_dirplus). */
+static void reply_dir(fuse_req_t req, size_t size, off_t off,
+		      struct fuse_file_info *fi, bool plus)
 {
-	metrics_fuse_op(METRICS_OP_READDIR);
-	struct tree_dir *d = (struct tree_dir *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
-	size_t used = 0;
-	(void)ino;
-	if (!buf) {
-		reply_err(req, ENOMEM);
-		return;
-	}
-	for (size_t i = (size_t)off; off >= 0 && i < d->n; i++) {
-		struct stat st = { .st_ino = d->v[i].ino,
-				   .st_mode = d->v[i].mode };
-		size_t need =
-			fuse_add_direntry(req, buf + used, size - used,
-					  d->v[i].name, &st, (off_t)(i + 1));
-		if (need > size - used)
-			break;
-		used += need;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
-}
-
-static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
-			   off_t off, struct fuse_file_info *fi)
-{
-	metrics_fuse_op(METRICS_OP_READDIRPLUS);
 	struct tree_dir *d = (struct tree_dir *)(uintptr_t)fi->fh;
 	enum tree_view v = view_of(req);
 	char *buf = malloc(size);
 	size_t used = 0;
-	(void)ino;
 	if (!buf) {
 		reply_err(req, ENOMEM);
 		return;
 	}
 	for (size_t i = (size_t)off; off >= 0 && i < d->n; i++) {
-		struct fuse_entry_param e;
-		tree_dirplus(v, d, i, &e);
-		size_t need = fuse_add_direntry_plus(req, buf + used,
-						     size - used, d->v[i].name,
-						     &e, (off_t)(i + 1));
+		struct fuse_entry_param e = { .ino = 0 };
+		size_t need;
+		if (plus) {
+			tree_dirplus(v, d, i, &e);
+			need = fuse_add_direntry_plus(
+				req, buf + used, size - used, d->v[i].name, &e,
+				(off_t)(i + 1));
+		} else {
+			struct stat st = { .st_ino = d->v[i].ino,
+					   .st_mode = d->v[i].mode };
+			need = fuse_add_direntry(req, buf + used, size - used,
+						 d->v[i].name, &st,
+						 (off_t)(i + 1));
+		}
 		if (need > size - used) {
 			if (e.ino)
 				tree_forget(e.ino, 1); /* not sent after all */
@@ -239,6 +222,22 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	metrics_fuse_op(METRICS_OP_READDIR);
+	(void)ino;
+	reply_dir(req, size, off, fi, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	metrics_fuse_op(METRICS_OP_READDIRPLUS);
+	(void)ino;
+	reply_dir(req, size, off, fi, true);
 }
 
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,

@@ -47,6 +47,12 @@ def test_control_files_are_links_into_the_control_mount(mnt):
     ctl = os.readlink(mnt.path(".ctl"))
     assert ctl.startswith("/") and [m for m in mounts() if m[1] == ctl]
     assert ".ctl" not in os.listdir(mnt.mnt)  # not listed, like wait
+    # The control mount lists with plain READDIR (no readdirplus there):
+    # the same entries, a whole directory over several replies.
+    for d in ("vulns", "apps", "scans"):
+        assert sorted(os.listdir(os.path.join(ctl, d))) == \
+            sorted(os.listdir(mnt.path(d)))
+    assert len(os.listdir(os.path.join(ctl, "vulns"))) > 100
     # Data files are plain files of the data mount.
     assert os.path.isfile(mnt.path("vulns", "vuln_00001.json"))
     assert not os.path.islink(mnt.path("vulns", "vuln_00001.json"))
