@@ -191,17 +191,8 @@ static int app_scan_act(const struct kind_ctx *c, const char *data, size_t len,
 				   idem, reply);
 }
 
-static const struct ctl_ops app_scan_ops = {
-	.complete = ctlinput_line_or_json,
-	.act = app_scan_act,
-	.readable = true,
-};
-static const struct kind app_scan_kind = {
-	.name = "scan",
-	.type = KIND_CTL,
-	.write_scope = "scans:write",
-	.ctl = &app_scan_ops,
-};
+static const struct kind app_scan_kind = KIND_CTL_ACT(
+	"scan", "scans:write", ctlinput_line_or_json, app_scan_act);
 
 /* apps/new: {"applicationName","hostUrl","teamId"?,"oas"?,"oasUrl"?} */
 static int app_new_act(const struct kind_ctx *c, const char *data, size_t len,
@@ -236,17 +227,8 @@ static int app_new_act(const struct kind_ctx *c, const char *data, size_t len,
 	return rc;
 }
 
-static const struct ctl_ops app_new_ops = {
-	.complete = ctlinput_line_or_json,
-	.act = app_new_act,
-	.readable = true,
-};
-static const struct kind app_new_kind = {
-	.name = "apps/new",
-	.type = KIND_CTL,
-	.write_scope = "apps:write",
-	.ctl = &app_new_ops,
-};
+static const struct kind app_new_kind = KIND_CTL_ACT(
+	"apps/new", "apps:write", ctlinput_line_or_json, app_new_act);
 
 /* ---- link directories --------------------------------------------- */
 
@@ -271,15 +253,7 @@ static const struct res_row app_scans_row = {
 	.link_reserved = res_scans_reserved,
 };
 static const struct res_row app_vulns_row = {
-	.path = "/v1/vulnerabilities",
-	.filter = "applicationId",
-	.index_paths = res_vulns_streams,
-	.filter_from_id = true,
-	.id_field = "vulnerabilityId",
-	.ext = ".json",
-	.shape = RES_LINK,
-	.child = &res_vuln_link_kind,
-	.link_to = "../../../vulns/",
+	RES_VULN_LINKS("applicationId"),
 };
 
 static const struct kind app_scans_kind = {
@@ -366,19 +340,14 @@ static const struct res_row apps_row = {
 	.shape = RES_DIR,
 	.child = &app_kind,
 	.reserved = apps_reserved,
+	.new_ctl = &app_new_kind,
 };
-
-static int apps_list(const struct kind_ctx *c, struct listing *out)
-{
-	int rc = restab_add(out, "new", &app_new_kind, NULL, NULL);
-	return rc ? rc : rowwalk_list(c, &apps_row, out);
-}
 
 const struct kind res_apps_kind = {
 	.name = "apps",
 	.type = KIND_DIR,
 	.scope = "apps:read",
-	.list = apps_list,
+	.row = &apps_row,
 };
 
 /* ---- name resolution for scans/new -------------------------------- */

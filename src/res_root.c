@@ -330,17 +330,8 @@ static int token_new_act(const struct kind_ctx *c, const char *data,
 	return rc;
 }
 
-static const struct ctl_ops token_new_ops = {
-	.complete = ctlinput_line_or_json,
-	.act = token_new_act,
-	.readable = true,
-};
-static const struct kind token_new_kind = {
-	.name = "tokens/new",
-	.type = KIND_CTL,
-	.write_scope = "tokens:write",
-	.ctl = &token_new_ops,
-};
+static const struct kind token_new_kind = KIND_CTL_ACT(
+	"tokens/new", "tokens:write", ctlinput_line_or_json, token_new_act);
 
 static const char *const tokens_reserved[] = { "new", NULL };
 static const struct res_row tokens_row = {
@@ -351,19 +342,13 @@ static const struct res_row tokens_row = {
 	.shape = RES_FILE,
 	.child = &token_kind,
 	.reserved = tokens_reserved,
+	.new_ctl = &token_new_kind,
 };
-
-static int tokens_list(const struct kind_ctx *c, struct listing *out)
-{
-	int rc = restab_add(out, "new", &token_new_kind, NULL, NULL);
-	return rc ? rc : rowwalk_list(c, &tokens_row, out);
-}
 
 const struct kind res_tokens_kind = {
 	.name = "tokens",
 	.type = KIND_DIR,
 	.scope = "tokens:read",
-	.list = tokens_list,
 	.row = &tokens_row,
 	.entries_remove_scope = "tokens:delete",
 };

@@ -123,17 +123,8 @@ static int cancel_act(const struct kind_ctx *c, const char *data, size_t len,
 	return rc;
 }
 
-static const struct ctl_ops cancel_ops = {
-	.complete = ctlinput_any,
-	.act = cancel_act,
-	.readable = true,
-};
-static const struct kind cancel_kind = {
-	.name = "cancel",
-	.type = KIND_CTL,
-	.write_scope = "scans:write",
-	.ctl = &cancel_ops,
-};
+static const struct kind cancel_kind =
+	KIND_CTL_ACT("cancel", "scans:write", ctlinput_any, cancel_act);
 
 /* One look at the scan for scans/ID/wait (waitq.h polls): 1 with its
  * final status word as the reply once it is finished. A fresh (uncached)
@@ -228,32 +219,15 @@ static int scan_new_act(const struct kind_ctx *c, const char *data, size_t len,
 	return rc;
 }
 
-static const struct ctl_ops scan_new_ops = {
-	.complete = ctlinput_line_or_json,
-	.act = scan_new_act,
-	.readable = true,
-};
-static const struct kind scan_new_kind = {
-	.name = "scans/new",
-	.type = KIND_CTL,
-	.write_scope = "scans:write",
-	.ctl = &scan_new_ops,
-};
+static const struct kind scan_new_kind = KIND_CTL_ACT(
+	"scans/new", "scans:write", ctlinput_line_or_json, scan_new_act);
 
 /* ---- scans/ID/ ---------------------------------------------------- */
 
 static const struct res_row scan_vulns_row = {
-	.path = "/v1/vulnerabilities",
-	.filter = "scanId",
-	.index_paths = res_vulns_streams,
+	RES_VULN_LINKS("scanId"),
 	/* diff/ compares scans by fingerprint from the same index. */
 	.index_extra = "fingerprint",
-	.filter_from_id = true,
-	.id_field = "vulnerabilityId",
-	.ext = ".json",
-	.shape = RES_LINK,
-	.child = &res_vuln_link_kind,
-	.link_to = "../../../vulns/",
 };
 
 static const struct kind scan_vulns_kind = {
@@ -323,17 +297,12 @@ static const struct res_row scans_row = {
 	.shape = RES_DIR,
 	.child = &scan_kind,
 	.reserved = res_scans_reserved,
+	.new_ctl = &scan_new_kind,
 };
-
-static int scans_list(const struct kind_ctx *c, struct listing *out)
-{
-	int rc = restab_add(out, "new", &scan_new_kind, NULL, NULL);
-	return rc ? rc : rowwalk_list(c, &scans_row, out);
-}
 
 const struct kind res_scans_kind = {
 	.name = "scans",
 	.type = KIND_DIR,
 	.scope = "scans:read",
-	.list = scans_list,
+	.row = &scans_row,
 };

@@ -147,17 +147,8 @@ out:
 	return rc;
 }
 
-static const struct ctl_ops triage_ops = {
-	.complete = ctlinput_line_or_json,
-	.act = triage_act,
-	.readable = true,
-};
-static const struct kind triage_kind = {
-	.name = "vulns/triage",
-	.type = KIND_CTL,
-	.write_scope = "vulns:write",
-	.ctl = &triage_ops,
-};
+static const struct kind triage_kind = KIND_CTL_ACT(
+	"vulns/triage", "vulns:write", ctlinput_line_or_json, triage_act);
 
 /* ---- by-severity/, by-status/ ------------------------------------- */
 

@@ -610,6 +610,11 @@ static int list_indexed(const struct kind_ctx *c, const struct res_row *row,
 int rowwalk_list(const struct kind_ctx *c, const struct res_row *row,
 		 struct listing *out)
 {
+	if (row->new_ctl) {
+		int rc = restab_add(out, "new", row->new_ctl, NULL, NULL);
+		if (rc)
+			return rc;
+	}
 	if (row->index_paths)
 		return list_indexed(c, row, out);
 	if (row->split_param)

@@ -125,6 +125,18 @@ struct kind {
 	bool live;
 };
 
+/* The kind of a control file that acts on what is written (complete:
+ * when to act) and keeps a reply the writer reads back (apps/new,
+ * scans/new, tokens/new, ...): its ops and the scope it needs to write. */
+#define KIND_CTL_ACT(name_, write_scope_, complete_, act_)               \
+	{                                                                \
+		.name = (name_), .type = KIND_CTL,                       \
+		.write_scope = (write_scope_),                           \
+		.ctl = &(const struct ctl_ops){ .complete = (complete_), \
+						.act = (act_),           \
+						.readable = true },      \
+	}
+
 /* Add an entry to out; takes the references content and obj (also on
  * failure). Returns 0 or -ENOMEM. */
 int listing_add(struct listing *out, const char *name, const struct kind *k,

@@ -38,6 +38,9 @@ struct res_row {
 	 * target is the name the item has there (NULL: none). */
 	const char *const *link_reserved;
 	const char *const *reserved; /* names the item may not take */
+	/* A control file listed first as "new" (apps/new, scans/new,
+	 * tokens/new; reserved holds "new"); NULL: none. */
+	const struct kind *new_ctl;
 	/* Fetch the list as parallel streams, one query per value of this
 	 * parameter (the API pages one query sequentially; independent
 	 * queries overlap, and their pages are the ones the filtered views
@@ -106,5 +109,14 @@ extern const char *const res_scans_reserved[];
 extern const struct kind restab_root_kind, res_vuln_link_kind;
 extern const struct kind res_apps_kind, res_scans_kind, res_vulns_kind,
 	res_teams_kind, res_tokens_kind;
+
+/* The row of one object's findings (apps/NAME/vulns/, scans/ID/vulns/):
+ * those whose filter_field is the object's id, from the index of the
+ * lists vulns/ walks (linkidx.h), as links into vulns/ two levels up. */
+#define RES_VULN_LINKS(filter_field)                                      \
+	.path = "/v1/vulnerabilities", .filter = (filter_field),          \
+	.index_paths = res_vulns_streams, .filter_from_id = true,         \
+	.id_field = "vulnerabilityId", .ext = ".json", .shape = RES_LINK, \
+	.child = &res_vuln_link_kind, .link_to = "../../../vulns/"
 
 #endif
