@@ -3,7 +3,8 @@
  * apps/NAME/ shows the application object (app.json; rm deletes the app),
  * its primary instance's endpoints and OpenAPI spec (writable: truncate,
  * write, close uploads), a "scan" control, and link directories to its
- * scans and findings. apps/new creates an application. Calls api, names,
+ * scans and findings (named as in scans/: it refers to res_scans, never
+ * the other way). apps/new creates an application. Calls api, appref,
  * restab and ctlinput helpers.
  */
 #include <errno.h>
@@ -12,33 +13,14 @@
 #include <string.h>
 
 #include "apisecfs/api.h"
+#include "apisecfs/appref.h"
 #include "apisecfs/ctlinput.h"
 #include "apisecfs/esc.h"
 #include "apisecfs/json.h"
 #include "apisecfs/log.h"
-#include "apisecfs/names.h"
 #include "apisecfs/restab.h"
 #include "apisecfs/rowwalk.h"
 #include "apisecfs/scanhist.h"
-
-static const char *const apps_reserved[] = { "new", NULL };
-
-/* The first instance is the one apps/NAME/ shows and scans. */
-static const char *primary_instance(const cJSON *app)
-{
-	const cJSON *inst = cJSON_GetObjectItemCaseSensitive(app, "instances");
-	return json_str(cJSON_GetArrayItem(inst, 0), "instanceId");
-}
-
-static int instance_path(char *out, size_t outsz, const char *app,
-			 const char *inst, const char *tail)
-{
-	char ea[API_PATH_MAX / 4], ei[API_PATH_MAX / 4];
-	int n = snprintf(out, outsz, "/v1/applications/%s/instances/%s%s",
-			 api_escape(app, ea, sizeof(ea)),
-			 api_escape(inst, ei, sizeof(ei)), tail);
-	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
-}
 
 /* ---- files -------------------------------------------------------- */
 
@@ -81,8 +63,8 @@ static int endpoints_render(const struct kind_ctx *c, struct buf *out,
 	uint64_t sig;
 	bool unchanged;
 	(void)mtime;
-	int rc =
-		instance_path(path, sizeof(path), c->id, c->ctx, "/endpoints");
+	int rc = appref_instance_path(path, sizeof(path), c->id, c->ctx,
+				      "/endpoints");
 	if (rc)
 		return rc;
 	enum api_err result =
@@ -110,7 +92,8 @@ static int spec_upload(const struct kind_ctx *c, const char *data, size_t len,
 	char path[API_PATH_MAX];
 	struct api_status st;
 	(void)idem, (void)reply;
-	int rc = instance_path(path, sizeof(path), c->id, c->ctx, "/spec");
+	int rc = appref_instance_path(path, sizeof(path), c->id, c->ctx,
+				      "/spec");
 	if (rc)
 		return rc;
 	size_t i = 0;
@@ -141,31 +124,6 @@ static const struct kind spec_kind = {
 
 /* ---- controls ----------------------------------------------------- */
 
-int res_apps_start_scan(const char *app, const char *inst, const char *body,
-			size_t len, const char *idem, struct buf *reply)
-{
-	char path[API_PATH_MAX];
-	struct api_status st;
-	cJSON *resp = NULL;
-	int rc = instance_path(path, sizeof(path), app, inst, "/scans");
-	if (rc)
-		return rc;
-	enum api_err result =
-		api_send("POST", path, "application/json", body ? body : "{}",
-			 body ? len : 2, idem, &resp, &st);
-	rc = restab_errno(result, &st);
-	const char *id = json_str(resp, "scanId");
-	if (!rc && !id)
-		rc = -EIO;
-	if (!rc) {
-		log_info("scan %s of application %s started", id, app);
-		if (buf_printf(reply, "%s\n", id))
-			rc = -ENOMEM;
-	}
-	cJSON_Delete(resp);
-	return rc;
-}
-
 /* Input: nothing in particular (scan everything) or a JSON object with
  * "endpointIds". */
 static int app_scan_act(const struct kind_ctx *c, const char *data, size_t len,
@@ -187,8 +145,8 @@ static int app_scan_act(const struct kind_ctx *c, const char *data, size_t len,
 			return -EINVAL;
 		}
 	}
-	return res_apps_start_scan(c->id, c->ctx, json ? data : NULL, len,
-				   idem, reply);
+	return appref_start_scan(c->id, c->ctx, json ? data : NULL, len, idem,
+				 reply);
 }
 
 static const struct kind app_scan_kind = KIND_CTL_ACT(
@@ -277,7 +235,7 @@ static int add_spec(struct listing *out, const char *app, const char *inst)
 	char path[API_PATH_MAX];
 	struct cache_doc doc;
 	struct api_status st;
-	if (instance_path(path, sizeof(path), app, inst, "/spec"))
+	if (appref_instance_path(path, sizeof(path), app, inst, "/spec"))
 		return 0;
 	enum api_err result = api_get_doc(path, &doc, &st);
 	if (result == API_E_NOT_FOUND)
@@ -297,7 +255,7 @@ static int app_list(const struct kind_ctx *c, struct listing *out)
 	cJSON *app = restab_obj(c);
 	if (!app)
 		return -EIO;
-	const char *inst = primary_instance(app);
+	const char *inst = appref_primary_instance(app);
 	time_t mt = restab_mtime(app);
 	int rc = listing_add(out, "app.json", &app_json_kind, c->id, NULL,
 			     restab_pretty(app), NULL, mt);
@@ -339,7 +297,7 @@ static const struct res_row apps_row = {
 	.ext = "",
 	.shape = RES_DIR,
 	.child = &app_kind,
-	.reserved = apps_reserved,
+	.reserved = appref_apps_reserved,
 	.new_ctl = &app_new_kind,
 };
 
@@ -349,93 +307,3 @@ const struct kind res_apps_kind = {
 	.scope = "apps:read",
 	.row = &apps_row,
 };
-
-/* ---- name resolution for scans/new -------------------------------- */
-
-struct app_ref {
-	char *id, *inst, *api_name;
-};
-
-struct resolve {
-	struct app_ref *v;
-	size_t n, alloc;
-};
-
-static int resolve_item(const cJSON *it, const char *page_key, void *ud)
-{
-	(void)page_key;
-	struct resolve *r = ud;
-	const char *id = json_str(it, "applicationId");
-	const char *inst = primary_instance(it);
-	const char *name = json_str(it, "applicationName");
-	if (!id)
-		return 0;
-	if (r->n == r->alloc) {
-		size_t na = r->alloc ? r->alloc * 2 : 64;
-		struct app_ref *v = realloc(r->v, na * sizeof(*v));
-		if (!v)
-			return -1;
-		r->v = v;
-		r->alloc = na;
-	}
-	struct app_ref *a = &r->v[r->n++];
-	a->id = strdup(id);
-	a->inst = inst ? strdup(inst) : NULL;
-	a->api_name = name ? strdup(name) : NULL;
-	return 0;
-}
-
-/* The application whose file name under apps/ (or whose id) is word. */
-int res_apps_resolve(const char *word, char **app_id, char **inst_id)
-{
-	struct resolve r = { 0 };
-	struct api_status st;
-	struct names_entry *ne = NULL;
-	uint64_t sig;
-	bool unchanged;
-	int rc;
-
-	*app_id = *inst_id = NULL;
-	enum api_err result = api_list("/v1/applications", 0, resolve_item, &r,
-				       &sig, &unchanged, &st);
-	if (result) {
-		rc = restab_errno(result, &st);
-		goto out;
-	}
-	rc = -ENOMEM;
-	ne = calloc(r.n ? r.n : 1, sizeof(*ne));
-	if (!ne)
-		goto out;
-	for (size_t i = 0; i < r.n; i++) {
-		ne[i].id = r.v[i].id;
-		ne[i].api_name = r.v[i].api_name;
-	}
-	if (names_assign(ne, r.n, "", apps_reserved))
-		goto out;
-	rc = -ENOENT;
-	for (size_t i = 0; i < r.n && rc == -ENOENT; i++) {
-		const struct app_ref *a = &r.v[i];
-		if (!a->id ||
-		    (strcmp(ne[i].name, word) && strcmp(a->id, word)))
-			continue;
-		if (!a->inst) {
-			log_warn("application %s has no instance to scan",
-				 a->id);
-			continue;
-		}
-		*app_id = strdup(a->id);
-		*inst_id = strdup(a->inst);
-		rc = (*app_id && *inst_id) ? 0 : -ENOMEM;
-	}
-	for (size_t i = 0; i < r.n; i++)
-		free(ne[i].name);
-out:
-	free(ne);
-	for (size_t i = 0; i < r.n; i++) {
-		free(r.v[i].id);
-		free(r.v[i].inst);
-		free(r.v[i].api_name);
-	}
-	free(r.v);
-	return rc;
-}

@@ -3,7 +3,8 @@
  * scans/ID/ shows the scan object (scan.json, status), its reports once it
  * has completed, a cancel control, a wait file whose read blocks until the
  * scan ends, and links to its findings. scans/new starts a scan of an
- * application named as under apps/. Calls api, restab and ctlinput helpers.
+ * application named as under apps/ (appref.h resolves the name and starts
+ * the scan). Calls api, appref, restab and ctlinput helpers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "apisecfs/api.h"
+#include "apisecfs/appref.h"
 #include "apisecfs/ctlinput.h"
 #include "apisecfs/json.h"
 #include "apisecfs/junit.h"
@@ -177,7 +179,7 @@ static int json_target(const char *data, size_t len, char **app, char **inst,
 		*app = strdup(a);
 		*inst = strdup(i);
 	} else {
-		rc = res_apps_resolve(a, app, inst);
+		rc = appref_resolve(a, app, inst);
 	}
 	if (!rc && ids) {
 		cJSON *b = cJSON_CreateObject();
@@ -204,14 +206,14 @@ static int scan_new_act(const struct kind_ctx *c, const char *data, size_t len,
 	else if (strchr(word, '\n'))
 		rc = -EINVAL; /* one application per open */
 	else
-		rc = res_apps_resolve(word, &app, &inst);
+		rc = appref_resolve(word, &app, &inst);
 	/* What was written is not echoed: a control file's input stays out
 	 * of the log (it might be a pasted token). */
 	if (rc == -ENOENT)
 		log_warn("scans/new: no application by that name or id");
 	if (!rc)
-		rc = res_apps_start_scan(app, inst, body,
-					 body ? strlen(body) : 0, idem, reply);
+		rc = appref_start_scan(app, inst, body,
+				       body ? strlen(body) : 0, idem, reply);
 	free(word);
 	free(app);
 	free(inst);

@@ -89,16 +89,6 @@ int restab_errno(enum api_err err, const struct api_status *st);
 int restab_append_doc(struct buf *out, const char *path, time_t *mtime)
 	__attribute__((warn_unused_result));
 
-/* res_apps.c: the application whose file name under apps/ (or whose id)
- * is word, and its primary instance; caller frees both. -ENOENT if none. */
-int res_apps_resolve(const char *word, char **app_id, char **inst_id)
-	__attribute__((warn_unused_result));
-/* res_apps.c: start a scan (body NULL: every endpoint); reply gets the
- * scan object. */
-int res_apps_start_scan(const char *app, const char *inst, const char *body,
-			size_t len, const char *idem, struct buf *reply)
-	__attribute__((warn_unused_result));
-
 /* res_vulns.c: the findings as vulns/ walks them (five streams). */
 extern const char *const res_vulns_streams[];
 /* res_scans.c: the names scans/ keeps for itself (its control files). */
