@@ -107,7 +107,7 @@ def row(values):
     return " | ".join(f"{str(v)[:w]:{a}{w}}" for v, (_, w, a) in zip(values, COLS))
 
 
-KIND_TITLES = {"": "", "lean": " LEAN (short texts; grep rows only)",
+KIND_TITLES = {"": "", "lean": " LEAN (short texts; grep and export-vulns rows only)",
                "fresh": " (freshness probes only)"}
 
 

@@ -209,17 +209,18 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 		.password_file = o->password_file,
 		.credentials = o->credentials,
 	};
-	/* Parsed pages shared by walkers weigh a few times their bodies:
-	 * a quarter of cache_size holds those of the pages walked together. */
+	/* cache_size is shared, so the mount's memory follows the one
+	 * number: half for API responses, three eighths for rendered files,
+	 * an eighth for parsed pages that several walkers share (taken from
+	 * the files' share: a dropped file is rendered again without a
+	 * request, a dropped page costs one). */
+	size_t cache_bytes = (size_t)o->cache_size << 20;
 	struct api_opts apo = { .base_url = o->url,
 				.ttl_ms = (long long)o->cache_ttl * 1000,
-				.parsed_max =
-					((size_t)o->cache_size << 20) / 4 };
-	/* cache_size is shared: half for API responses, half for rendered
-	 * files, so the mount's memory follows the one number. */
+				.parsed_max = cache_bytes / 8 };
 	struct cache_opts co = {
 		.ttl_ms = (long long)o->cache_ttl * 1000,
-		.max_bytes = ((size_t)o->cache_size << 20) / 2,
+		.max_bytes = cache_bytes / 2,
 		.fetch = fetch,
 	};
 	struct events_opts eo = {
@@ -228,7 +229,7 @@ static int setup_stack(const struct opts *o, cache_fetch_fn fetch, char *err,
 	};
 	struct tree_opts to = {
 		.ttl_s = o->cache_ttl,
-		.content_max = ((size_t)o->cache_size << 20) / 2,
+		.content_max = cache_bytes / 2 - cache_bytes / 8,
 		.uid = o->set_uid ? (uid_t)o->uid : getuid(),
 		.gid = o->set_gid ? (gid_t)o->gid : getgid(),
 		.umask = o->set_umask ? (mode_t)o->umask : 0,

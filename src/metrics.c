@@ -413,7 +413,7 @@ static int render_gauges(const struct metrics_gauges *g, struct buf *out)
 		  true, g->cache_max_bytes },
 		{ "apisecfs_pages_parsed_total", "counter",
 		  "List pages parsed: once per page version while the parsed "
-		  "pages fit a quarter of -o cache_size.",
+		  "pages fit an eighth of -o cache_size.",
 		  true, g->pages_parsed },
 		{ "apisecfs_pages_parse_shared_total", "counter",
 		  "Walks of a list page (a listing, a view, all.jsonl) that "
