@@ -48,7 +48,7 @@ def export(sim, dest, token=None, options=(), args=(), stderr=None,
     finally:
         shutil.rmtree(tokdir)
     err = r.stderr or ""
-    for bad in ("ERROR: AddressSanitizer", "runtime error:",
+    for bad in ("ERROR: AddressSanitizer", "runtime error:", "ThreadSanitizer",
                 "ERROR: LeakSanitizer", "Invalid read", "Invalid write"):
         assert bad not in err, err
     return r
