@@ -337,6 +337,18 @@ static bool has_userinfo(const char *url)
 	return memchr(p, '@', n) != NULL;
 }
 
+/* A '/' that ends a path of -o only goes (a shell's completion of
+ * vulns/ adds it): "vulns/:apps/x/" is "vulns:apps/x". In place. */
+static void trim_only(char *only)
+{
+	char *w = only;
+	for (const char *r = only; *r; r++)
+		if (!(*r == '/' && r > only && r[-1] != '/' &&
+		      (r[1] == ':' || !r[1])))
+			*w++ = *r;
+	*w = '\0';
+}
+
 /* -o only: up to OPTS_ONLY_MAX relative paths of the tree, separated by
  * ':', no "." or ".." or empty name in them, none inside another. */
 static int check_only(const char *only)
@@ -386,12 +398,14 @@ static int check_only(const char *only)
 	return 0;
 }
 
-static int check(const struct opts *o)
+static int check(struct opts *o)
 {
 	if (o->only && !o->export) {
 		fprintf(stderr, "apisecfs: only is an option of --export\n");
 		return -1;
 	}
+	if (o->only)
+		trim_only(o->only);
 	if (o->only && check_only(o->only))
 		return -1;
 	if (!o->url) {
