@@ -22,8 +22,8 @@ struct parsememo_ref {
 	cJSON *tree;
 	struct json_arena *arena;
 	size_t bytes;
-	unsigned refs; /* memo.lock: walkers holding it, +1 while kept */
-	bool kept;     /* memo.lock: in the table and the LRU list */
+	unsigned refs; /* memo.lock: walkers holding it, +1 while in the
+			* table and the LRU list */
 	struct parsememo_ref *prev, *next; /* memo.lock: LRU, newest first */
 	UT_hash_handle hh;
 };
@@ -55,7 +55,6 @@ static bool unkeep_locked(struct parsememo_ref *r)
 	else
 		memo.oldest = r->prev;
 	r->prev = r->next = NULL;
-	r->kept = false;
 	memo.bytes -= r->bytes;
 	return --r->refs == 0;
 }
@@ -81,7 +80,6 @@ static void touch_locked(struct parsememo_ref *r)
 static void keep_locked(struct parsememo_ref *r, struct parsememo_ref **dead)
 {
 	HASH_ADD_KEYPTR(hh, memo.table, r->key, strlen(r->key), r);
-	r->kept = true;
 	r->refs++;
 	r->next = memo.newest;
 	if (memo.newest)
