@@ -78,6 +78,7 @@ static struct {
 	struct job *jobs; /* protected by lock; a stack: depth first */
 	unsigned busy;	  /* protected by lock: jobs being worked */
 	int status;	  /* protected by lock: first failure's exit status */
+	unsigned workers; /* set before the writers start */
 	unsigned long files, written, removed; /* protected by lock */
 	long long progress_ms;		       /* protected by lock */
 } ex = { .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -370,7 +371,7 @@ static int push_part(struct dirwork *w, size_t from, size_t to)
 
 /* Start directory job j (handed over): list it, then write it whole, or
  * queue it in parts when it is big and other workers can take some. */
-static void export_dir(struct job *j, unsigned workers, char *bufs)
+static void export_dir(struct job *j, char *bufs)
 {
 	struct dirwork *w = calloc(1, sizeof(*w));
 	int rc;
@@ -399,7 +400,7 @@ static void export_dir(struct job *j, unsigned workers, char *bufs)
 		return;
 	}
 	size_t n = w->d->n, from = 2;
-	if (workers > 1 && n > from + 2 * EXPORT_PART) {
+	if (ex.workers > 1 && n > from + 2 * EXPORT_PART) {
 		/* All parts counted first: one finished early must not end
 		 * the directory. */
 		unsigned total = (unsigned)((n - from + EXPORT_PART - 1) /
@@ -435,14 +436,10 @@ drop_job:
 
 /* ---- the walk ----------------------------------------------------- */
 
-struct worker_arg {
-	unsigned workers;
-};
-
 static void *worker(void *arg)
 {
-	const struct worker_arg *wa = arg;
 	char *bufs = malloc(EXPORT_CHUNK);
+	(void)arg;
 	if (!bufs)
 		fail(EXIT_PLATFORM, "", NULL, ENOMEM);
 	pthread_mutex_lock(&ex.lock);
@@ -465,7 +462,7 @@ static void *worker(void *arg)
 			if (last)
 				finish_dir(w);
 		} else {
-			export_dir(j, wa->workers, bufs); /* failures set
+			export_dir(j, bufs); /* failures set
 							   * ex.status */
 		}
 		pthread_mutex_lock(&ex.lock);
@@ -525,147 +522,137 @@ struct only_dirs {
 	size_t n;
 };
 
-/* Write path (names separated by '/') of the tree: its parents are made
- * in DIR as needed (never swept: the rest of DIR is not this run's), and
- * the last name is written as a directory's entry is. A directory is
- * queued and recorded in *dirs for the warm walk. Returns 0 or -1 (the
- * failure reported, with EXIT_USAGE for a path the tree does not have). */
-/* Whether path is in the tree, every name but the last a directory,
- * the last one the credential may read: looked up before anything is
- * made in DIR. Returns 0, -ENOENT, or the tree's failure. */
-static int export_only_resolve(const char *path)
+/* Look path (names separated by '/', checked by opts.c) up in the tree:
+ * every name but the last a directory, the last one the credential may
+ * read. Returns 0, -ENOENT, or the tree's failure. With parent, *parent
+ * is the last name's directory, holding a lookup (but the root). */
+static int export_only_lookup(const char *path, fuse_ino_t *parent)
 {
-	fuse_ino_t ino = FUSE_ROOT_ID;
+	fuse_ino_t dir = FUSE_ROOT_ID, ino = FUSE_ROOT_ID;
 	int rc = 0;
-	for (const char *name = path; !rc;) {
+	for (const char *name = path;;) {
 		const char *slash = strchr(name, '/');
 		size_t n = slash ? (size_t)(slash - name) : strlen(name);
 		char comp[NAME_MAX + 1];
 		struct fuse_entry_param e;
+		if (dir != FUSE_ROOT_ID)
+			tree_forget(dir, 1);
+		dir = ino;
+		ino = FUSE_ROOT_ID;
 		if (n > NAME_MAX)
-			return -ENOENT;
-		snprintf(comp, sizeof(comp), "%.*s", (int)n, name);
-		if (!exportdir_name_ok(comp, ino == FUSE_ROOT_ID))
 			rc = -ENOENT;
 		else
-			rc = tree_lookup(TREE_VIEW_EXPORT, ino, comp, &e);
-		if (ino != FUSE_ROOT_ID)
-			tree_forget(ino, 1);
-		if (rc)
-			return rc;
-		ino = e.ino;
-		if (!(e.attr.st_mode & 0444) ||
-		    (slash && !S_ISDIR(e.attr.st_mode)))
+			snprintf(comp, sizeof(comp), "%.*s", (int)n, name);
+		if (!rc && !exportdir_name_ok(comp, dir == FUSE_ROOT_ID))
 			rc = -ENOENT;
-		if (!slash || rc)
+		if (!rc &&
+		    !(rc = tree_lookup(TREE_VIEW_EXPORT, dir, comp, &e))) {
+			ino = e.ino;
+			if (!(e.attr.st_mode & 0444) ||
+			    (slash && !S_ISDIR(e.attr.st_mode)))
+				rc = -ENOENT;
+		}
+		if (rc || !slash)
 			break;
 		name = slash + 1;
 	}
-	tree_forget(ino, 1);
+	if (ino != FUSE_ROOT_ID)
+		tree_forget(ino, 1);
+	if (!rc && parent)
+		*parent = dir;
+	else if (dir != FUSE_ROOT_ID)
+		tree_forget(dir, 1);
 	return rc;
 }
 
+/* Write path (export_only_lookup found it) of the tree: its parents are
+ * made in DIR as needed (never swept: the rest of DIR is not this run's),
+ * and the last name is written as a directory's entry is. A directory is
+ * queued and recorded in *dirs for the warm walk. Returns 0 or -1 (the
+ * failure reported, with EXIT_USAGE for a path the tree no longer has). */
 static int export_only_path(const char *path, char *bufs,
 			    struct only_dirs *dirs)
 {
-	size_t len = strlen(path);
-	struct job *pj = malloc(sizeof(*pj) + len + 1);
-	int dfd = -1, rc = 0;
+	const char *last = strrchr(path, '/');
+	size_t plen = last ? (size_t)(last - path) : 0;
+	struct job *pj = malloc(sizeof(*pj) + plen + 1);
+	int dfd = -1, rc;
+	bool keep;
 	if (!pj)
 		return fail(EXIT_PLATFORM, path, NULL, ENOMEM);
 	*pj = (struct job){ .ino = FUSE_ROOT_ID };
-	pj->path[0] = '\0';
-	if ((rc = exportdir_open_path(&ex.xd, "", &dfd))) {
+	memcpy(pj->path, path, plen);
+	pj->path[plen] = '\0';
+	last = last ? last + 1 : path;
+	rc = export_only_lookup(path, &pj->ino);
+	if (rc) {
 		free(pj);
-		return local_fail(path, NULL, rc);
+		return rc == -ENOENT ? fail(EXIT_USAGE, path, NULL, ENOENT)
+				     : tree_fail(path, NULL, rc);
 	}
-	const char *name = path;
-	for (;;) {
+	if ((rc = exportdir_open_path(&ex.xd, "", &dfd)))
+		rc = local_fail(path, NULL, rc);
+	/* The parents, made in DIR. */
+	for (const char *name = path; !rc && name != last;) {
 		const char *slash = strchr(name, '/');
 		char comp[NAME_MAX + 1];
-		size_t n = slash ? (size_t)(slash - name) : strlen(name);
-		snprintf(comp, sizeof(comp), "%.*s", (int)n, name);
-		if (n > NAME_MAX || !exportdir_name_ok(comp, !pj->path[0])) {
-			rc = fail(EXIT_USAGE, path, NULL, ENOENT);
-			break;
-		}
-		if (!slash) {
-			bool keep;
-			/* A directory's job is queued with the lookup; one
-			 * more lookup goes to the warm walk. */
-			struct fuse_entry_param e;
-			rc = export_entry(pj, dfd, comp, bufs, &keep);
-			if (!rc && !keep) {
-				rc = fail(EXIT_USAGE, path, NULL, ENOENT);
-			} else if (!rc && dirs->n < EXPORT_ONLY_MAX &&
-				   !tree_lookup(TREE_VIEW_EXPORT, pj->ino,
-						comp, &e)) {
-				if (S_ISDIR(e.attr.st_mode))
-					dirs->v[dirs->n++] = e.ino;
-				else
-					tree_forget(e.ino, 1);
-			}
-			break;
-		}
-		struct fuse_entry_param e;
 		int sub;
 		bool made;
-		rc = tree_lookup(TREE_VIEW_EXPORT, pj->ino, comp, &e);
-		if (rc == -ENOENT || (!rc && !S_ISDIR(e.attr.st_mode))) {
-			if (!rc)
-				tree_forget(e.ino, 1);
-			rc = fail(EXIT_USAGE, path, NULL, ENOENT);
-			break;
-		}
-		if (rc) {
-			rc = tree_fail(pj->path, comp, rc);
-			break;
-		}
+		snprintf(comp, sizeof(comp), "%.*s", (int)(slash - name),
+			 name);
 		if ((rc = exportdir_subdir(dfd, comp, &sub, &made))) {
-			tree_forget(e.ino, 1);
-			rc = local_fail(pj->path, comp, rc);
+			rc = local_fail(path, NULL, rc);
 			break;
 		}
 		close(dfd);
 		dfd = sub;
-		if (pj->ino != FUSE_ROOT_ID)
-			tree_forget(pj->ino, 1);
-		pj->ino = e.ino;
-		snprintf(pj->path + strlen(pj->path),
-			 len + 1 - strlen(pj->path), "%s%s",
-			 pj->path[0] ? "/" : "", comp);
 		name = slash + 1;
+	}
+	/* A directory's job is queued with the lookup; one more lookup goes
+	 * to the warm walk. */
+	struct fuse_entry_param e;
+	if (!rc && !(rc = export_entry(pj, dfd, last, bufs, &keep))) {
+		if (!keep)
+			rc = fail(EXIT_USAGE, path, NULL, ENOENT);
+		else if (dirs->n < EXPORT_ONLY_MAX &&
+			 !tree_lookup(TREE_VIEW_EXPORT, pj->ino, last, &e)) {
+			if (S_ISDIR(e.attr.st_mode))
+				dirs->v[dirs->n++] = e.ino;
+			else
+				tree_forget(e.ino, 1);
+		}
 	}
 	if (pj->ino != FUSE_ROOT_ID)
 		tree_forget(pj->ino, 1);
 	free(pj);
-	close(dfd);
+	if (dfd >= 0)
+		close(dfd);
 	return rc;
 }
 
-/* Queue the parts of the tree -o only names (opts.c checked their
- * form). */
+/* Queue the parts of the tree -o only names (opts.c checked their form
+ * and number). */
 static int export_only(const char *only, struct only_dirs *dirs)
 {
 	char *bufs = malloc(EXPORT_CHUNK), *list = strdup(only), *save = NULL;
+	char *paths[EXPORT_ONLY_MAX];
+	size_t n = 0;
 	int rc = 0;
 	if (!bufs || !list)
 		rc = fail(EXIT_PLATFORM, "", NULL, ENOMEM);
+	for (char *p = rc ? NULL : strtok_r(list, ":", &save);
+	     p && n < EXPORT_ONLY_MAX; p = strtok_r(NULL, ":", &save))
+		paths[n++] = p;
 	/* All looked up first: a path not in the tree changes nothing. */
-	for (const char *p = list ? only : NULL; p && !rc;) {
-		size_t n = strcspn(p, ":");
-		char one[PATH_MAX];
-		snprintf(one, sizeof(one), "%.*s", (int)n, p);
-		rc = export_only_resolve(one);
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = export_only_lookup(paths[i], NULL);
 		if (rc == -ENOENT)
-			rc = fail(EXIT_USAGE, one, NULL, ENOENT);
+			rc = fail(EXIT_USAGE, paths[i], NULL, ENOENT);
 		else if (rc)
-			rc = tree_fail(one, NULL, rc);
-		p = p[n] ? p + n + 1 : NULL;
+			rc = tree_fail(paths[i], NULL, rc);
 	}
-	for (char *p = list && !rc ? strtok_r(list, ":", &save) : NULL;
-	     p && !rc; p = strtok_r(NULL, ":", &save))
-		rc = export_only_path(p, bufs, dirs);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = export_only_path(paths[i], bufs, dirs);
 	free(bufs);
 	free(list);
 	return rc;
@@ -691,14 +678,14 @@ int export_run(unsigned workers, const char *only)
 	/* Requests overlap the writers' local work (exportwarm.h). */
 	unsigned ahead =
 		exportwarm_start(workers ? workers : 1, dirs.v, dirs.n);
-	struct worker_arg wa = { workers ? workers : 1 };
-	for (; n < wa.workers; n++)
-		if (pthread_create(&th[n], NULL, worker, &wa))
+	ex.workers = workers ? workers : 1;
+	for (; n < ex.workers; n++)
+		if (pthread_create(&th[n], NULL, worker, NULL))
 			break;
 	log_debug("export: %u writers, %u reading ahead", n ? n : 1, ahead);
 	if (!n) {
-		wa.workers = 1;
-		worker(&wa);
+		ex.workers = 1; /* no thread runs: this one writes alone */
+		worker(NULL);
 	}
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
