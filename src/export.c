@@ -516,6 +516,17 @@ static void export_drain(void)
 
 /* ---- -o only: parts of the tree ------------------------------------ */
 
+/* A path of -o only that cannot be written: not in the tree (a usage
+ * error), not the credential's to read, or the platform failed. */
+static int only_fail(const char *path, int rc)
+{
+	if (rc == -ENOENT)
+		return fail(EXIT_USAGE, path, NULL, ENOENT);
+	if (rc == -EACCES)
+		return fail(EXIT_CREDENTIAL, path, NULL, EACCES);
+	return tree_fail(path, NULL, rc);
+}
+
 /* The directories of -o only, each holding a lookup for the warm walk. */
 struct only_dirs {
 	fuse_ino_t v[EXPORT_ONLY_MAX];
@@ -524,7 +535,8 @@ struct only_dirs {
 
 /* Look path (names separated by '/', checked by opts.c) up in the tree:
  * every name but the last a directory, the last one the credential may
- * read. Returns 0, -ENOENT, or the tree's failure. With parent, *parent
+ * read. Returns 0, -ENOENT, -EACCES (the credential's scopes do not
+ * reach it), or the tree's failure. With parent, *parent
  * is the last name's directory, holding a lookup (but the root). */
 static int export_only_lookup(const char *path, fuse_ino_t *parent)
 {
@@ -548,9 +560,10 @@ static int export_only_lookup(const char *path, fuse_ino_t *parent)
 		if (!rc &&
 		    !(rc = tree_lookup(TREE_VIEW_EXPORT, dir, comp, &e))) {
 			ino = e.ino;
-			if (!(e.attr.st_mode & 0444) ||
-			    (slash && !S_ISDIR(e.attr.st_mode)))
+			if (slash && !S_ISDIR(e.attr.st_mode))
 				rc = -ENOENT;
+			else if (!(e.attr.st_mode & 0444))
+				rc = -EACCES;
 		}
 		if (rc || !slash)
 			break;
@@ -587,8 +600,7 @@ static int export_only_path(const char *path, char *bufs,
 	rc = export_only_lookup(path, &pj->ino);
 	if (rc) {
 		free(pj);
-		return rc == -ENOENT ? fail(EXIT_USAGE, path, NULL, ENOENT)
-				     : tree_fail(path, NULL, rc);
+		return only_fail(path, rc);
 	}
 	if ((rc = exportdir_open_path(&ex.xd, "", &dfd)))
 		rc = local_fail(path, NULL, rc);
@@ -645,11 +657,8 @@ static int export_only(const char *only, struct only_dirs *dirs)
 		paths[n++] = p;
 	/* All looked up first: a path not in the tree changes nothing. */
 	for (size_t i = 0; i < n && !rc; i++) {
-		rc = export_only_lookup(paths[i], NULL);
-		if (rc == -ENOENT)
-			rc = fail(EXIT_USAGE, paths[i], NULL, ENOENT);
-		else if (rc)
-			rc = tree_fail(paths[i], NULL, rc);
+		if ((rc = export_only_lookup(paths[i], NULL)))
+			rc = only_fail(paths[i], rc);
 	}
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = export_only_path(paths[i], bufs, dirs);

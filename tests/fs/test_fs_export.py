@@ -533,6 +533,20 @@ def test_only_refuses_what_is_not_a_path_of_the_tree(sim, tmp_path, only,
         [p for p in os.listdir(dest) if p != STATE] == []
 
 
+def test_only_a_part_the_credential_may_not_read_is_2(sim, tmp_path):
+    # no_vulns_token has every read scope but vulns:read: a mount shows
+    # vulns/ with mode 0 (EACCES); asked for by name, it is refused as
+    # the credential's, and nothing is written.
+    dest = tmp_path / "out"
+    r = export(sim, dest, token=sim.creds["no_vulns_token"],
+               options=["only=apps:vulns"])
+    assert r.returncode == EXIT_CREDENTIAL, r.stderr
+    assert "vulns: Permission denied" in r.stderr, r.stderr
+    assert [p for p in os.listdir(dest) if p != STATE] == []
+    export_ok(sim, dest, token=sim.creds["no_vulns_token"],
+              options=["only=apps"])
+
+
 def test_only_is_an_export_option(sim, tmp_path):
     r = subprocess.run(WRAP + [BIN, "-f", "-o", "only=vulns", sim.url,
                                str(tmp_path)],
